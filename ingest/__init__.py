@@ -1,0 +1,1 @@
+"""Documents → clean text → structured passages → tokens + embeddings → a new KB version."""

