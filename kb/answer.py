@@ -1,0 +1,241 @@
+"""Answer composition: principles + cases quoted from the passages, sources, highlights, an honest
+"no answer" decided from calibrated signals, follow-ups resolved through the session."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from kb.passage import Passage
+from kb.search import Candidate
+from kb.sessions import Turn, resolve
+from kb.text import display_text, match_key, search_text, to_simplified
+
+NO_ANSWER = "知识库里没有相关内容。"
+_CASE_INTENT = re.compile(r"案例|例子|举例|举个|故事|实例|有没有(公司|企业|哪家)|别人(怎么|是怎么)|怎么做的|经验")
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
+CANDIDATES = 40
+DUP_JACCARD = 0.8
+
+
+@dataclass
+class Calibration:
+    """Logistic model over retrieval signals → probability that the KB answers the question."""
+
+    bias: float
+    dense: float  # best cosine
+    peak: float  # best cosine minus the mean of the dense top-100
+    coverage: float  # idf-weighted share of the question's words found in the best passages
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> "Calibration":
+        """The editors' calibration (data/calibration.json, written by `kb calibrate`) or the shipped one."""
+        if data_dir is not None and (data_dir / "calibration.json").exists():
+            raw = json.loads((data_dir / "calibration.json").read_text())
+        else:
+            raw = json.loads(resources.files("kb.resources").joinpath("calibration.json").read_text())
+        return cls(**{k: float(raw[k]) for k in ("bias", "dense", "peak", "coverage")})
+
+    def confidence(self, features: dict) -> float:
+        z = self.bias + self.dense * features["dense"] + self.peak * features["peak"] + \
+            self.coverage * features["coverage"]
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def _grams(text: str, n: int = 4) -> set[str]:
+    key = match_key(text)
+    return {key[i:i + n] for i in range(max(1, len(key) - n + 1))}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+class AnswerComposer:
+    def __init__(self, kb):
+        self.kb = kb
+        self.settings = kb.settings
+        self.calibration = Calibration.load(kb.settings.root)
+
+    # --- pieces --------------------------------------------------------------------------------
+    def passage_dict(self, p: Passage, score: float | None = None, sources: list[dict] | None = None) -> dict:
+        d = {
+            "id": p.id, "kind": p.kind, "title": p.title, "text": p.text, "doc": p.doc_id,
+            "doc_title": p.doc_title, "section": p.section, "section_path": p.section_path, "page": p.page,
+            "start": p.start, "end": p.end,
+            "sources": sources or [{"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path,
+                                    "passage_id": p.id}],
+        }
+        if score is not None:
+            d["score"] = round(float(score), 4)
+        return d
+
+    def features(self, query_vec: np.ndarray, result, top: list[tuple[Candidate, Passage]]) -> dict:
+        ds = result.dense_scores
+        best = float(max((c.dense for c, _ in top[:5]), default=0.0))
+        peak = best - float(np.mean(ds)) if len(ds) else 0.0
+        words = [w for w in dict.fromkeys(result.query_words)]
+        idf = self._idf(words)
+        total = sum(idf.values()) or 1.0
+        texts = [p.search_text for _, p in top[:3]]
+        covered = sum(v for w, v in idf.items() if any(w in t for t in texts))
+        return {"dense": best, "peak": peak, "coverage": covered / total if words else 0.0}
+
+    def _idf(self, words: list[str]) -> dict[str, float]:
+        index = self.kb.searcher.words
+        n = index.weights.shape[0]
+        out = {}
+        for w in words:
+            col = index.vocab.get(w)
+            df = index.weights.indptr[col + 1] - index.weights.indptr[col] if col is not None else 0
+            out[w] = math.log1p((n - df + 0.5) / (df + 0.5))
+        return out
+
+    def highlights(self, p: Passage, query_words: list[str], query_bigrams: list[str], limit: int = 2) -> list[str]:
+        """The passage's sentences that share most with the question (idf-weighted words + bigrams)."""
+        idf = self._idf(list(dict.fromkeys(query_words)))
+        grams = set(query_bigrams)
+        scored = []
+        for i, s in enumerate(sentences(p.text)):
+            key = search_text(s)
+            score = sum(v for w, v in idf.items() if w in key)
+            score += 0.3 * sum(1 for g in grams if g in key)
+            if score > 0 and len(s) >= 6:
+                scored.append((score, i, s))
+        best = sorted(scored, key=lambda x: (-x[0], x[1]))[:limit]
+        return [s for _, _, s in sorted(best, key=lambda x: x[1])]
+
+    def collapse(self, ranked: list[tuple[Candidate, Passage]]) -> list[tuple[Candidate, Passage, list[dict]]]:
+        """Near-duplicates (same text in two documents, repeated slides) become one result with both sources."""
+        kept: list[tuple[Candidate, Passage, list[dict], set[str]]] = []
+        for c, p in ranked:
+            g = _grams(p.text)
+            src = {"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path, "passage_id": p.id}
+            for _, q, sources, qg in kept:
+                inter = len(g & qg)
+                if inter and (inter / len(g | qg) >= DUP_JACCARD or inter / min(len(g), len(qg)) >= 0.95):
+                    if all(s["passage_id"] != p.id for s in sources):
+                        sources.append(src)
+                    break
+            else:
+                kept.append((c, p, [src], g))
+        return [(c, p, s) for c, p, s, _ in kept]
+
+    # --- the answer ----------------------------------------------------------------------------
+    def ask(self, question: str, top_k: int, session_id: str | None) -> dict:
+        timings: dict[str, float] = {}
+        session = self.kb.sessions.get(session_id)
+        shown = display_text(question)
+        content = self.kb.tokenizer.words(search_text(shown))
+        resolved = resolve(session, shown, len(content))
+        wants_case = bool(_CASE_INTENT.search(to_simplified(shown)))
+
+        t = time.perf_counter()
+        qvec = self.kb.encoder.encode_query(to_simplified(resolved))
+        timings["encode"] = (time.perf_counter() - t) * 1000
+        result = self.kb.searcher.search(resolved, CANDIDATES, query_vector=qvec)
+        timings.update({k: v for k, v in result.timings_ms.items() if k != "encode"})
+
+        t = time.perf_counter()
+        rows = [c.row for c in result.candidates]
+        exact = np.asarray(self.kb.vectors[rows], dtype=np.float32) @ qvec if rows else np.empty(0)
+        for c, s in zip(result.candidates, exact):
+            c.dense = float(s)  # every candidate gets its true cosine, not only the dense top hits
+        passages = self.kb.passages(rows)
+        ranked = self.collapse(list(zip(result.candidates, passages)))
+        features = self.features(qvec, result, [(c, p) for c, p, _ in ranked])
+        confidence = self.calibration.confidence(features)
+        matched = confidence >= self.settings.answer_threshold and bool(ranked)
+
+        principles, cases = self.pick(ranked, wants_case)
+        words, grams = result.query_words, result.query_bigrams
+
+        def card(c, p, sources):
+            d = self.passage_dict(p, c.score, sources)
+            d["highlights"] = self.highlights(p, words, grams)
+            return d
+
+        principle_cards = [card(*x) for x in principles]
+        case_cards = [card(*x) for x in cases]
+        listed = [self.passage_dict(p, c.score, s) for c, p, s in ranked[:top_k]]
+        suggestions = self.suggest(ranked, principles + cases)
+        answer_text = self.render(principle_cards, case_cards) if matched else self.render_none(listed)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        self.kb.sessions.record(session, Turn(shown, resolved, [d["id"] for d in listed[:3]]))
+        return {
+            "question": question,
+            "resolved_question": resolved if resolved != shown else None,
+            "matched": matched,
+            "confidence": round(confidence, 4),
+            "signals": {k: round(v, 4) for k, v in features.items()},
+            "answer": answer_text,
+            "principles": principle_cards if matched else [],
+            "cases": case_cards if matched else [],
+            "passages": listed,
+            "suggestions": suggestions,
+            "session_id": session.id,
+            "version": self.kb.version_id,
+            "timings_ms": {k: round(v, 2) for k, v in timings.items()},
+        }
+
+    def pick(self, ranked, wants_case: bool):
+        """1–3 principles and 1–2 cases among the strongest results; a how-to answer holds both kinds."""
+        if not ranked:
+            return [], []
+        best = ranked[0][0].score
+        window = ranked[:12]
+        principles = [x for x in window if x[1].kind == "principle" and x[0].score >= 0.55 * best][:3]
+        cases = [x for x in window if x[1].kind == "case" and x[0].score >= 0.45 * best][: 2 if wants_case else 1]
+        if not principles and not wants_case:
+            # No principle-kind passage scored close: the strongest 'other' passage still states the point.
+            principles = [x for x in window[:3] if x[1].kind == "other"][:1]
+        return principles, cases
+
+    def suggest(self, ranked, shown) -> list[str]:
+        seen = {p.id for _, p, _ in shown}
+        out: list[str] = []
+        for _, p, _ in ranked:
+            if p.id in seen:
+                continue
+            label = p.title or (p.section[-1] if p.section else "")
+            label = label.strip(" ：:")
+            if 4 <= len(label) <= 40 and label not in out:
+                out.append(label)
+            if len(out) == 4:
+                break
+        return out
+
+    @staticmethod
+    def _quote(card: dict) -> str:
+        text = " ".join(card["highlights"]) if card["highlights"] else card["text"]
+        return text if len(text) <= 220 else text[:220] + "……"
+
+    def render(self, principles: list[dict], cases: list[dict]) -> str:
+        lines, sources = [], []
+        for label, cards in (("【原则】", principles), ("【案例】", cases)):
+            if not cards:
+                continue
+            lines.append(label)
+            for card in cards:
+                sources.append(card)
+                head = card["title"] or (card["section"][-1] if card["section"] else "")
+                lines.append(f"{len(sources)}. {head + '：' if head else ''}{self._quote(card)} [{len(sources)}]")
+        lines.append("")
+        lines.append("来源：")
+        for i, card in enumerate(sources, 1):
+            where = f" · {card['section_path']}" if card["section_path"] else ""
+            lines.append(f"[{i}] {card['doc_title']}{where}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def render_none(listed: list[dict]) -> str:
+        if not listed:
+            return NO_ANSWER
+        near = "；".join(f"{d['title'] or d['section_path'] or d['doc_title']}" for d in listed[:3])
+        return f"{NO_ANSWER}最接近的内容：{near}（仅供参考）"

@@ -1,0 +1,1 @@
+"""Index backends, each behind the same tiny interface: build, search, save, load."""
