@@ -47,6 +47,9 @@ class SessionStore:
         with self._lock:
             self._expire(now)
             s = self._sessions.get(session_id) if session_id else None
+            if s is not None and now - s.touched > self.ttl:
+                del self._sessions[s.id]
+                s = None
             if s is None:
                 sid = session_id if session_id and _ID_OK.match(session_id) else uuid.uuid4().hex
                 s = Session(sid)
