@@ -1,0 +1,179 @@
+"""The FastAPI application: `create_app(settings)`; the KB and the model are loaded in the lifespan."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from bot.appdb import AppDB
+from bot.deps import ServiceState
+from bot.holder import KBHolder
+from bot.jobs import JobRunner
+from bot.metrics import Metrics, MetricsMiddleware
+from bot.routes import admin, ask, ops, pages
+from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How often a worker checks whether another process published a newer version (multi-worker serving).
+REFRESH_SECONDS = 5.0
+
+DESCRIPTION = """
+坐席知识库助手 API — an offline retrieval assistant: ask a question, get the matching 原则 (principles)
+and 案例 (cases) quoted from training documents, each with its source, or `matched: false`.
+
+* Agents: `POST /v1/ask`, `POST /v1/feedback`, `GET /v1/passages/{id}`.
+* Editors (`Authorization: Bearer <KB_ADMIN_TOKEN>`): `/v1/admin/...`.
+* Operations: `/healthz`, `/readyz`, `/metrics`.
+"""
+
+
+def _default_open_kb(settings: Settings, encoder: Any | None = None):
+    from kb.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase.open(settings)
+
+
+def _load_encoder(settings: Settings):
+    from kb.encoder import Encoder
+
+    return Encoder.from_settings(settings)
+
+
+def load_kb(state: ServiceState, open_kb: Callable[..., Any]) -> None:
+    """Open the current published version; without one, keep the model so editors can build one."""
+    try:
+        kb = open_kb(state.settings)
+    except Exception as e:  # noqa: BLE001 - the service still starts: /readyz says why
+        name = type(e).__name__
+        state.holder.error = f"{name}: {e}"
+        log.warning("knowledge base not loaded: %s", state.holder.error)
+        if name == "NoVersionError" and state.holder.encoder is None:
+            try:
+                state.holder.encoder = _load_encoder(state.settings)
+            except Exception as e2:  # noqa: BLE001
+                log.warning("embedding model not loaded either: %s", e2)
+        state.metrics.set_kb(None)
+        return
+    state.holder.swap(kb)
+    state.metrics.set_kb(kb)
+    log.info("serving knowledge-base version %s", kb.version_id)
+
+
+def refresh_if_published_elsewhere(state: ServiceState) -> None:
+    """Another worker (or `kb ingest`) published a newer version: swap it in here too."""
+    kb = state.holder.kb
+    if kb is None or state.jobs.current() is not None:
+        return
+    try:
+        from kb.version import VersionStore
+
+        current = VersionStore(state.settings.versions_dir).current_id()
+    except Exception:  # noqa: BLE001
+        return
+    if current and current != kb.version_id:
+        try:
+            new_kb = kb.reload()
+        except Exception:  # noqa: BLE001
+            log.exception("reloading version %s failed", current)
+            return
+        state.holder.swap(new_kb)
+        state.metrics.set_kb(new_kb)
+        log.info("now serving version %s (published by another process)", new_kb.version_id)
+
+
+def create_app(settings: Settings | None = None, *, open_kb: Callable[..., Any] | None = None) -> FastAPI:
+    """The service. `open_kb(settings)` may be given to serve another KnowledgeBase-like object (tests)."""
+    settings = settings or Settings()
+    opener = open_kb or _default_open_kb
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state = ServiceState(
+            settings=settings,
+            holder=KBHolder(),
+            jobs=JobRunner(),
+            db=AppDB(settings.app_db),
+            metrics=metrics,
+            limiter=RateLimiter(settings.rate_limit_per_minute),
+        )
+        app.state.service = state
+        await run_in_threadpool(load_kb, state, opener)
+        refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                refresher.cancel()
+            state.jobs.wait(timeout=60)
+            state.holder.close()
+            state.db.close()
+
+    async def _refresh_loop(state: ServiceState) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                await run_in_threadpool(refresh_if_published_elsewhere, state)
+            except Exception:  # noqa: BLE001
+                log.exception("version refresh failed")
+
+    metrics = Metrics()
+    app = FastAPI(
+        title="坐席知识库助手 / Customer-service knowledge base",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = []
+        for e in exc.errors():
+            e = {k: v for k, v in e.items() if k in ("loc", "msg", "type")}
+            errors.append(e)
+        summary = "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x != 'body')}: {e['msg']}" for e in errors)
+        return JSONResponse({"detail": errors, "message": f"请求无效 / invalid request: {summary}"}, 422)
+
+    app.include_router(ask.router)
+    app.include_router(admin.router)
+    app.include_router(ops.router)
+    app.include_router(pages.router)
+    swagger = pages.swagger_dir()
+    if swagger is not None:  # before /static, which would otherwise match first
+        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+
+    # Middleware: the last added runs first.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory bot.app:app_factory` (settings from the environment)."""
+    return create_app()
+

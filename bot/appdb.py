@@ -1,0 +1,133 @@
+"""The service's own small database (SQLite, WAL): every question asked, and agents' feedback.
+
+Editors read it to see what agents could not find. Writes are tiny and serialised by one lock; reads
+use the same connection (SQLite in WAL mode lets other processes read while one writes).
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS asks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    question TEXT NOT NULL,
+    matched INTEGER NOT NULL,
+    confidence REAL,
+    top_passage TEXT,
+    top_title TEXT,
+    top_doc TEXT,
+    ms REAL,
+    session_id TEXT,
+    version TEXT
+);
+CREATE INDEX IF NOT EXISTS asks_unmatched ON asks (matched, ts);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    question TEXT NOT NULL,
+    passage_id TEXT,
+    helpful INTEGER NOT NULL,
+    comment TEXT,
+    session_id TEXT,
+    version TEXT
+);
+CREATE INDEX IF NOT EXISTS feedback_ts ON feedback (helpful, ts);
+"""
+
+
+class AppDB:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10)
+        self._conn.row_factory = sqlite3.Row
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(SCHEMA)
+            self._conn.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def journal_mode(self) -> str:
+        with self._lock:
+            return self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    def _insert(self, sql: str, args: tuple) -> int:
+        with self._lock:
+            cur = self._conn.execute(sql, args)
+            self._conn.commit()
+            return int(cur.lastrowid)
+
+    def log_ask(self, answer: dict[str, Any], ms: float) -> int:
+        top = None
+        for group in ("principles", "cases", "passages"):
+            if answer.get(group):
+                top = answer[group][0]
+                break
+        return self._insert(
+            "INSERT INTO asks (ts, question, matched, confidence, top_passage, top_title, top_doc, ms, session_id, version)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                time.time(),
+                str(answer.get("question", "")),
+                1 if answer.get("matched") else 0,
+                float(answer.get("confidence") or 0.0),
+                top.get("id") if top else None,
+                top.get("title") if top else None,
+                top.get("doc") if top else None,
+                round(ms, 1),
+                answer.get("session_id"),
+                answer.get("version"),
+            ),
+        )
+
+    def add_feedback(
+        self,
+        question: str,
+        passage_id: str | None,
+        helpful: bool,
+        comment: str | None,
+        session_id: str | None = None,
+        version: str | None = None,
+    ) -> int:
+        return self._insert(
+            "INSERT INTO feedback (ts, question, passage_id, helpful, comment, session_id, version) VALUES (?,?,?,?,?,?,?)",
+            (time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
+        )
+
+    def feedback_queue(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Unhelpful answers and unanswered questions, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                """
+                SELECT 'feedback' AS type, id, ts, question, passage_id, comment, NULL AS confidence, version
+                  FROM feedback WHERE helpful = 0
+                UNION ALL
+                SELECT 'unanswered' AS type, id, ts, question, top_passage AS passage_id, NULL AS comment,
+                       confidence, version
+                  FROM asks WHERE matched = 0
+                ORDER BY ts DESC, id DESC LIMIT ?
+                """,
+                (limit,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            asks, unmatched = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(matched = 0), 0) FROM asks"
+            ).fetchone()
+            fb, unhelpful = self._conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(helpful = 0), 0) FROM feedback"
+            ).fetchone()
+        return {"asks": asks, "unanswered": unmatched, "feedback": fb, "unhelpful": unhelpful}

@@ -1,0 +1,103 @@
+"""Shared objects reached by routes through `Depends` aliases."""
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from bot.appdb import AppDB
+from bot.holder import KBHolder, KBNotReady
+from bot.jobs import JobRunner
+from bot.metrics import Metrics
+from bot.security import RateLimiter
+from kb.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kb.knowledge_base import KnowledgeBase
+else:
+    KnowledgeBase = Any
+
+ADMIN_DISABLED = "admin disabled: set KB_ADMIN_TOKEN / 管理功能未启用：请设置 KB_ADMIN_TOKEN"
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    holder: KBHolder
+    jobs: JobRunner
+    db: AppDB
+    metrics: Metrics
+    limiter: RateLimiter
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: State) -> Settings:
+    return state.settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def get_db(state: State) -> AppDB:
+    return state.db
+
+
+DB = Annotated[AppDB, Depends(get_db)]
+
+
+def get_kb(state: State) -> Iterator[KnowledgeBase]:
+    """The KB this request uses, leased so that a re-index swap cannot close it under the request."""
+    try:
+        lease = state.holder.lease()
+        kb = lease.__enter__()
+    except KBNotReady as e:
+        raise HTTPException(503, detail=f"知识库未就绪 / knowledge base not ready: {e}") from None
+    try:
+        yield kb
+    finally:
+        lease.__exit__(None, None, None)
+
+
+CurrentKB = Annotated[KnowledgeBase, Depends(get_kb)]
+
+
+def rate_limited(request: Request, state: State) -> None:
+    client = request.client.host if request.client else "unknown"
+    ok, wait = state.limiter.allow(client)
+    if not ok:
+        raise HTTPException(
+            429,
+            detail=f"请求太频繁，请稍后再试 / too many requests, retry in {wait:.0f}s",
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
+
+
+RateLimited = Depends(rate_limited)
+
+
+def require_admin(request: Request, state: State) -> None:
+    token = state.settings.admin_token
+    expected = token.get_secret_value() if token is not None else ""
+    if not expected:
+        raise HTTPException(503, detail=ADMIN_DISABLED)
+    auth = request.headers.get("authorization", "")
+    scheme, _, given = auth.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise HTTPException(
+            401, detail="需要管理令牌 / admin token required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+        raise HTTPException(403, detail="管理令牌不正确 / wrong admin token")
+
+
+AdminOnly = Depends(require_admin)

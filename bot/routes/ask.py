@@ -1,0 +1,79 @@
+"""Agents' API: ask, feedback, passages."""
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+
+from bot.deps import DB, AppSettings, CurrentKB, RateLimited, State
+from bot.schemas import AskRequest, FeedbackRequest
+
+router = APIRouter(prefix="/v1", tags=["agents"])
+
+
+def _invalid(field: str, msg: str, typ: str = "value_error") -> HTTPException:
+    return HTTPException(422, detail=[{"loc": ["body", field], "msg": msg, "type": typ}])
+
+
+@router.post("/ask", dependencies=[RateLimited], summary="Ask the knowledge base")
+async def ask(body: AskRequest, kb: CurrentKB, state: State, settings: AppSettings) -> dict:
+    """Returns the matching 原则 (principles) and 案例 (cases), each with its source, or matched=false."""
+    question = body.question.strip()
+    if not question:
+        raise _invalid("question", "问题不能为空 / question must not be empty")
+    if len(question) > settings.max_question_chars:
+        raise _invalid(
+            "question",
+            f"问题太长：最多 {settings.max_question_chars} 个字 / question too long: at most "
+            f"{settings.max_question_chars} characters (got {len(question)})",
+            "string_too_long",
+        )
+    if not 1 <= body.top_k <= settings.max_top_k:
+        raise _invalid("top_k", f"top_k 必须在 1 到 {settings.max_top_k} 之间 / top_k must be 1..{settings.max_top_k}")
+    t0 = time.perf_counter()
+    answer = await run_in_threadpool(kb.ask, question, top_k=body.top_k, session_id=body.session_id)
+    ms = (time.perf_counter() - t0) * 1000
+    state.metrics.asks.labels("true" if answer.get("matched") else "false").inc()
+    try:
+        await run_in_threadpool(state.db.log_ask, answer, ms)
+    except Exception:  # noqa: BLE001 - logging must never fail an answer
+        import logging
+
+        logging.getLogger(__name__).exception("could not log the question")
+    return answer
+
+
+@router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="👍/👎 on an answer")
+async def feedback(body: FeedbackRequest, db: DB, state: State) -> dict:
+    kb = state.holder.kb
+    fid = await run_in_threadpool(
+        db.add_feedback,
+        body.question.strip(),
+        body.passage_id,
+        body.helpful,
+        (body.comment or "").strip() or None,
+        body.session_id,
+        getattr(kb, "version_id", None),
+    )
+    return {"id": fid, "ok": True}
+
+
+@router.get("/passages/{passage_id}", summary="One passage, as the bot quotes it")
+async def passage(passage_id: str, kb: CurrentKB) -> dict:
+    p = await run_in_threadpool(kb.get_passage, passage_id)
+    if p is None:
+        raise HTTPException(404, detail=f"没有这段内容 / no such passage: {passage_id}")
+    return p
+
+
+@router.get("/info", summary="What the chat page needs: version, counts, limits")
+async def info(kb: CurrentKB, settings: AppSettings) -> dict:
+    stats = await run_in_threadpool(kb.stats)
+    return {
+        "version": kb.version_id,
+        "stats": stats,
+        "max_question_chars": settings.max_question_chars,
+        "top_k": settings.top_k,
+        "max_top_k": settings.max_top_k,
+    }
