@@ -184,12 +184,16 @@ author: 培训组
 """
 
 
-def make_pdf(path: Path, pages: int = 3) -> Path:
+HEADINGS = (H_PRINCIPLE, H_CASE, "三、其他说明")
+
+
+def make_pdf(path: Path, pages: int = 3, title_meta: bool = True) -> Path:
     from fpdf import FPDF
 
     font = cjk_font()
     pdf = FPDF()
-    pdf.set_title(TITLE)
+    if title_meta:
+        pdf.set_title(TITLE)
     pdf.add_font("cjk", fname=font)
     pdf.set_auto_page_break(False)
 
@@ -198,10 +202,11 @@ def make_pdf(path: Path, pages: int = 3) -> Path:
         pdf.set_font("cjk", size=9)
         pdf.set_xy(10, 8)
         pdf.cell(0, 5, "某某公司客服培训资料 内部使用")
-        pdf.set_font("cjk", size=12)
         pdf.set_xy(10, 25)
         for line in lines:
-            pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+            size = 18 if line == TITLE else 15 if line in HEADINGS else 12
+            pdf.set_font("cjk", size=size)
+            pdf.multi_cell(0, 8 if size == 12 else 11, line, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("cjk", size=9)
         pdf.set_xy(10, 280)
         pdf.cell(0, 5, f"第 {no} 页 共 {pages} 页", align="C")
@@ -387,6 +392,15 @@ def test_pdf(pdf_sample):
     pages = {b.text: b.page for b in doc.blocks}
     assert pages[H_PRINCIPLE] == 1 and pages[CASE_HEAD] == 2 and pages["三、其他说明"] == 3
     assert t[0] == TITLE
+    # font sizes: title 18pt → level 1, section headings 15pt → level 2, body 12pt
+    assert headings(doc) == [(1, TITLE), (2, H_PRINCIPLE), (2, H_CASE), (2, "三、其他说明")]
+
+
+def test_pdf_title_from_first_heading(tmp_path):
+    if cjk_font() is None:
+        pytest.skip("no CJK font")
+    path, _ = make_pdf(tmp_path / "x.pdf", pages=2, title_meta=False)
+    assert load(path).title == TITLE
 
 
 def test_pdf_single_page_keeps_lines(tmp_path):
@@ -465,7 +479,8 @@ def test_txt_encodings(tmp_path, enc):
     assert doc.format == "txt" and doc.title == enc
 
 
-@pytest.mark.parametrize("text", ["服務", "客戶退款", "臺灣門市營業時間", "請稍候", "謝謝您的耐心等候。"])
+@pytest.mark.parametrize("text", ["服務", "運費", "謝謝", "優惠券", "颱風停班", "客戶退款", "帳戶餘額", "臺灣門市營業時間",
+                                  "請稍候", "謝謝您的耐心等候。"])
 def test_txt_short_big5(tmp_path, text):
     path = tmp_path / "short.txt"
     path.write_bytes(text.encode("big5"))
@@ -474,13 +489,22 @@ def test_txt_short_big5(tmp_path, text):
     assert doc.text == text
 
 
-@pytest.mark.parametrize("text", ["退款", "客户", "请稍候", "谢谢您的耐心等候。", "投诉处理"])
+@pytest.mark.parametrize("text", ["退款", "运费", "谢谢", "优惠券", "网络购物", "台风停班", "客户", "请稍候",
+                                  "谢谢您的耐心等候。", "投诉处理"])
 def test_txt_short_gbk(tmp_path, text):
     path = tmp_path / "short.txt"
     path.write_bytes(text.encode("gbk"))
     doc = load(path)
     assert doc.encoding == "gb18030"
     assert doc.text == text
+
+
+@pytest.mark.parametrize("text", ["café au lait", "Привет мир", "Ελληνικά", "日本語のテキストです"])
+def test_txt_other_utf8_stays_utf8(tmp_path, text):
+    path = tmp_path / "u.txt"
+    path.write_bytes(text.encode("utf-8"))
+    doc = load(path)
+    assert (doc.encoding, doc.text) == ("utf-8", text)
 
 
 def test_txt_binary_disguised(tmp_path):

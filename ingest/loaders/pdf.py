@@ -13,6 +13,9 @@ HEADER_FOOTER_MIN_SHARE = 0.5  # a top/bottom line repeated on at least this sha
 EDGE_LINES = 3  # how many lines at the top and bottom of a page count as header/footer zone
 MIN_TEXT_CHARS = 20  # fewer non-space characters in the whole file → treated as scanned
 FULL_LINE_SHARE = 0.8  # a line this close to the page's full line width was wrapped by the PDF
+HEADING_SIZE_RATIO = 1.15  # short lines set this much larger than the body text are headings
+MAX_HEADING_LEVELS = 4
+HEADING_MAX_CHARS = 40
 
 SCANNED_MSG = (
     "扫描版 PDF，没有文字层，请先做文字识别（OCR）或提供原始文档 / "
@@ -58,13 +61,75 @@ def _width(s: str) -> int:
     return sum(2 if _CJK_CHAR.match(c) else 1 for c in s)
 
 
-def _page_lines(text: str) -> list[str]:
-    lines = []
-    for raw in text.splitlines():
-        line = clean_line(raw).strip()
-        if line:
-            lines.append(line)
+class _Line(str):
+    """A text line that remembers its (character-weighted) font size."""
+
+    size: float = 0.0
+
+
+def _scale(tm, cm) -> float:
+    try:
+        a, b, c, d = (tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3],
+                      tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+        det = abs(a * d - b * c)
+        return math.sqrt(det) if det > 0 else 1.0
+    except Exception:
+        return 1.0
+
+
+def _extract_lines(page) -> list[_Line]:
+    """Page text split into lines, each with the font size most of its characters are set in."""
+    chunks: list[tuple[str, float]] = []
+
+    def visit(text, cm, tm, font_dict, font_size):
+        if text:
+            try:
+                size = float(font_size or 0) * _scale(tm, cm)
+            except Exception:
+                size = 0.0
+            chunks.append((text, round(size, 1)))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    if "".join(c[0] for c in chunks) != text:  # visitor out of step with the text: no sizes
+        chunks = [(text, 0.0)]
+    lines: list[_Line] = []
+    cur, sizes = [], Counter()
+    for chunk, size in chunks + [("\n", 0.0)]:
+        parts = chunk.split("\n")
+        for i, part in enumerate(parts):
+            if i > 0:
+                line = _Line(clean_line("".join(cur)).strip())
+                if line:
+                    line.size = sizes.most_common(1)[0][0] if sizes else 0.0
+                    lines.append(line)
+                cur, sizes = [], Counter()
+            if part:
+                cur.append(part)
+                if part.strip():
+                    sizes[size] += len(part.strip())
     return lines
+
+
+def _heading_levels(pages: list[list[_Line]]) -> dict[float, int]:
+    """Font sizes clearly above the body size → heading levels (largest = 1), at most MAX_HEADING_LEVELS."""
+    weight: Counter[float] = Counter()
+    for lines in pages:
+        for ln in lines:
+            weight[getattr(ln, "size", 0.0)] += len(ln)
+    if not weight:
+        return {}
+    body = weight.most_common(1)[0][0]
+    if body <= 0:
+        return {}
+    bigger = sorted({s for s in weight if s >= HEADING_SIZE_RATIO * body}, reverse=True)
+    return {s: i + 1 for i, s in enumerate(bigger[:MAX_HEADING_LEVELS])}
+
+
+def _is_heading(line: str, levels: dict[float, int]) -> int | None:
+    level = levels.get(getattr(line, "size", 0.0))
+    if level is None or len(line) > HEADING_MAX_CHARS or line.endswith(("。", "；", ".", ";", "，", ",")):
+        return None
+    return level
 
 
 def _strip_furniture(pages: list[list[str]]) -> list[list[str]]:
@@ -115,8 +180,8 @@ def _glue(prev: str, nxt: str) -> str:
     return prev + nxt
 
 
-def _full_width(pages: list[list[str]]) -> float:
-    widths = sorted(_width(x) for lines in pages for x in lines)
+def _full_width(pages: list[list[str]], levels: dict[float, int]) -> float:
+    widths = sorted(_width(x) for lines in pages for x in lines if _is_heading(x, levels) is None)
     if not widths:
         return 0.0
     return widths[int(0.9 * (len(widths) - 1))]
@@ -124,20 +189,29 @@ def _full_width(pages: list[list[str]]) -> float:
 
 def _paragraphs(pages: list[list[str]]) -> list[Block]:
     """Re-join lines the PDF wrapped (also across a page break); a block keeps the page it starts on."""
-    full = _full_width(pages)
+    levels = _heading_levels(pages)
+    full = _full_width(pages, levels)
     blocks: list[Block] = []
     last_line = ""
     for no, lines in enumerate(pages, start=1):
         for line in lines:
-            if blocks and _should_join(last_line, line, full):
+            level = _is_heading(line, levels)
+            if level is not None:
+                # a heading wrapped onto two lines in the same size continues the previous heading block
+                if (blocks and blocks[-1].heading == level and blocks[-1].page == no
+                        and _width(last_line) >= FULL_LINE_SHARE * full * 0.9):
+                    blocks[-1].text = _glue(blocks[-1].text, line)
+                else:
+                    blocks.append(Block(text=str(line), start=0, page=no, heading=level))
+            elif blocks and blocks[-1].heading is None and _should_join(last_line, line, full):
                 blocks[-1].text = _glue(blocks[-1].text, line)
             else:
-                blocks.append(Block(text=line, start=0, page=no))
+                blocks.append(Block(text=str(line), start=0, page=no))
             last_line = line
     return blocks
 
 
-def _title(reader, path: Path) -> str:
+def _title(reader, path: Path, blocks: list[Block]) -> str:
     try:
         meta = reader.metadata
         t = (meta.title if meta is not None else None) or ""
@@ -146,7 +220,8 @@ def _title(reader, path: Path) -> str:
     t = re.sub(r"^Microsoft (?:Word|PowerPoint) - ", "", str(t)).strip()
     t = re.sub(r"\.(?:docx?|pptx?|pdf)$", "", t, flags=re.I).strip()
     if not t or t.lower() in {"untitled", "无标题"}:
-        return path.stem
+        first = next((b for b in blocks if b.heading is not None), None)
+        return first.text if first is not None and first.page == 1 else path.stem
     return t
 
 
@@ -182,7 +257,7 @@ def load_pdf(path: Path) -> SourceDocument:
                             "supply an unencrypted copy")
 
     warnings: list[str] = []
-    pages: list[list[str]] = []
+    pages: list[list[_Line]] = []
     try:
         page_objs = list(reader.pages)
     except Exception as e:
@@ -191,11 +266,11 @@ def load_pdf(path: Path) -> SourceDocument:
         raise LoadError("PDF 没有页面 / the PDF has no pages")
     for no, page in enumerate(page_objs, start=1):
         try:
-            text = page.extract_text() or ""
+            lines = _extract_lines(page)
         except Exception as e:
             warnings.append(f"第 {no} 页无法提取文字 / page {no}: text extraction failed ({type(e).__name__})")
-            text = ""
-        pages.append(_page_lines(text))
+            lines = []
+        pages.append(lines)
 
     if sum(len(re.sub(r"\s", "", x)) for lines in pages for x in lines) < MIN_TEXT_CHARS:
         raise LoadError(SCANNED_MSG)
@@ -208,5 +283,5 @@ def load_pdf(path: Path) -> SourceDocument:
     if not blocks:
         raise LoadError(SCANNED_MSG)
     assign_offsets(blocks)
-    return SourceDocument(path=path, doc_id=path.name, format="pdf", title=_title(reader, path),
+    return SourceDocument(path=path, doc_id=path.name, format="pdf", title=_title(reader, path, blocks),
                           blocks=blocks, warnings=warnings)

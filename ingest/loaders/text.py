@@ -5,7 +5,10 @@ Also holds the small helpers the other loaders share: `decode` (bytes → text +
 """
 from __future__ import annotations
 
+import functools
+import math
 import re
+from collections import Counter
 from pathlib import Path
 
 from ingest.document import Block, LoadError, SourceDocument
@@ -18,28 +21,20 @@ _BOMS = (
     (b"\xfe\xff", "utf-16"),
 )
 
-# The most frequent Chinese characters, in Simplified and Traditional form, plus customer-service words.
-# Used to choose between GB18030 and Big5 when both decode the bytes: the wrong one yields rare characters
-# (and Big5 punctuation decoded as GB lands in the private-use area).
-_COMMON_SC = (
+# A small fallback list of frequent characters (Simplified + Traditional) in case jieba's dictionary is missing.
+_COMMON_FALLBACK = (
     "的一是不了在人有我他这个们中来上大为和国地到以说时要就出也得里后自会着去之过家学对可她你年生能而子那"
     "于下发作用道行所然成方多经么前当没看起天都现种只好小部其些主样理心本定还很进法面与问题意点从事关"
     "客户服务请您投诉退款订单快递商品售后处理回复电话联系核实情况原则案例规范注意先再然后需要应该如果"
-    "时间信息系统账号手机办理申请提供解决满意态度耐心安抚情绪道歉补偿赔付门店员工记录反馈工作日内"
-    "一二三四五六七八九十百千万元第章节条款项目标准流程说明要求必须禁止可以不能已经正在确认沟通"
+    "這個們來為國說時後會過學對於發現種樣裡點從關務請訴單遞商處則範應該間資訊統帳號機辦決滿態緒歉償賠"
 )
-_COMMON_TC = (
-    "這個們來為國說時後會過學對於發現種樣裡點從關務請訴單遞商後處則範應該時間資訊統帳號手機辦申請"
-    "決滿態緒歉償賠門員記錄饋內萬條說須禁經確認溝線區廣東臺灣條產買賣價錢寶貝顧問題聯繫實況規範"
-)
-_COMMON = frozenset(_COMMON_SC + _COMMON_TC)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_PUA = re.compile(r"[\ue000-\uf8ff]")
+MIN_CJK_SCORE = 1.5  # below this mean score a GB18030/Big5 reading is not trusted (charset-normalizer decides)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 
 # GB-family names charset-normalizer / HTML meta may report; all decoded as GB18030 (a strict superset).
-_GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "euc_cn", "euc-cn", "hz", "x-gbk", "gb_2312-80", "ms936"}
+_GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "euc_cn", "euc-cn", "x-gbk", "gb_2312-80", "ms936"}
 _BIG5_FAMILY = {"big5", "cp950", "big5hkscs", "big5-hkscs", "x-big5", "ms950"}
 
 
@@ -67,14 +62,65 @@ def _decode_as(raw: bytes, encoding: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def _char_weights() -> dict[str, float]:
+    """log10 frequency of Chinese characters (Simplified and their Traditional forms), from jieba's dictionary.
+
+    Used to choose between GB18030 and Big5 (and UTF-8 on very short inputs) when more than one decodes the
+    bytes: the right decoding is made of frequent characters, the wrong one of rare ones, kana, Hangul, PUA…
+    """
+    counts: Counter[str] = Counter()
+    try:
+        import importlib.util
+        import os
+
+        spec = importlib.util.find_spec("jieba")
+        path = os.path.join(os.path.dirname(spec.origin), "dict.txt") if spec and spec.origin else None
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split(" ")
+                if len(parts) >= 2 and parts[1].isdigit():
+                    fr = int(parts[1])
+                    for ch in parts[0]:
+                        counts[ch] += fr
+    except Exception:
+        counts = Counter({c: 10 ** 5 for c in _COMMON_FALLBACK})
+    top = counts.most_common(_TOP_CHARS)
+    weights = {ch: math.log10(fr + 1) for ch, fr in top}
+    simplified = "".join(ch for ch, _ in top)
+    try:
+        from opencc import OpenCC
+
+        for config in ("s2t", "s2tw", "s2hk"):
+            traditional = OpenCC(config).convert(simplified)
+            if len(traditional) == len(simplified):
+                for sc, tc in zip(simplified, traditional):
+                    if tc != sc:
+                        weights[tc] = max(weights.get(tc, 0.0), weights[sc])
+    except Exception:
+        for c in _COMMON_FALLBACK:
+            weights.setdefault(c, 5.0)
+    return weights
+
+
+_TOP_CHARS = 5000
+_NEUTRAL = re.compile(r"[\x00-\x7f\u3000-\u303f\uff00-\uffef\u2000-\u206f\u00a0-\u00bf\u00d7\u00f7]")
+
+
 def _cjk_score(text: str) -> float:
-    """How plausible `text` is as Chinese: share of common characters among the CJK ones, PUA penalised."""
-    cjk = _CJK.findall(text)
-    if not cjk:
-        return 0.0
-    common = sum(1 for c in cjk if c in _COMMON)
-    pua = len(_PUA.findall(text))
-    return (common - 3 * pua) / len(cjk)
+    """Mean plausibility of the non-ASCII characters as Chinese: log frequency for Chinese characters,
+    0 for rare ones, -3 for anything else (kana, Hangul, Cyrillic, private use …)."""
+    weights = _char_weights()
+    total, n = 0.0, 0
+    for c in text:
+        if _NEUTRAL.match(c):
+            continue
+        n += 1
+        if _CJK.match(c):
+            total += weights.get(c, 0.0)
+        else:
+            total -= 3.0
+    return total / n if n else 0.0
 
 
 def looks_binary(text: str) -> bool:
@@ -103,11 +149,17 @@ def decode(raw: bytes, declared: str | None = None) -> tuple[str, str]:
         text = _decode_as(raw, enc)
         if text is not None and not looks_binary(text):
             return text, enc
+    utf8 = None
     try:
-        return raw.decode("utf-8"), "utf-8"
+        utf8 = raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if b"\x00" in raw:
+    if utf8 is not None:
+        # a few GBK/Big5 byte pairs are also valid UTF-8 ("谢谢" in GBK reads as "лл"): only when the UTF-8
+        # reading has no Chinese at all is a clearly Chinese GB/Big5 reading preferred
+        if utf8.isascii() or _CJK.search(utf8):
+            return utf8, "utf-8"
+    elif b"\x00" in raw:
         raise LoadError("文件含二进制内容，不是文本 / file looks binary, not text")
 
     candidates = []
@@ -116,7 +168,14 @@ def decode(raw: bytes, declared: str | None = None) -> tuple[str, str]:
         if text is not None and not looks_binary(text):
             candidates.append((_cjk_score(text), enc, text))
     candidates.sort(key=lambda c: c[0], reverse=True)
-    if candidates and candidates[0][0] >= 0.15:
+    if utf8 is not None:
+        non_ascii = sum(1 for c in utf8 if not c.isascii())
+        if (candidates and candidates[0][0] >= 3.0 and candidates[0][0] > _cjk_score(utf8) + 2
+                and non_ascii <= 4  # longer valid UTF-8 is UTF-8
+                and not re.search(r"[\u00c0-\u024f]", utf8)):  # accented Latin letters: real UTF-8
+            return candidates[0][2], candidates[0][1]
+        return utf8, "utf-8"
+    if candidates and candidates[0][0] >= MIN_CJK_SCORE:
         _, enc, text = candidates[0]
         return text, enc
 
