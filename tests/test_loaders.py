@@ -101,6 +101,9 @@ def make_pptx(path: Path) -> Path:
         para = tf.add_paragraph()
         para.text = p
         para.level = 1
+    para = tf.add_paragraph()
+    para.text = "不打断客户陈述"
+    para.level = 2
     s.notes_slide.notes_text_frame.text = "讲解时强调先安抚再核实。"
 
     s = prs.slides.add_slide(prs.slide_layouts[1])
@@ -235,7 +238,8 @@ def test_docx(tmp_path):
     doc = load(make_docx(tmp_path / "退款规范.docx"))
     check_common(doc, "docx", "退款规范.docx")
     assert doc.title == TITLE
-    assert headings(doc) == [(1, TITLE), (1, H_PRINCIPLE), (2, "（一）时限要求"), (1, H_CASE)]
+    # the Title paragraph is level 1; "Heading N" sections nest under it (like <h1> + <h2> in HTML)
+    assert headings(doc) == [(1, TITLE), (2, H_PRINCIPLE), (3, "（一）时限要求"), (2, H_CASE)]
     t = texts(doc)
     # body order: principles before the table, table before the case heading
     assert t.index(PRINCIPLES[2]) < t.index("场景 | 处理时限") < t.index(H_CASE) < t.index(CASE_HEAD)
@@ -285,7 +289,8 @@ def test_pptx(tmp_path):
     assert [b.page for b in doc.blocks if b.heading] == [1, 2, 3]
     t = texts(doc)
     for p in PRINCIPLES:
-        assert "  • " + p in t
+        assert "  " + p in t  # level-1 paragraphs indented; literal numbering kept without an extra bullet
+    assert "    • 不打断客户陈述" in t  # bullet hierarchy: level 2
     assert CASE_HEAD in t and CASE_BODY in t
     notes = [b for b in doc.blocks if b.text.startswith("备注：")]
     assert [(b.text, b.page) for b in notes] == [("备注：讲解时强调先安抚再核实。", 2)]

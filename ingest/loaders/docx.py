@@ -313,6 +313,19 @@ def _iter_body(parent_el):
                 yield from _iter_body(content)
 
 
+def _nest_under_title(blocks: list[Block], title_blocks: list[Block]) -> None:
+    """A 'Title'-style paragraph at the top is level 1 and the 'Heading N' sections go one level below it,
+    as with an HTML page's <h1> + <h2> sections (so every format gives the same section paths)."""
+    if len(title_blocks) != 1:
+        return
+    first_heading = next((b for b in blocks if b.heading is not None), None)
+    if first_heading is not title_blocks[0]:
+        return
+    for b in blocks:
+        if b.heading is not None and b is not title_blocks[0]:
+            b.heading = min(b.heading + 1, 9)
+
+
 def load_docx(path: Path) -> SourceDocument:
     check_office_zip(path, "docx")
     try:
@@ -329,6 +342,7 @@ def load_docx(path: Path) -> SourceDocument:
     blocks: list[Block] = []
     warnings: list[str] = []
     title_from_style = None
+    title_blocks: list[Block] = []
     try:
         numbering = _Numbering(document)
         body = document.element.body
@@ -355,8 +369,10 @@ def load_docx(path: Path) -> SourceDocument:
             if level is not None:
                 heading_text = " ".join(t.strip() for t in text.split("\n") if t.strip())
                 blocks.append(Block(text=heading_text, start=0, heading=level))
-                if title_from_style is None and _is_title_style(style):
-                    title_from_style = heading_text
+                if _is_title_style(style):
+                    title_blocks.append(blocks[-1])
+                    if title_from_style is None:
+                        title_from_style = heading_text
             else:
                 for line in text.split("\n"):  # soft line breaks
                     if line.strip():
@@ -367,6 +383,7 @@ def load_docx(path: Path) -> SourceDocument:
         raise LoadError(f"Word 文件内容无法解析 / cannot parse the .docx content: {type(e).__name__}: {e}") from None
 
     require_text(blocks)
+    _nest_under_title(blocks, title_blocks)
     assign_offsets(blocks)
     try:
         core_title = (document.core_properties.title or "").strip()

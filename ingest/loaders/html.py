@@ -17,9 +17,12 @@ DROP_TAGS = (
 NOISE_TOKENS = (
     "ad", "ads", "advert", "advertisement", "adsbygoogle", "banner", "comment", "comments", "share", "sharing",
     "download", "downloads", "related", "recommend", "recommended", "sidebar", "breadcrumb", "breadcrumbs",
-    "popup", "cookie", "social", "toolbar", "pager", "pagination", "copyright",
+    "popup", "cookie", "social", "toolbar", "pager", "pagination", "copyright", "menu", "nav", "navbar",
+    "navigation", "topbar", "footer", "header", "masthead", "login", "signin", "search", "qrcode", "gotop",
+    "backtop", "guanggao", "pinglun", "xiazai", "fenxiang", "tuijian",
 )
-NOISE_PREFIXES = ("advert", "comment", "share", "download", "related", "recommend", "sidebar", "banner")
+NOISE_PREFIXES = ("advert", "comment", "share", "download", "related", "recommend", "sidebar", "banner", "footer",
+                  "navbar", "menu")
 # short lines that are page furniture, not content
 NOISE_LINE = re.compile(
     r"(点击|扫码|免费|立即)?下载|附件下载|相关下载|下载(地址|本文|附件|APP|客户端|文档)|分享到|上一篇|下一篇|返回顶部|"

@@ -2,6 +2,7 @@
 then speaker notes ("备注：…"); every block carries page = slide number."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ingest.document import Block, LoadError, SourceDocument
@@ -10,6 +11,9 @@ from ingest.loaders.text import assign_offsets, clean_line, require_text
 
 BULLET = "• "
 INDENT = "  "
+_LITERAL_MARKER = re.compile(
+    r"^\s*(\d+[.、．)）]|[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|[①-⑳]|[•·●○◆■▪\-*])"
+)
 
 
 def _skip_placeholder(shape) -> bool:
@@ -70,7 +74,8 @@ def _paragraph_lines(text_frame) -> list[str]:
         if not parts:
             continue
         level = para.level or 0
-        first = (INDENT * level + BULLET + parts[0]) if level >= 1 else parts[0]
+        marker = "" if _LITERAL_MARKER.match(parts[0]) else BULLET  # keep "1. …", "一、…" as typed
+        first = (INDENT * level + marker + parts[0]) if level >= 1 else parts[0]
         lines.append(first)
         lines.extend((INDENT * level + p) if level >= 1 else p for p in parts[1:])
     return lines
