@@ -653,3 +653,44 @@ def test_random_bytes_only_loaderror(tmp_path, suffix):
             load(path)
         except LoadError as e:
             assert str(e)
+
+
+# ---------------------------------------------------------------- through clean + split (same passages per format)
+
+
+def _fold(s: str) -> str:
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory, pdf_sample):
+    d = tmp_path_factory.mktemp("samples")
+    (d / "s.html").write_text(HTML_PAGE.replace("{charset}", "utf-8"), encoding="utf-8")
+    (d / "s.md").write_text(MARKDOWN, encoding="utf-8")
+    return {
+        "docx": make_docx(d / "s.docx"), "pptx": make_pptx(d / "s.pptx"), "pdf": pdf_sample[0],
+        "html": d / "s.html", "md": d / "s.md",
+    }
+
+
+@pytest.mark.parametrize("fmt", ["docx", "pptx", "pdf", "html", "md"])
+def test_formats_yield_case_and_principle_passages(samples, fmt):
+    split_mod = pytest.importorskip("ingest.split")
+    from ingest.clean import clean
+
+    drafts = split_mod.split(clean(load(samples[fmt])))
+    cases = [d for d in drafts if d.kind == "case"]
+    case = next((d for d in cases if "杯子有裂痕" in _fold(d.title + d.text)), None)
+    assert case is not None, [(d.kind, d.section, d.text[:30]) for d in drafts]
+    # the case stays whole: its story and its handling points in one passage
+    assert "破损商品" in _fold(case.title + case.text) and "先安抚、后核实" in _fold(case.text)
+    assert any("典型案例" in s for s in case.section), case.section
+    principles = [d for d in drafts if d.kind == "principle" and "先安抚客户情绪" in _fold(d.text)]
+    assert principles, [(d.kind, d.section, d.text[:30]) for d in drafts]
+    assert any("服务原则" in s for s in principles[0].section), principles[0].section
+    if fmt == "pdf":
+        assert case.page == 2 and principles[0].page == 1
+    if fmt == "pptx":
+        assert case.page == 3 and principles[0].page == 2
