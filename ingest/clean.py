@@ -341,6 +341,7 @@ _BOILER_LINE = [
     r"[A-Z]{2,}\d{4,}",  # course code "MAM080101"
     r"(转自|转载自|来源|来自|摘自|本文来自|原文)[:：]?.{0,30}",
     r"(大小|点数|格式|页数|上传时间|文件大小)\s*[:：。].{0,30}",
+    r"[A-Z ]*\b(SITE|LOGO|TITLE|TEXT|COMPANY) HERE\b[A-Z ]*|(?i:click to (add|edit).{0,30})",
 ]
 _BOILER_LINE_RE = re.compile("^(?:" + "|".join(f"(?:{p})" for p in _BOILER_LINE) + r")$")
 
@@ -373,24 +374,26 @@ def _is_boilerplate(line_s: str) -> bool:
 
 
 _TITLE_TAGS = re.compile(r"【[^】]{0,12}】|\[[^\]]{0,12}\]")
-_TITLE_SUFFIX = re.compile(
-    r"(\s*[_,，]\s*第\s*\d+\s*[页頁张張]|\s*\((?:\d+)[页頁]珍藏版\))+$"
-    r"|(?:\s*ppt)?\s*(课件|課件)?\s*\.(pptx?|docx?|pdf|txt|html?|md|wps)$",
-    re.IGNORECASE,
-)
+_TITLE_SUFFIXES = [
+    re.compile(r"\s*[_,，]\s*第\s*\d+\s*[页頁张張]$"),
+    re.compile(r"\s*[(（]\s*\d+\s*[页頁]\s*珍藏版\s*[)）]$"),
+    re.compile(r"\.(pptx?|docx?|pdf|txt|html?|md|wps|xlsx?)$", re.IGNORECASE),
+    re.compile(r"\s*ppt\s*(课件|課件)?$", re.IGNORECASE),
+    re.compile(r"\s*(课件|課件)$"),
+]
 _ID_LIKE = re.compile(r"^[0-9a-fA-F_\-\s]+$|^\d+_[0-9a-fA-F]{6,}$")
 
 
 def _title_norm(text: str) -> str:
     t = PINYIN_JUNK.sub("", unicodedata.normalize("NFKC", text)).strip()
     t = _TITLE_TAGS.sub("", t).strip()
-    for _ in range(3):
-        t2 = _TITLE_SUFFIX.sub("", t).strip()
-        t2 = re.sub(r"(?:\s*ppt)?\s*(课件|課件)$", "", t2, flags=re.IGNORECASE).strip()
-        t2 = re.sub(r"\s*ppt$", "", t2, flags=re.IGNORECASE).strip()
-        if t2 == t:
-            break
-        t = t2
+    changed = True
+    while changed:
+        changed = False
+        for rx in _TITLE_SUFFIXES:
+            t2 = rx.sub("", t).strip()
+            if t2 != t and t2:
+                t, changed = t2, True
     t = re.sub(r"^[《“\"]|[》”\"]$", "", t).strip()
     return _SPACE_RUN.sub(" ", t)
 
@@ -589,7 +592,7 @@ def _split_deck(blocks: list[CleanedBlock], report: CleanReport) -> list[Cleaned
         k = _key(rest.text)
         if not k:
             continue
-        if len(k) >= 4 and (k in seen or (len(k) >= 10 and any(k in o for o in seen))):
+        if len(k) >= 2 and (k in seen or (len(k) >= 10 and any(k in o for o in seen))):
             report.duplicate_blocks_removed += 1
             continue
         seen.add(k)
@@ -610,7 +613,7 @@ _SENT_END = "。！？!?；;”」』)）】"
 _HEADING_SEG = re.compile(
     r"^(第\s*[\d一二三四五六七八九十百]+\s*[章节篇部分单元讲课]\s*\S.{0,25}"
     r"|\d+(?:\.\d+)+\s*\S.{0,25}"
-    r"|\d{1,2}[\u4e00-\u9fff][^,，。；;:：!?！？]{1,20}"
+    r"|\d{1,2}(?![月日年号时点分个名位次项条种天周])[\u4e00-\u9fff][^,，。；;:：!?！？]{1,20}"
     r"|[(（]\d{1,2}[)）]\s*\S[^。；;!?！？]{0,25}"
     r"|案例导入|案例分析|本章小结|本章知识结构图|学习目标.*|单元导读.*|想一想.*|练一练.*|议一议.*|做一做.*"
     r"|【[^】]{1,10}】.*)$"
@@ -628,6 +631,7 @@ def _join_page_chunks(blocks: list[CleanedBlock], report: CleanReport) -> list[C
     if len(seq) < 3 or sum(len(blocks[i].text) for i in seq) < 1500:
         return blocks
     seqset = set(seq)
+    marks: list[tuple[int, int]] = []  # (source offset where a page chunk starts, page number)
     out: list[CleanedBlock] = []
     for i, b in enumerate(blocks):
         if i not in seqset:
@@ -636,6 +640,8 @@ def _join_page_chunks(blocks: list[CleanedBlock], report: CleanReport) -> list[C
         m = _CHUNK_NO.match(b.text)
         page = int(m.group(1))
         s = _S(b.text, b.offsets).slice(m.end(), len(b.text)).strip()
+        if s.pos:
+            marks.append((s.pos[0], page))
         nb = CleanedBlock(text=s.text, offsets=s.pos, page=page, heading=b.heading, table=b.table)
         if out and out[-1].page is not None and i - 1 in seqset and out[-1].text and \
                 out[-1].text[-1] not in _SENT_END + ",，" and s.text[:1] not in ",，":
@@ -656,7 +662,15 @@ def _join_page_chunks(blocks: list[CleanedBlock], report: CleanReport) -> list[C
         if b.page is None or b.text.count(",") < 5:
             final.append(b)
             continue
-        final.extend(_split_text_boxes(b))
+        final.extend(x for x in _split_text_boxes(b) if not _BOILER_LINE_RE.match(x.text))
+    import bisect
+
+    starts = [o for o, _ in marks]
+    for b in final:
+        if b.page is not None and starts:
+            k = bisect.bisect_right(starts, b.start) - 1
+            if k >= 0:
+                b.page = marks[k][1]
     return final
 
 
@@ -669,7 +683,8 @@ def _split_text_boxes(b: CleanedBlock) -> list[CleanedBlock]:
         if _HEADING_SEG.match(seg):
             cuts.append(m.start())
             # a short heading box also ends at its own comma
-            if seg_end >= 0 and len(seg) <= 30 and not seg.startswith(("想一想", "练一练", "议一议", "做一做")):
+            if seg_end >= 0 and len(seg) <= 30 and not seg.startswith(
+                    ("想一想", "练一练", "议一议", "做一做", "单元导读", "学习目标")):
                 cuts.append(seg_end)
     cuts.append(len(s.text))
     out = []
