@@ -44,6 +44,7 @@ class CleanedBlock:
     table: bool = False
     indent: bool = False  # the source line started with whitespace or a bullet (sub-heading hint)
     slide: bool = False  # one slide of a run-together deck
+    new_article: bool = False  # a removed source attribution ("转自…") ended the previous article here
     labels: list[str] = field(default_factory=list)  # running section labels removed from a slide
 
     @property
@@ -235,7 +236,7 @@ def _jieba():
 RARE = 500  # a single-character token rarer than this (jieba dictionary count) is suspicious
 UNCOMMON = 5000
 _PINYIN_REMNANT = re.compile(r"\?[A-Za-z\u00C0-\u024F\u0300-\u036F]{1,8}\)")
-_ODD_CHAR = re.compile(r"[\ue000-\uf8ff\u2e80-\u2fdf\u3100-\u312f\u31a0-\u31bf\ufffd]")
+_ODD_CHAR = re.compile(r"[\ue000-\uf8ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\ufffd\u0370-\u03ff\u0400-\u04ff]")
 
 
 def _char_class(tok: str, traditional: bool, freq: dict) -> int:
@@ -305,7 +306,7 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
         run = text[i:j]
         strong = sum(1 for k in range(i, j) if marks[k] == 2)
         has_q = "?" in run
-        han = sum(1 for c in run if re.match(rf"[{_CJK}]", c))
+        han = sum(1 for c in run if re.match(rf"[{_CJK}]", c) or _ODD_CHAR.match(c))
         if (strong >= 2 and han >= 2) or (strong >= 1 and has_q and han >= 2) or (strong >= 3):
             # a genuine question mark ends a sentence: keep it if it is the first character of the run
             a = i
@@ -721,7 +722,7 @@ def _join_wrapped(blocks: list[CleanedBlock], report: CleanReport) -> list[Clean
             glue = False
             continue
         if glue and out and b.heading is None and not _HEADING_SEG.match(b.text) and \
-                not re.match(rf"^[(（]?[{_CN_NUM}\d]+[)）、.]", b.text):
+                not re.match(rf"^[(（]?[{_CN_NUM}\d]+[)）、.]|^(法则|原则|第)\s*\d+", b.text):
             prev = out[-1]
             j = _S.join([_S(prev.text, prev.offsets), _S(b.text, b.offsets)], "")
             out[-1] = CleanedBlock(text=j.text, offsets=j.pos, heading=prev.heading, page=prev.page,
@@ -818,7 +819,13 @@ def clean(doc: SourceDocument) -> CleanedDocument:
         if not bad[i] and not titles[i] and len(_key(blocks[i].text)) <= 3 and any(titles[i + 1:i + 3]):
             bad[i] = True
     kept: list[CleanedBlock] = []
+    attribution = re.compile(r"^(转自|转载自|来源|摘自|本文来自|原文)[:：]?")
+    brk = False
     for i, b in enumerate(blocks):
+        if bad[i] and attribution.match(simp[i].strip()):
+            brk = True
+        if not bad[i] and not titles[i] and brk:
+            b.new_article, brk = True, False
         if titles[i]:
             report.title_lines_removed += 1
         elif bad[i]:
@@ -852,7 +859,9 @@ def clean(doc: SourceDocument) -> CleanedDocument:
         report.warnings.append(
             f"重复内容 {report.duplicate_blocks_removed} 段已去重 / {report.duplicate_blocks_removed} duplicated "
             "slides/blocks removed")
-    if report.chars_in and report.chars_out < 0.3 * report.chars_in:
+    removed = report.chars_in - report.chars_out - report.mojibake_chars
+    if report.chars_in and report.boilerplate_lines_removed and removed > 0.7 * report.chars_in and \
+            report.duplicate_blocks_removed == 0:
         report.warnings.append("清洗后正文不足原文的30%，请检查文档 / less than 30% of the text survived cleaning")
     if not final:
         report.warnings.append("清洗后没有正文 / no text left after cleaning")

@@ -20,6 +20,7 @@ KIND_PRINCIPLE, KIND_CASE, KIND_OTHER = "principle", "case", "other"
 MIN_CHARS = 80  # smaller principle/other units are merged with siblings
 TARGET_CHARS = 420  # aim for this when a long section has to be cut
 MAX_CHARS = 560  # principle/other passages longer than this are cut
+MERGE_CHARS = 360  # tiny units are merged with siblings up to this size
 CASE_MAX_CHARS = 1200  # a case longer than this is cut at paragraph boundaries (title repeated)
 CASE_PART_CHARS = 800
 
@@ -89,9 +90,10 @@ _CASE_MARK = re.compile(
     r"|^(案例导入|案例分析|典型案例|案例链接|小案例|案例\s*\d+|案例)\s*[:：]\s*(.*)$"
     r"|^(案例导入|案例分析|典型案例|案例链接|案例)$"
 )
-_OTHER_WORDS = re.compile(
-    r"(前言|引言|导读|引子|目录|主要内容|参考文献|参考资料|致谢|附录|学习目标|单元导读|学习导航|作者简介|讲师简介|简介|"
-    r"本章知识结构图|谢谢|Thank)", re.IGNORECASE)
+_OTHER_WORDS = re.compile(r"(前言|引言|导读|参考文献|参考资料|致谢|附录|作者简介|讲师简介|学习导航|学习目标|单元导读)")
+_OTHER_TITLE = re.compile(
+    rf"^([{_CN}\d.、()（）\s]*)(目录|主要内容|内容提要|引子|谢谢|本章知识结构图|知识结构图|简介|thank you|thanks)[!！.。]?$",
+    re.IGNORECASE)
 _CAPTION = re.compile(r"^图\s*\d+([-.]\d+)?\s")
 
 
@@ -209,7 +211,7 @@ def _inline_sections(b: CleanedBlock) -> list[CleanedBlock]:
         t2 = t.strip()
         if t2:
             out.append(CleanedBlock(text=t2, offsets=b.offsets[a + lead:a + lead + len(t2)], page=b.page,
-                                    indent=False))
+                                    indent=False, new_article=b.new_article and not out))
     return out
 
 
@@ -231,6 +233,12 @@ class _Unit:
         return sum(len(p.text) for p in self.pieces)
 
 
+def _same(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    return (a in b or b in a) and min(len(a), len(b)) >= 0.7 * max(len(a), len(b))
+
+
 def _slide_title(text: str, prev: str, nxt: str) -> str:
     def common(a: str, b: str) -> str:
         n = 0
@@ -238,6 +246,8 @@ def _slide_title(text: str, prev: str, nxt: str) -> str:
             n += 1
         return a[:n]
 
+    if len(text) <= 20 and not re.search(r"[-—:：]", text):
+        return text
     best = max((common(text, prev), common(text, nxt)), key=len)
     if len(best) >= 4:
         t = re.split(r"[-—]", best)[0]
@@ -269,11 +279,26 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
         units.append(cur)
         return cur
 
+    # a run of three or more heading lines with no text between them is a table of contents
+    toc: set[int] = set()
+    hs = [detect_heading(b, explicit) if not b.slide else None for b in blocks]
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and hs[j] is not None and hs[j][2]:
+            j += 1
+        if j - i >= 3 and sum(1 for k in range(i, j - 1) if hs[k + 1][0] <= hs[k][0]) >= 2:
+            toc.update(range(i, j))
+        i = max(j, i + 1)
     slide_texts = [b.text for b in blocks]
+    item_bodies: dict[float, list[int]] = {}  # first-paragraph sizes of finished list items, by rank
     for i, b in enumerate(blocks):
         text = b.text.strip()
         if not text:
             continue
+        if b.new_article:
+            stack.clear()
+            cur = None
         # case markers
         cm = _case_mark(text) if not b.slide else None
         if cm:
@@ -289,11 +314,11 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
             continue
         if pending_case_title and cur is not None and cur.kind == KIND_CASE:
             pending_case_title = False
-            if len(text) <= 30 and not _SENT_PUNCT.search(text):
+            if len(text) <= 30 and not _SENT_PUNCT.search(text.rstrip("?？!！")):
                 cur.title = text
                 cur.pieces.append(_piece(b))
                 continue
-        h = detect_heading(b, explicit)
+        h = detect_heading(b, explicit) if i not in toc else None
         if b.slide:
             if h and h[2] and len(text) <= 40 and h[0] <= 5.0 + (10 if explicit else 0):
                 pass  # a chapter divider slide
@@ -323,15 +348,15 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
             sec = path()
             for lab in b.labels:
                 lk = match_key(re.sub(rf"^[{_CN}]+[.、]", "", lab))
-                if lk and not any(lk in match_key(t) or match_key(t) in lk for t in sec):
+                if lk and not any(_same(lk, match_key(re.sub(rf"^[{_CN}]+[.、]", "", t))) for t in sec):
                     sec.append(re.sub(rf"^[{_CN}]+[.、]\s*", "", lab))
             prev = slide_texts[i - 1] if i > 0 else ""
             nxt = slide_texts[i + 1] if i + 1 < len(slide_texts) else ""
             title = _slide_title(text, prev, nxt)
             in_case = any("案例" in _simp(s) for s in sec)
             kind = KIND_CASE if in_case else KIND_PRINCIPLE
-            if (cur is not None and cur.pieces and cur.section[: len(sec)] == sec and cur.kind == kind
-                    and len(sec) == len(cur.section) and len(title) >= 4 and match_key(cur.title)[:4] == match_key(title)[:4]
+            if (cur is not None and cur.pieces and cur.section[:-1] == sec and cur.kind == kind and not cur.heading_rank
+                    and len(title) >= 4 and match_key(cur.title)[:4] == match_key(title)[:4]
                     and cur.size + len(text) <= (CASE_MAX_CHARS if kind == KIND_CASE else MAX_CHARS + 200)):
                 cur.pieces.append(_piece(b))
                 continue
@@ -346,6 +371,15 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
             u.pieces.append(_piece(b))
             u.story = True  # type: ignore[attr-defined]
             continue
+        # a long paragraph after a list of short items (法则N …) closes the list: it belongs to the parent
+        if (cur is not None and cur.kind != KIND_CASE and cur.heading_rank is not None and cur.heading_rank >= 8
+                and len(cur.pieces) >= 2 and stack and stack[-1][0] == cur.heading_rank):
+            sizes = item_bodies.get(cur.heading_rank, [])
+            if len(sizes) >= 3 and len(text) >= 150 and len(text) > 3 * sorted(sizes)[len(sizes) // 2]:
+                stack.pop()
+                cur = None
+        if cur is not None and cur.heading_rank is not None and len(cur.pieces) == 1:
+            item_bodies.setdefault(cur.heading_rank, []).append(len(text))
         if cur is None or getattr(cur, "story", False):
             kind = KIND_PRINCIPLE if seen_heading else KIND_OTHER
             title = stack[-1][1] if stack else doc.title
@@ -355,10 +389,19 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
     return units
 
 
+_CLOSING = re.compile(r"^(谢谢|谢谢大家|thank you|thanks|目录|参考文献|致谢|附录)[!！.。]?$", re.IGNORECASE)
+
+
 def _unit_kind(u: _Unit, has_headings: bool) -> str:
+    if _CLOSING.match(_simp(u.title).strip()):
+        return KIND_OTHER
     if u.kind == KIND_CASE:
         return KIND_CASE
-    if any(_OTHER_WORDS.search(_simp(s)) for s in u.section[-2:]) or _OTHER_WORDS.search(_simp(u.title)):
+    if any(_OTHER_WORDS.search(_simp(s)) or _OTHER_TITLE.match(_simp(s)) for s in u.section[-2:]) \
+            or _OTHER_WORDS.search(_simp(u.title)) or _OTHER_TITLE.match(_simp(u.title)):
+        return KIND_OTHER
+    body = [p for p in u.pieces[1:]] if u.heading_rank is not None else u.pieces
+    if body and _OTHER_WORDS.match(_simp(body[0].text.strip())):
         return KIND_OTHER
     if u.front and has_headings:
         return KIND_OTHER
@@ -440,12 +483,24 @@ def split(doc: CleanedDocument) -> list[PassageDraft]:
     for u in units:
         u.kind = _unit_kind(u, has_headings)
 
+    # a unit that is only its heading (a chapter divider) is carried into the next unit of its subtree
+    carried: list[_Unit] = []
+    for u in units:
+        prev = carried[-1] if carried else None
+        if (prev is not None and prev.heading_rank is not None and len(prev.pieces) == 1 and prev.size <= 40
+                and u.section[: len(prev.section)] == prev.section and u is not prev):
+            u.pieces = prev.pieces + u.pieces
+            carried[-1] = u
+            continue
+        carried.append(u)
+    units = carried
+
     # merge tiny principle/other units with the following sibling or child (same kind, same parent path)
     merged: list[_Unit] = []
     for u in units:
         prev = merged[-1] if merged else None
         if (prev is not None and prev.kind == u.kind and u.kind != KIND_CASE and prev.size < MIN_CHARS
-                and prev.size + u.size <= MAX_CHARS
+                and prev.size + u.size <= MERGE_CHARS
                 and u.section[: max(0, len(prev.section) - 1)] == prev.section[: max(0, len(prev.section) - 1)]):
             if u.section[: len(prev.section)] == prev.section:
                 # a tiny intro followed by its first child: the child's path, the parent's text first
@@ -453,11 +508,12 @@ def split(doc: CleanedDocument) -> list[PassageDraft]:
                 prev.title = u.title if prev.size < 40 else prev.title
             else:
                 prev.section = prev.section[:-1] if len(prev.section) > 1 else prev.section
-                prev.title = f"{prev.title}；{u.title}" if len(prev.title) + len(u.title) < 60 else prev.title
+                if u.title not in prev.title and prev.title.count("；") < 2 and len(prev.title) + len(u.title) < 50:
+                    prev.title = f"{prev.title}；{u.title}"
             prev.pieces.extend(u.pieces)
             continue
         if (prev is not None and u.kind == prev.kind and u.kind != KIND_CASE and u.size < MIN_CHARS
-                and prev.size + u.size <= MAX_CHARS and u.section[:-1] == prev.section[: len(u.section) - 1]
+                and prev.size + u.size <= MERGE_CHARS and u.section[:-1] == prev.section[: len(u.section) - 1]
                 and len(u.section) >= len(prev.section)):
             prev.pieces.extend(u.pieces)
             continue
