@@ -41,7 +41,7 @@ and 案例 (cases) quoted from training documents, each with its source, or `mat
 def _default_open_kb(settings: Settings, encoder: Any | None = None):
     from kb.knowledge_base import KnowledgeBase
 
-    return KnowledgeBase.open(settings)
+    return KnowledgeBase.open(settings, encoder=encoder)
 
 
 def _load_encoder(settings: Settings):
@@ -53,7 +53,7 @@ def _load_encoder(settings: Settings):
 def load_kb(state: ServiceState, open_kb: Callable[..., Any]) -> None:
     """Open the current published version; without one, keep the model so editors can build one."""
     try:
-        kb = open_kb(state.settings)
+        kb = open_kb(state.settings, state.holder.encoder)
     except Exception as e:  # noqa: BLE001 - the service still starts: /readyz says why
         name = type(e).__name__
         state.holder.error = f"{name}: {e}"
@@ -92,8 +92,18 @@ def refresh_if_published_elsewhere(state: ServiceState) -> None:
         log.info("now serving version %s (published by another process)", new_kb.version_id)
 
 
-def create_app(settings: Settings | None = None, *, open_kb: Callable[..., Any] | None = None) -> FastAPI:
-    """The service. `open_kb(settings)` may be given to serve another KnowledgeBase-like object (tests)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    encoder: Any | None = None,
+    open_kb: Callable[..., Any] | None = None,
+) -> FastAPI:
+    """The service.
+
+    `encoder`: an already loaded embedding model to share (tests, several apps in one process); by
+    default the model is loaded in the lifespan. `open_kb(settings, encoder)` may be given to serve
+    another KnowledgeBase-like object.
+    """
     settings = settings or Settings()
     opener = open_kb or _default_open_kb
 
@@ -107,6 +117,7 @@ def create_app(settings: Settings | None = None, *, open_kb: Callable[..., Any] 
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )
+        state.holder.encoder = encoder
         app.state.service = state
         await run_in_threadpool(load_kb, state, opener)
         refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None

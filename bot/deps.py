@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.appdb import AppDB
 from bot.holder import KBHolder, KBNotReady
@@ -85,18 +86,22 @@ def rate_limited(request: Request, state: State) -> None:
 RateLimited = Depends(rate_limited)
 
 
-def require_admin(request: Request, state: State) -> None:
+_bearer = HTTPBearer(auto_error=False, description="KB_ADMIN_TOKEN", scheme_name="AdminToken")
+
+
+def require_admin(
+    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
     token = state.settings.admin_token
     expected = token.get_secret_value() if token is not None else ""
     if not expected:
         raise HTTPException(503, detail=ADMIN_DISABLED)
-    auth = request.headers.get("authorization", "")
-    scheme, _, given = auth.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = (creds.credentials if creds is not None else "").strip()
+    if not given:
         raise HTTPException(
             401, detail="需要管理令牌 / admin token required", headers={"WWW-Authenticate": "Bearer"}
         )
-    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise HTTPException(403, detail="管理令牌不正确 / wrong admin token")
 
 

@@ -16,14 +16,16 @@ class GateFailed(JobFailed):
 
 
 def _open_candidate(state: ServiceState, folder: Path):
-    """Open a built-but-unpublished version folder as a KnowledgeBase sharing the loaded model."""
+    """Open a built-but-unpublished version folder, sharing the loaded model and conversation store."""
     from kb.knowledge_base import KnowledgeBase
 
     current = state.holder.kb
-    opener = getattr(KnowledgeBase, "open_folder", None)
-    if opener is None:  # pragma: no cover - depends on the kb API
-        raise JobFailed("evaluation gate unavailable: KnowledgeBase.open_folder is missing")
-    return opener(state.settings, folder, encoder=state.holder.encoder, share_with=current)
+    return KnowledgeBase.open(
+        state.settings,
+        encoder=state.holder.encoder,
+        sessions=getattr(current, "sessions", None),
+        folder=folder,
+    )
 
 
 def _gate(state: ServiceState, job: Job):
@@ -76,11 +78,12 @@ def run_reindex(state: ServiceState, job: Job, force: bool = False) -> dict[str,
             job.progress("unchanged", 1, 1)
             rep["swapped"] = False
         else:
-            job.progress("load", 0, 1)
-            new_kb = current.reload() if current is not None else KnowledgeBase.open(settings)
+            job.progress("swap", 0, 1)
+            new_kb = (current.reload() if current is not None
+                      else KnowledgeBase.open(settings, encoder=state.holder.encoder))
             state.holder.swap(new_kb)
             metrics.set_kb(new_kb)
-            job.progress("load", 1, 1)
+            job.progress("swap", 1, 1)
             rep["swapped"] = True
         state.extra["last_report"] = rep
         metrics.reindex_runs.labels("succeeded").inc()

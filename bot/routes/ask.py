@@ -44,7 +44,7 @@ async def ask(body: AskRequest, kb: CurrentKB, state: State, settings: AppSettin
     return answer
 
 
-@router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="👍/👎 on an answer")
+@router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="Feedback on an answer (helpful or not)")
 async def feedback(body: FeedbackRequest, db: DB, state: State) -> dict:
     kb = state.holder.kb
     fid = await run_in_threadpool(

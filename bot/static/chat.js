@@ -1,7 +1,7 @@
 /* Agents' chat page. All question/document text is rendered with textContent / text nodes. */
 (function () {
   "use strict";
-  const { el, renderHighlighted, api, toast, copyText, sourceLine } = window.KBUI;
+  const { el, icon, renderHighlighted, api, toast, copyText, sourceLine } = window.KBUI;
 
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
@@ -81,9 +81,9 @@
     const srcBtn = el("button", {
       type: "button", class: "source", "aria-expanded": "false",
       title: "展开查看原文段落",
-    }, [el("span", { class: "doc-icon", "aria-hidden": "true", text: "📄" }), el("span", { class: "src-text", text: sourceLine(p) }), el("span", { class: "caret", "aria-hidden": "true", text: "▾" })]);
+    }, [icon("doc", "doc-icon"), el("span", { class: "src-text", text: sourceLine(p) }), el("span", { class: "caret", "aria-hidden": "true", text: "▾" })]);
     srcBtn.addEventListener("click", () => toggleSource(p, srcBtn, detail));
-    const copyBtn = el("button", { type: "button", class: "icon-btn", title: "复制这段（含出处）", text: "复制" });
+    const copyBtn = el("button", { type: "button", class: "icon-btn", title: "复制这段（含出处）" }, [icon("copy"), "复制"]);
     copyBtn.addEventListener("click", async () => {
       const ok = await copyText(kindLabel(kind) + "｜" + (p.title || "") + "\n" + p.text + "\n——出处：" + sourceLine(p));
       toast(ok ? "已复制" : "复制失败，请手动选择文字");
@@ -153,9 +153,9 @@
     const top = (ans.principles && ans.principles[0]) || (ans.cases && ans.cases[0]) || (ans.passages && ans.passages[0]);
     const bar = el("div", { class: "feedback" });
     const label = el("span", { class: "fb-label", text: "这个回答有帮助吗？" });
-    const up = el("button", { type: "button", class: "icon-btn fb up", title: "有帮助", "aria-label": "有帮助", text: "👍" });
-    const down = el("button", { type: "button", class: "icon-btn fb down", title: "没帮助", "aria-label": "没帮助", text: "👎" });
-    const copyAll = el("button", { type: "button", class: "icon-btn", title: "复制整个回答（含出处）", text: "复制回答" });
+    const up = el("button", { type: "button", class: "icon-btn fb up", title: "有帮助", "aria-label": "有帮助" }, [icon("up"), "有用"]);
+    const down = el("button", { type: "button", class: "icon-btn fb down", title: "没帮助", "aria-label": "没帮助" }, [icon("down"), "没用"]);
+    const copyAll = el("button", { type: "button", class: "icon-btn", title: "复制整个回答（含出处）" }, [icon("copy"), "复制回答"]);
     copyAll.addEventListener("click", async () => toast((await copyText(ans.answer || "")) ? "已复制回答" : "复制失败"));
     const box = el("form", { class: "fb-comment", hidden: true });
     const comment = el("input", { type: "text", maxlength: "500", placeholder: "哪里不对或缺了什么？（可选）" });

@@ -188,7 +188,7 @@
       var ch = h("div", "ch");
       ch.append(h("span", "tag " + kind, label(kind)), h("span", "title", p.title || ""));
       var txt = highlighted(h("p", "txt"), p.text, p.highlights);
-      var src = h("button", "src", "📄 " + source(p) + " ▾");
+      var src = h("button", "src", "出处：" + source(p) + " ▾");
       src.type = "button";
       src.title = "展开原文";
       src.addEventListener("click", function () { txt.classList.toggle("open"); });
@@ -222,7 +222,7 @@
       }
       var top = (ans.principles || [])[0] || (ans.cases || [])[0] || (ans.passages || [])[0];
       var fb = h("div", "fb", "有帮助吗？");
-      var up = h("button", null, "👍"), down = h("button", null, "👎");
+      var up = h("button", null, "有用"), down = h("button", null, "没用");
       up.type = down.type = "button";
       up.setAttribute("aria-label", "有帮助");
       down.setAttribute("aria-label", "没帮助");
