@@ -166,7 +166,7 @@ def _fold(text: str, start: int) -> _S:
 
 _SPACE_RUN = re.compile(r"[ \t\u3000\xa0]+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}，。、：；！？“”])\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+(?=[，。、：；！？“”,.;:!?])")
+_CJK_GAP = re.compile(rf"(?<=[，。、：；！？“”])\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+(?=[，。、：；！？“”,.;:!?])")
 
 
 def _squeeze(s: _S) -> _S:
@@ -801,8 +801,7 @@ def clean(doc: SourceDocument) -> CleanedDocument:
                 continue
             prev_bad = i > 0 and (bad[i - 1] or titles[i - 1])
             next_bad = i + 1 < len(blocks) and (bad[i + 1] or titles[i + 1])
-            at_edge = i == 0 or i + 1 == len(blocks)
-            if (prev_bad and next_bad) or (at_edge and (prev_bad or next_bad) and len(blocks[i].text) <= 12):
+            if prev_bad and next_bad:
                 bad[i] = True
                 changed = True
     # footer zone: after a strong footer marker, everything is site chrome if little text follows
