@@ -18,9 +18,9 @@ from kb.text import match_key, to_simplified
 KIND_PRINCIPLE, KIND_CASE, KIND_OTHER = "principle", "case", "other"
 
 MIN_CHARS = 80  # smaller principle/other units are merged with siblings
-TARGET_CHARS = 420  # aim for this when a long section has to be cut
-MAX_CHARS = 560  # principle/other passages longer than this are cut
-MERGE_CHARS = 360  # tiny units are merged with siblings up to this size
+TARGET_CHARS = 300  # aim for this when a long section has to be cut
+MAX_CHARS = 450  # principle/other passages longer than this are cut
+MERGE_CHARS = 300  # tiny units are merged with siblings up to this size
 CASE_MAX_CHARS = 1200  # a case longer than this is cut at paragraph boundaries (title repeated)
 CASE_PART_CHARS = 800
 
