@@ -1,0 +1,52 @@
+"""`serve(settings)`: run the service under uvicorn (factory mode) with host/port/workers from settings.
+
+The settings given here reach every worker process (also the ones uvicorn spawns for workers > 1) through
+one environment variable holding them as JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from kb.settings import Settings
+
+SETTINGS_ENV = "KEFU_BOT_SETTINGS_JSON"
+
+
+def _dump(settings: Settings) -> str:
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    token = settings.admin_token
+    data["admin_token"] = token.get_secret_value() if token is not None else None
+    return json.dumps(data, ensure_ascii=False)
+
+
+def settings_from_env() -> Settings:
+    raw = os.environ.get(SETTINGS_ENV)
+    return Settings.model_validate(json.loads(raw)) if raw else Settings()
+
+
+def app_factory():
+    """The uvicorn factory: `uvicorn --factory bot.server:app_factory`."""
+    from bot.app import create_app
+
+    return create_app(settings_from_env())
+
+
+def serve(settings: Settings | None = None, *, log_level: str = "info", reload: bool = False) -> None:
+    import uvicorn
+
+    settings = settings or Settings()
+    os.environ[SETTINGS_ENV] = _dump(settings)
+    uvicorn.run(
+        "bot.server:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=max(1, settings.workers) if not reload else None,
+        reload=reload,
+        log_level=log_level,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )

@@ -1,0 +1,85 @@
+"""The terminal chat (in-process and over HTTP) and the server's settings hand-over to workers."""
+from __future__ import annotations
+
+import io
+
+from fastapi.testclient import TestClient
+
+from conftest_service import (  # noqa: F401 - fixtures
+    ADMIN_TOKEN,
+    OOS_QUESTION,
+    SEED_CASE_TITLE,
+    SEED_QUESTION,
+    api_settings,
+    client,
+)
+
+
+def scripted(lines):
+    it = iter(lines)
+
+    def fake_input(prompt: str) -> str:
+        try:
+            return next(it)
+        except StopIteration:
+            raise EOFError from None
+
+    return fake_input
+
+
+def test_chat_in_process(api_settings):
+    from bot.chat_cli import run_chat
+
+    out = io.StringIO()
+    code = run_chat(api_settings, None, input_fn=scripted([SEED_QUESTION, "1", "/new", OOS_QUESTION]), out=out)
+    text = out.getvalue()
+    assert code == 0
+    assert "【原则】" in text and "【案例】" in text and SEED_CASE_TITLE in text
+    assert "—— 出处：" in text and "已开始新对话" in text
+    assert "没有找到：知识库里没有相关内容" in text
+    assert "\x1b[" not in text  # no colours when not a terminal
+
+
+def test_chat_over_http(client):
+    from bot.chat_cli import run_chat
+
+    out = io.StringIO()
+    code = run_chat(None, "http://testserver", input_fn=scripted([SEED_QUESTION, "问" * 600, "/quit", "never"]),
+                    out=out, http_client=_Unclosable(client))
+    text = out.getvalue()
+    assert code == 0
+    assert SEED_CASE_TITLE in text and "问题太长" in text
+
+
+class _Unclosable:
+    """Lends the module's TestClient to the chat without letting it close it."""
+
+    def __init__(self, c: TestClient):
+        self.c = c
+
+    def post(self, *a, **kw):
+        return self.c.post(*a, **kw)
+
+    def close(self):
+        pass
+
+
+def test_chat_reports_a_missing_kb(tmp_path, model_dir):
+    from conftest import make_settings
+
+    from bot.chat_cli import run_chat
+
+    out = io.StringIO()
+    assert run_chat(make_settings(tmp_path / "none", model_dir), None, input_fn=scripted([]), out=out) == 1
+    assert "NoVersionError" in out.getvalue()
+
+
+def test_server_hands_settings_to_workers(api_settings, monkeypatch):
+    from bot import server
+
+    dumped = server._dump(api_settings.model_copy(update={"port": 9123, "workers": 3}))
+    monkeypatch.setenv(server.SETTINGS_ENV, dumped)
+    s = server.settings_from_env()
+    assert s.port == 9123 and s.workers == 3
+    assert s.admin_token.get_secret_value() == ADMIN_TOKEN
+    assert s.data_dir == api_settings.data_dir and s.model == api_settings.model
