@@ -109,11 +109,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        db = AppDB(settings.app_db)
         state = ServiceState(
             settings=settings,
             holder=KBHolder(),
-            jobs=JobRunner(),
-            db=AppDB(settings.app_db),
+            jobs=JobRunner(store=db),
+            db=db,
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
         )

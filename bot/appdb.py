@@ -5,6 +5,8 @@ use the same connection (SQLite in WAL mode lets other processes read while one 
 """
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import threading
 import time
@@ -37,6 +39,14 @@ CREATE TABLE IF NOT EXISTS feedback (
     version TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_ts ON feedback (helpful, ts);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    updated REAL NOT NULL
+);
 """
 
 
@@ -131,3 +141,42 @@ class AppDB:
                 "SELECT COUNT(*), COALESCE(SUM(helpful = 0), 0) FROM feedback"
             ).fetchone()
         return {"asks": asks, "unanswered": unmatched, "feedback": fb, "unhelpful": unhelpful}
+
+    # --- jobs, shared by all worker processes ------------------------------------------------------
+    def save_job(self, job: dict[str, Any]) -> None:
+        self._insert(
+            "INSERT INTO jobs (id, kind, state, data, pid, updated) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data, updated = excluded.updated",
+            (job["id"], job["kind"], job["state"], json.dumps(job, ensure_ascii=False, default=str), os.getpid(), time.time()),
+        )
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def running_job(self) -> dict[str, Any] | None:
+        """A job another live process is running (its process still exists)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data, pid FROM jobs WHERE state IN ('queued', 'running') ORDER BY updated DESC"
+            ).fetchall()
+        for data, pid in rows:
+            if _alive(pid):
+                return json.loads(data)
+        return None
+
+    def recent_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT data FROM jobs ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

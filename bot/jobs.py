@@ -16,7 +16,7 @@ STATES = ("queued", "running", "succeeded", "failed")
 
 
 class JobBusy(Exception):
-    def __init__(self, job: "Job"):
+    def __init__(self, job: "Job | StoredJob"):
         super().__init__(f"a job is already running: {job.id}")
         self.job = job
 
@@ -29,8 +29,24 @@ class JobFailed(Exception):
         self.details = details or {}
 
 
+class StoredJob:
+    """A job known only from the shared app DB (run by another worker process)."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+        self.id = data["id"]
+        self.state = data["state"]
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 class Job:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, on_change: Callable[["Job"], None] | None = None):
         self.id = uuid.uuid4().hex[:12]
         self.kind = kind
         self.state = "queued"
@@ -44,10 +60,23 @@ class Job:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._lock = threading.Lock()
+        self._on_change = on_change
+        self._saved = 0.0
 
     def progress(self, stage: str, done: int = 0, total: int = 0) -> None:
         with self._lock:
+            changed_stage = stage != self.stage
             self.stage, self.done, self.total = str(stage), int(done), int(total)
+        if changed_stage or time.time() - self._saved > 0.5:
+            self.save()
+
+    def save(self) -> None:
+        if self._on_change is not None:
+            self._saved = time.time()
+            try:
+                self._on_change(self)
+            except Exception:  # noqa: BLE001 - progress reporting must never fail the job
+                log.exception("saving job %s failed", self.id)
 
     @property
     def finished(self) -> bool:
@@ -73,48 +102,81 @@ class Job:
 
 
 class JobRunner:
-    """Runs one job at a time in a daemon thread; keeps the most recent jobs for polling."""
+    """Runs one job at a time in a daemon thread; keeps the most recent jobs for polling.
 
-    def __init__(self, keep: int = 50):
+    With a `store` (the app DB) jobs are also recorded there, so that with several worker processes any
+    worker can report a job's progress and a second re-index is refused while another worker runs one.
+    """
+
+    def __init__(self, keep: int = 50, store: Any | None = None):
+        self._store = store
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._current: Job | None = None
         self._threads: list[threading.Thread] = []
         self._keep = keep
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str) -> Job | StoredJob | None:
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        if job is None and self._store is not None:
+            data = self._store.get_job(job_id)
+            return StoredJob(data) if data else None
+        return job
 
-    def current(self) -> Job | None:
+    def current(self) -> Job | StoredJob | None:
         with self._lock:
-            return self._current if self._current and not self._current.finished else None
+            if self._current and not self._current.finished:
+                return self._current
+        if self._store is not None:
+            try:
+                data = self._store.running_job()
+            except Exception:  # noqa: BLE001
+                data = None
+            return StoredJob(data) if data else None
+        return None
 
-    def last(self) -> Job | None:
-        with self._lock:
-            return next(reversed(self._jobs.values()), None) if self._jobs else None
+    def last(self) -> Job | StoredJob | None:
+        jobs = self.list(1)
+        return jobs[0] if jobs else None
 
-    def list(self) -> list[Job]:
+    def list(self, limit: int = 20) -> list[Job | StoredJob]:
         with self._lock:
-            return list(reversed(self._jobs.values()))
+            local = list(reversed(self._jobs.values()))[:limit]
+        if self._store is None:
+            return local
+        try:
+            stored = self._store.recent_jobs(limit)
+        except Exception:  # noqa: BLE001
+            return local
+        mine = {j.id: j for j in local}
+        return [mine.get(d["id"]) or StoredJob(d) for d in stored]
 
     def submit(self, kind: str, fn: Callable[[Job], dict[str, Any] | None]) -> Job:
         with self._lock:
             if self._current is not None and not self._current.finished:
                 raise JobBusy(self._current)
-            job = Job(kind)
+            other = self._store.running_job() if self._store is not None else None
+            if other is not None:
+                raise JobBusy(StoredJob(other))
+            job = Job(kind, on_change=self._save if self._store is not None else None)
             self._current = job
             self._jobs[job.id] = job
             while len(self._jobs) > self._keep:
                 self._jobs.popitem(last=False)
             t = threading.Thread(target=self._run, args=(job, fn), name=f"job-{kind}-{job.id}", daemon=True)
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        job.save()
         t.start()
         return job
+
+    def _save(self, job: Job) -> None:
+        self._store.save_job(job.to_dict())
 
     def _run(self, job: Job, fn: Callable[[Job], dict[str, Any] | None]) -> None:
         job.state, job.started_at = "running", time.time()
         job.progress("starting")
+        job.save()
         try:
             report = fn(job)
             if report is not None:
@@ -128,6 +190,7 @@ class JobRunner:
             job.error, job.state = f"{type(e).__name__}: {e}", "failed"
         finally:
             job.finished_at = time.time()
+            job.save()
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for running jobs (tests and shutdown)."""

@@ -476,3 +476,55 @@ def test_rate_limit_answers_429(tmp_path, seed_settings, seed_build, model_dir, 
         assert codes == [200, 200, 429]
         r = c.post("/v1/ask", json={"question": SEED_QUESTION})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_upload_same_name_renames_unless_replace(client, admin_headers, api_settings):
+    h = admin_headers
+    first = client.post("/v1/admin/documents", headers=h, files={"file": ("同名.txt", "第一版内容".encode())}).json()
+    second = client.post("/v1/admin/documents", headers=h, files={"file": ("同名.txt", "第二版内容".encode())}).json()
+    assert first["doc_id"] == "同名.txt" and second["doc_id"] == "同名(2).txt" and second["renamed"] is True
+    r = client.post("/v1/admin/documents", headers=h, data={"replace": "true"},
+                    files={"file": ("同名.txt", "替换后的内容".encode())})
+    assert r.status_code == 201 and r.json()["doc_id"] == "同名.txt"
+    assert (api_settings.uploads_dir / "同名.txt").read_text("utf-8") == "替换后的内容"
+    r = client.post("/v1/admin/documents", headers=h, files={"file": ("../../etc/passwd.txt", b"root")})
+    assert r.status_code == 201 and r.json()["doc_id"] == "passwd.txt"
+    assert (api_settings.uploads_dir / "passwd.txt").exists()
+    for name in ("同名.txt", "同名(2).txt", "passwd.txt"):
+        assert client.delete(f"/v1/admin/documents/{name}", headers=h).status_code == 200
+    from conftest import SEEDS
+
+    assert sorted(p.name for p in SEEDS.iterdir() if p.is_file()) == sorted(
+        d for d in ["000_c4237db8e6c40b98.txt", "001_83bb678a96cd3680.txt", "002_025ae7147510df49.txt",
+                    "003_948dd19706f84a15.txt", "004_4d7c340c2a0258ff.txt"])
+
+
+def test_two_workers_share_jobs_and_versions(tmp_path, seed_settings, seed_build, model_dir, encoder, monkeypatch):
+    """Two apps on one data folder behave like two uvicorn workers: any worker reports a job, a second
+    re-index is refused while one runs, and the other worker picks up the new version by itself."""
+    import time
+
+    from bot import app as app_module
+    from bot.app import create_app
+
+    monkeypatch.setattr(app_module, "REFRESH_SECONDS", 0.3)
+    settings = service_settings_for(tmp_path, seed_settings, model_dir)
+    h = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(settings, encoder=encoder)) as a, TestClient(create_app(settings, encoder=encoder)) as b:
+        before = b.get("/readyz").json()["version"]
+        a.post("/v1/admin/documents", headers=h, files={"file": (NEW_DOC_NAME, NEW_DOC_TEXT.encode("utf-8"))})
+        job_id = a.post("/v1/admin/reindex", headers=h).json()["id"]
+        seen = b.get(f"/v1/admin/jobs/{job_id}", headers=h)
+        assert seen.status_code == 200 and seen.json()["id"] == job_id
+        busy = b.post("/v1/admin/reindex", headers=h)
+        job = wait_job(a, job_id, h)
+        if job["seconds"] > 0.5:  # still running when b asked
+            assert busy.status_code == 409 and busy.json()["job_id"] == job_id
+        assert job["state"] == "succeeded"
+        assert wait_job(b, job_id, h)["state"] == "succeeded"
+        deadline = time.time() + 20
+        while b.get("/readyz").json()["version"] == before and time.time() < deadline:
+            time.sleep(0.2)
+        assert b.get("/readyz").json()["version"] == job["report"]["version_id"]
+        ans = b.post("/v1/ask", json={"question": NEW_DOC_QUESTION}).json()
+        assert any(p["doc"] == NEW_DOC_NAME for p in ans["principles"] + ans["cases"])
