@@ -160,6 +160,24 @@ def create_app(
         summary = "; ".join(f"{'.'.join(str(x) for x in e['loc'] if x != 'body')}: {e['msg']}" for e in errors)
         return JSONResponse({"detail": errors, "message": f"请求无效 / invalid request: {summary}"}, 422)
 
+    def openapi_with_limits() -> dict:
+        """The schema shows this deployment's limits (question length, top_k), not the model's hard caps."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            props = schema.get("components", {}).get("schemas", {}).get("AskRequest", {}).get("properties", {})
+            if "question" in props:
+                props["question"]["maxLength"] = settings.max_question_chars
+            if "top_k" in props:
+                props["top_k"]["maximum"] = settings.max_top_k
+                props["top_k"]["default"] = settings.top_k
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_limits  # type: ignore[method-assign]
+
     app.include_router(ask.router)
     app.include_router(admin.router)
     app.include_router(ops.router)

@@ -197,6 +197,9 @@ def test_metrics(client):
 
 def test_openapi_and_offline_docs(client):
     spec = client.get("/openapi.json").json()
+    ask_schema = spec["components"]["schemas"]["AskRequest"]["properties"]
+    assert ask_schema["question"]["maxLength"] == 500 and ask_schema["top_k"]["maximum"] == 50
+    assert "AdminToken" in spec["components"]["securitySchemes"]
     for path in ("/v1/ask", "/v1/feedback", "/v1/passages/{passage_id}", "/v1/admin/reindex", "/v1/admin/jobs/{job_id}"):
         assert path in spec["paths"]
     r = client.get("/docs")

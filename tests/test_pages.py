@@ -216,3 +216,57 @@ def test_admin_page_when_disabled(tmp_path, seed_settings, seed_build, model_dir
         page.locator("#disabled").wait_for()
         assert "KB_ADMIN_TOKEN" in page.locator("#disabled").inner_text()
         assert not page.locator("#login").is_visible()
+
+
+def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model_dir, encoder, browser):
+    """A page on another origin embeds the widget with one script tag; the API allows that origin only."""
+    import http.server
+    import threading
+
+    from bot.app import create_app
+    from conftest_service import free_port
+
+    host_port = free_port()
+    host_origin = f"http://127.0.0.1:{host_port}"
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, cors_origins=[host_origin])
+    with LiveServer(create_app(settings, encoder=encoder)) as api:
+        html = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>shop</title></head><body>'
+                f'<h1>别人的网站</h1><script src="{api.url}/widget.js" data-title="售后助手" async></script>'
+                f'</body></html>').encode("utf-8")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *a):
+                pass
+
+        host = http.server.ThreadingHTTPServer(("127.0.0.1", host_port), Handler)
+        t = threading.Thread(target=host.serve_forever, daemon=True)
+        t.start()
+        ctx = browser.new_context(viewport={"width": 1100, "height": 800})
+        try:
+            page = ctx.new_page()
+            page.goto(host_origin + "/")
+            page.locator("kb-assistant .launcher").click()
+            assert page.locator("kb-assistant .head .t").inner_text().startswith("售后助手")
+            page.locator("kb-assistant textarea").fill(SEED_QUESTION)
+            page.keyboard.press("Enter")
+            page.locator("kb-assistant .card.case .title", has_text=SEED_CASE_TITLE).wait_for()
+        finally:
+            ctx.close()
+            host.shutdown()
+
+
+def test_api_docs_render_offline(live_server, page_factory):
+    page = page_factory()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(live_server.url + "/docs")
+    page.locator(".opblock, details.op").first.wait_for(timeout=30_000)
+    assert "/v1/ask" in page.content()
+    assert all(u.startswith(live_server.url) or u.startswith("data:") for u in requests), requests

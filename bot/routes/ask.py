@@ -29,10 +29,11 @@ async def ask(body: AskRequest, kb: CurrentKB, state: State, settings: AppSettin
             f"{settings.max_question_chars} characters (got {len(question)})",
             "string_too_long",
         )
-    if not 1 <= body.top_k <= settings.max_top_k:
+    if not 1 <= body.top_k <= settings.max_top_k:  # the model's own bound is only a hard cap
         raise _invalid("top_k", f"top_k 必须在 1 到 {settings.max_top_k} 之间 / top_k must be 1..{settings.max_top_k}")
     t0 = time.perf_counter()
-    answer = await run_in_threadpool(kb.ask, question, top_k=body.top_k, session_id=body.session_id)
+    top_k = body.top_k if "top_k" in body.model_fields_set else settings.top_k
+    answer = await run_in_threadpool(kb.ask, question, top_k=top_k, session_id=body.session_id)
     ms = (time.perf_counter() - t0) * 1000
     state.metrics.asks.labels("true" if answer.get("matched") else "false").inc()
     try:
