@@ -195,8 +195,7 @@ def cmd_serve(args) -> int:
 def cmd_chat(args) -> int:
     from bot.chat_cli import run_chat
 
-    run_chat(_settings(args), args.url)
-    return 0
+    return run_chat(_settings(args), args.url)
 
 
 def cmd_bench(args) -> int:

@@ -27,10 +27,11 @@ from kb.settings import Settings
 from kb.store import PassageStore, write_store
 from kb.text import search_text, to_simplified
 from kb.tokenize import Tokenizer
+from kb.units import sentence_units
 from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
 
 Progress = Callable[[str, int, int], None]
@@ -50,6 +51,7 @@ class BuildReport:
     per_document: list = field(default_factory=list)
     embedded: int = 0
     reused: int = 0
+    sentences_embedded: int = 0
     junk_removed: int = 0
     boilerplate_removed: int = 0
     mojibake_spans: int = 0
@@ -115,21 +117,45 @@ def _model_fingerprint(settings: Settings, encoder) -> str:
     return model_fingerprint(settings.model_name_or_path)
 
 
-def _previous_vectors(versions: VersionStore, model_fp: str) -> dict[str, np.ndarray]:
-    """content hash → vector from the current version, if it was embedded by the same model."""
+def _unit_key(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
+    """content hash (passages) or sentence key → vector, from the current version if the model is the same."""
     try:
         folder = versions.current_dir()
     except NoVersionError:
         return {}
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    if manifest.get("model_fingerprint") != model_fp or not (folder / "vectors.npy").exists():
+    if manifest.get("model_fingerprint") != model_fp or not (folder / "unit_keys.npy").exists():
         return {}
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     store = PassageStore(folder / "kb.sqlite")
     try:
-        return {h: vectors[i] for i, h in enumerate(store.hashes())}
+        out: dict = {h: vectors[i] for i, h in enumerate(store.hashes())}
     finally:
         store.close()
+    unit_vectors = np.load(folder / "unit_vectors.npy", mmap_mode="r")
+    for j, key in enumerate(np.load(folder / "unit_keys.npy")):
+        out[bytes(key)] = unit_vectors[j]
+    return out
+
+
+def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
+           progress: Progress, stage: str, batch: int = 64) -> np.ndarray:
+    """Vectors for every item: reused by key where possible, embedded in batches otherwise."""
+    vectors = np.zeros((len(items), dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        hit = previous.get(key)
+        if hit is not None:
+            vectors[i] = hit
+    for start in range(0, len(todo), batch):
+        progress(stage, start, len(todo))
+        rows = todo[start:start + batch]
+        vectors[rows] = encoder.encode_passages([inputs[i] for i in rows])
+    progress(stage, len(todo), len(todo))
+    return vectors
 
 
 def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
@@ -225,30 +251,35 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         tokenizer = Tokenizer.from_folder(dict_folder)
 
         previous = _previous_vectors(versions, model_fp)
+        units = [sentence_units(p.text) for p in passages]
+        unit_texts = [u for us in units for u in us]
+        unit_keys = [_unit_key(u) for u in unit_texts]
         todo = [i for i, p in enumerate(passages) if p.content_hash not in previous]
-        if todo and encoder is None:
+        unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
+        if (todo or unit_todo) and encoder is None:
             from kb.encoder import Encoder
 
             encoder = Encoder.from_settings(settings)
         dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
-        vectors = np.zeros((len(passages), dim), dtype=np.float32)
-        for i, p in enumerate(passages):
-            if p.content_hash in previous:
-                vectors[i] = previous[p.content_hash]
-        batch = 64
-        for start in range(0, len(todo), batch):
-            progress("embed", start, len(todo))
-            rows = todo[start:start + batch]
-            vectors[rows] = encoder.encode_passages([embed_input(passages[i]) for i in rows])
-        progress("embed", len(todo), len(todo))
+        vectors = _embed(passages, todo, previous, [p.content_hash for p in passages],
+                         [embed_input(p) for p in passages], encoder, dim, progress, "embed")
+        unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
+                              "embed-sentences")
+        unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
         report.embedded, report.reused = len(todo), len(passages) - len(todo)
+        report.sentences_embedded = len(unit_todo)
 
         progress("index", 0, 3)
         vid, folder = versions.begin()
         try:
             np.save(folder / "vectors.npy", vectors)
+            np.save(folder / "unit_vectors.npy", unit_vectors)
+            np.save(folder / "unit_offsets.npy", unit_offsets)
+            np.save(folder / "unit_keys.npy", np.asarray(unit_keys, dtype="S20"))
             kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from)
-            DenseIndex.build(vectors, kind).save(folder)
+            DenseIndex.build(vectors, kind).save(folder, "dense")
+            unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from)
+            DenseIndex.build(unit_vectors, unit_kind).save(folder, "dense_units")
             progress("index", 1, 3)
             texts = [p.search_text for p in passages]
             BM25Index.build([tokenizer.words(t) for t in texts], "words").save(folder)
@@ -275,7 +306,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
                 "dense_index": kind,
                 "query_prompt": settings.query_prompt,
                 "passage_prompt": settings.passage_prompt,
-                "counts": {"documents": len(documents), "passages": len(passages), "by_kind": report.by_kind},
+                "counts": {"documents": len(documents), "passages": len(passages), "by_kind": report.by_kind,
+                           "sentences": len(unit_texts)},
                 "documents": {d["doc_id"]: d["sha256"] for d in documents},
                 "corpus_fingerprint": fingerprint,
                 "embedded": report.embedded,

@@ -144,9 +144,6 @@ class AnswerComposer:
 
         t = time.perf_counter()
         rows = [c.row for c in result.candidates]
-        exact = np.asarray(self.kb.vectors[rows], dtype=np.float32) @ qvec if rows else np.empty(0)
-        for c, s in zip(result.candidates, exact):
-            c.dense = float(s)  # every candidate gets its true cosine, not only the dense top hits
         passages = self.kb.passages(rows)
         ranked = self.collapse(list(zip(result.candidates, passages)))
         features = self.features(qvec, result, [(c, p) for c, p, _ in ranked])

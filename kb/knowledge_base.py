@@ -39,8 +39,9 @@ class KnowledgeBase:
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
         self.searcher = HybridSearcher(
-            DenseIndex.load(folder), BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"),
-            self.tokenizer, encoder)
+            DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
+            np.load(folder / "unit_vectors.npy", mmap_mode="r"), np.load(folder / "unit_offsets.npy"),
+            BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder)
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)

@@ -1,6 +1,11 @@
-"""Hybrid retrieval: dense (e5) + BM25 over jieba words + BM25 over character bigrams, fused by
-weighted reciprocal rank. Each channel also reports its raw evidence, used later to decide whether
-the knowledge base answers the question at all."""
+"""Hybrid retrieval over four channels, fused by weighted reciprocal rank:
+
+- dense passage: e5 cosine of the question and the whole passage (with its headings);
+- dense sentence: the passage's best-matching sentence ("small to big");
+- BM25 over jieba words and BM25 over character bigrams (typos, missing characters, unknown words).
+
+Each channel also keeps its raw evidence, used later to decide whether the KB answers at all.
+"""
 from __future__ import annotations
 
 import time
@@ -13,26 +18,26 @@ from kb.index.dense import DenseIndex
 from kb.text import display_text, search_text, to_simplified
 from kb.tokenize import Tokenizer
 
-RRF_K = 60
-
 
 @dataclass
 class FusionWeights:
-    dense: float = 1.0
+    passage: float = 1.0
+    sentence: float = 1.0
     words: float = 1.0
     chars: float = 0.5
+    k: float = 60.0  # RRF constant
 
 
 @dataclass
 class Candidate:
     row: int
-    score: float  # fused score
-    dense: float = 0.0  # cosine
-    dense_rank: int | None = None
-    words_rank: int | None = None
-    chars_rank: int | None = None
+    score: float = 0.0  # fused score
+    dense: float = 0.0  # cosine with the whole passage
+    sentence: float = 0.0  # cosine with the best sentence
+    sentence_index: int = -1  # which sentence of the passage matched best
     words_score: float = 0.0
     chars_score: float = 0.0
+    ranks: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -40,20 +45,43 @@ class SearchResult:
     candidates: list[Candidate]
     query_words: list[str]
     query_bigrams: list[str]
-    dense_scores: np.ndarray  # cosine of the top dense hits, best first
+    dense_scores: np.ndarray  # cosine of the dense top hits, best first
+    query_vector: np.ndarray | None = None
     timings_ms: dict = field(default_factory=dict)
 
 
 class HybridSearcher:
-    def __init__(self, dense: DenseIndex, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
+    def __init__(self, dense: DenseIndex, units: DenseIndex, vectors: np.ndarray, unit_vectors: np.ndarray,
+                 unit_offsets: np.ndarray, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
                  weights: FusionWeights | None = None, depth: int = 100):
         self.dense = dense
+        self.units = units
+        self.vectors = vectors
+        self.unit_vectors = unit_vectors
+        self.unit_offsets = unit_offsets
         self.words = words
         self.chars = chars
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.weights = weights or FusionWeights()
         self.depth = depth
+
+    def _unit_owner(self, unit_rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.unit_offsets, unit_rows, side="right") - 1
+
+    def _exact_dense(self, cands: list[Candidate], qv: np.ndarray) -> None:
+        """True passage and best-sentence cosines for every candidate, whichever channel found it."""
+        rows = np.fromiter((c.row for c in cands), dtype=np.int64, count=len(cands))
+        passage = np.asarray(self.vectors[rows], dtype=np.float32) @ qv
+        for c, s in zip(cands, passage):
+            c.dense = float(s)
+            a, b = int(self.unit_offsets[c.row]), int(self.unit_offsets[c.row + 1])
+            if b > a:
+                sims = np.asarray(self.unit_vectors[a:b], dtype=np.float32) @ qv
+                best = int(np.argmax(sims))
+                c.sentence, c.sentence_index = float(sims[best]), best
+            else:
+                c.sentence = c.dense
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid",
                query_vector: np.ndarray | None = None) -> SearchResult:
@@ -65,38 +93,50 @@ class HybridSearcher:
         bigrams = self.tokenizer.bigrams(norm)
         timings["normalize"] = (time.perf_counter() - t) * 1000
 
-        fused: dict[int, Candidate] = {}
+        found: dict[int, Candidate] = {}
 
         def cand(row: int) -> Candidate:
-            c = fused.get(row)
+            c = found.get(row)
             if c is None:
-                c = fused[row] = Candidate(row=row, score=0.0)
+                c = found[row] = Candidate(row=row)
             return c
 
+        use_dense = mode in ("hybrid", "dense")
+        use_bm25 = mode in ("hybrid", "bm25")
         dense_scores = np.empty(0, dtype=np.float32)
-        if mode in ("hybrid", "dense"):
+        qv = None
+        if use_dense:
             t = time.perf_counter()
             qv = query_vector if query_vector is not None else self.encoder.encode_query(to_simplified(shown))
             timings["encode"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             rows, dense_scores = self.dense.search(qv, self.depth)
+            for row in rows:
+                cand(int(row))
+            unit_rows, _ = self.units.search(qv, self.depth * 3)
+            for row in dict.fromkeys(self._unit_owner(unit_rows).tolist()):
+                cand(int(row))
             timings["dense"] = (time.perf_counter() - t) * 1000
-            for rank, (row, s) in enumerate(zip(rows, dense_scores), 1):
-                c = cand(int(row))
-                c.dense, c.dense_rank = float(s), rank
-                c.score += self.weights.dense / (RRF_K + rank)
-        if mode in ("hybrid", "bm25"):
+        if use_bm25:
             t = time.perf_counter()
-            for index, tokens, attr, weight in ((self.words, words, "words", self.weights.words),
-                                                (self.chars, bigrams, "chars", self.weights.chars)):
+            for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars")):
                 rows, scores = index.search(tokens, self.depth)
                 for rank, (row, s) in enumerate(zip(rows, scores), 1):
                     c = cand(int(row))
-                    setattr(c, f"{attr}_rank", rank)
-                    setattr(c, f"{attr}_score", float(s))
-                    c.score += weight / (RRF_K + rank)
+                    c.ranks[name] = rank
+                    setattr(c, f"{name}_score", float(s))
             timings["bm25"] = (time.perf_counter() - t) * 1000
+
         t = time.perf_counter()
-        ranked = sorted(fused.values(), key=lambda c: -c.score)[: max(k, 1)]
+        cands = list(found.values())
+        w = self.weights
+        if use_dense and cands:
+            self._exact_dense(cands, qv)
+            for name, key in (("passage", lambda c: c.dense), ("sentence", lambda c: c.sentence)):
+                for rank, c in enumerate(sorted(cands, key=lambda c: -key(c)), 1):
+                    c.ranks[name] = rank
+        for c in cands:
+            c.score = sum(getattr(w, name) / (w.k + rank) for name, rank in c.ranks.items())
+        ranked = sorted(cands, key=lambda c: (-c.score, c.row))[: max(k, 1)]
         timings["fusion"] = (time.perf_counter() - t) * 1000
-        return SearchResult(ranked, words, bigrams, dense_scores, timings)
+        return SearchResult(ranked, words, bigrams, dense_scores, qv, timings)

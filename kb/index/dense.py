@@ -10,8 +10,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-FILE = "dense.faiss"
-META = "dense.json"
 
 
 def choose_kind(requested: str, n: int, hnsw_from: int) -> str:
@@ -58,13 +56,13 @@ class DenseIndex:
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
-    def save(self, folder: Path) -> None:
-        faiss.write_index(self.index, str(folder / FILE))
-        (folder / META).write_text(json.dumps({"kind": self.kind, "ntotal": int(self.index.ntotal)}))
+    def save(self, folder: Path, name: str = "dense") -> None:
+        faiss.write_index(self.index, str(folder / f"{name}.faiss"))
+        (folder / f"{name}.json").write_text(json.dumps({"kind": self.kind, "ntotal": int(self.index.ntotal)}))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = False) -> "DenseIndex":
-        meta = json.loads((folder / META).read_text())
+    def load(cls, folder: Path, name: str = "dense", mmap: bool = False) -> "DenseIndex":
+        meta = json.loads((folder / f"{name}.json").read_text())
         flags = faiss.IO_FLAG_MMAP if mmap else 0
-        index = faiss.read_index(str(folder / FILE), flags)
+        index = faiss.read_index(str(folder / f"{name}.faiss"), flags)
         return cls(index, meta["kind"])
