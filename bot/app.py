@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.appdb import AppDB
 from bot.deps import ServiceState
+from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
@@ -92,6 +93,18 @@ def refresh_if_published_elsewhere(state: ServiceState) -> None:
         log.info("now serving version %s (published by another process)", new_kb.version_id)
 
 
+def _cleanup_leftovers(settings: Settings) -> None:
+    """What a killed build or upload left behind (half-built versions, temp files) goes at every start."""
+    try:
+        from ingest.pipeline import cleanup_leftovers
+
+        removed = cleanup_leftovers(settings)
+        if removed:
+            log.warning("removed leftovers of an interrupted build: %s", ", ".join(removed))
+    except Exception:  # noqa: BLE001 - never stop the service from starting
+        log.exception("cleaning up leftovers failed")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -120,6 +133,7 @@ def create_app(
         )
         state.holder.encoder = encoder
         app.state.service = state
+        await run_in_threadpool(_cleanup_leftovers, settings)
         await run_in_threadpool(load_kb, state, opener)
         refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None
         try:
@@ -150,6 +164,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    install_error_handlers(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -12,7 +12,7 @@ class AskRequest(BaseModel):
     })
 
     question: str = Field(..., min_length=1, max_length=HARD_MAX_QUESTION, description="坐席的问题（中文）")
-    top_k: int = Field(10, ge=1, le=1000, description="how many passages to consider (1..settings.max_top_k)")
+    top_k: int = Field(10, ge=1, le=1000, strict=True, description="how many passages to consider (1..settings.max_top_k)")
     session_id: str | None = Field(None, max_length=128, description="keep for follow-up questions")
 
 

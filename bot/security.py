@@ -105,18 +105,31 @@ class BodyLimitMiddleware:
                     pass
         received = 0
         started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge()
             return message
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                # The framework turned BodyTooLarge into its own error (e.g. FastAPI's 400 "error parsing
+                # the body"): answer 413 instead, and drop the framework's response.
+                if message["type"] == "http.response.start":
+                    started = True
+                    start, body = _json_error(413, message_detail)
+                    await send(start)
+                    await send(body)
+                return
+            if exceeded:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

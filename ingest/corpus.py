@@ -16,7 +16,10 @@ from pathlib import Path
 from kb.settings import Settings
 
 MAX_NAME_CHARS = 120
-_UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f]")
+MAX_NAME_BYTES = 200
+# Path separators, characters Windows refuses, C0/C1 controls, and invisible bidi/zero-width marks
+# (which can disguise a name, e.g. "invoice\u202etxt.exe").
+_UNSAFE = re.compile(r"[\\/:*?\"<>|\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 class CorpusError(Exception):
@@ -83,6 +86,11 @@ def safe_name(name: str) -> str:
         stem, suffix = name, ""
     suffix = suffix[:16]
     stem = stem[: MAX_NAME_CHARS - len(suffix) - 1]
+    # File systems limit names in bytes (255 on ext4): leave room for "(n)" and the upload temp prefix.
+    while stem and len(f"{stem}.{suffix}".encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    if not stem.strip(" ."):
+        raise CorpusError("文件名无效 / invalid file name")
     return f"{stem}.{suffix}" if suffix else stem
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -35,6 +37,42 @@ PIPELINE_VERSION = "2"
 DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
 
 Progress = Callable[[str, int, int], None]
+
+
+def _checkpoint(settings: Settings, stage: str, n: int) -> None:
+    """TEST ONLY fault injection: with settings.test_crash_at = "stage:n" (env KB_TEST_CRASH_AT), the
+    process SIGKILLs itself the first time checkpoint `stage` reaches n, as a power cut or OOM kill would.
+    Stages: load (documents read), embed (passages embedded), index (1 dense, 2 BM25, 3 passage store),
+    publish (0 before sealing, 1 sealed, 2 moved in place, 3 CURRENT swapped). Off (one comparison) otherwise."""
+    spec = settings.test_crash_at
+    if not spec:
+        return
+    name, _, at = spec.partition(":")
+    if name == stage and n >= int(at or 0):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def cleanup_leftovers(settings: Settings) -> list[str]:
+    """What a killed build or upload left behind: half-built versions, temp files, a version moved in
+    place but never published, upload temp files of dead processes. Safe while another process builds.
+    Called at every start (service, `kb ingest`, each re-index). Returns what was removed."""
+    removed = VersionStore(settings.versions_dir).cleanup(settings.keep_versions)
+    uploads = settings.uploads_dir
+    if uploads.is_dir():
+        for p in uploads.iterdir():
+            if not (p.is_file() and p.name.startswith(".upload-")):
+                continue
+            try:
+                pid = int(p.name.split("-")[1])
+                os.kill(pid, 0)
+                continue  # its writer is alive: an upload in progress
+            except ProcessLookupError:
+                pass
+            except (ValueError, IndexError, PermissionError):
+                continue
+            p.unlink(missing_ok=True)
+            removed.append(f"documents/{p.name}")
+    return removed
 
 
 class IngestError(Exception):
@@ -192,6 +230,7 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
             p.search_text = keyword_text(p)
             passages.append(p)
             kinds[d.kind] += 1
+        _checkpoint(settings, "load", n)
         if not drafts:
             report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
         warnings = list(creport.warnings) + list(source.warnings)
@@ -221,6 +260,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     t0 = time.perf_counter()
     report = BuildReport()
     versions = VersionStore(settings.versions_dir)
+    cleanup_leftovers(settings)  # what a killed build left behind
     dict_folder = dictionary_folder(settings)
     files, problems = list_files(settings, dirs)
     if problems and not files:
@@ -285,11 +325,13 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             BM25Index.build([tokenizer.words(t) for t in texts], "words").save(folder)
             BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars").save(folder)
             progress("index", 2, 3)
+            _checkpoint(settings, "index", 2)
             write_store(folder / "kb.sqlite", documents, passages)
             (folder / "dictionary").mkdir()
             for name in DICTIONARY_FILES:
                 shutil.copy2(dict_folder / name, folder / "dictionary" / name)
             progress("index", 3, 3)
+            _checkpoint(settings, "index", 3)
             by_kind = Counter(p.kind for p in passages)
             report.version_id = vid
             report.documents = len(documents)
@@ -319,7 +361,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
                 progress("gate", 0, 1)
                 before_publish(folder)
             progress("publish", 0, 1)
-            versions.publish(vid, folder, manifest)
+            _checkpoint(settings, "publish", 0)
+            versions.publish(vid, folder, manifest, step=lambda n: _checkpoint(settings, "publish", n))
             progress("publish", 1, 1)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)

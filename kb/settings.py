@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     eval_gate_file: Path | None = None
     eval_min_r5: float = 0.0
 
+    # TEST ONLY (fault injection, tests/test_crash_safety.py): KB_TEST_CRASH_AT="stage:n" makes an ingest
+    # SIGKILL its own process the first time checkpoint `stage` reaches n (see ingest.pipeline._checkpoint).
+    test_crash_at: str | None = None
+
     @cached_property
     def root(self) -> Path:
         return self.data_dir.resolve()

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -100,37 +101,51 @@ class VersionStore:
         folder.mkdir()
         return vid, folder
 
-    def publish(self, vid: str, folder: Path, manifest: dict) -> Path:
-        """Seal the build folder with its manifest, move it in place, then swap CURRENT."""
+    def publish(self, vid: str, folder: Path, manifest: dict,
+                step: Callable[[int], None] | None = None) -> Path:
+        """Seal the build folder with its manifest, move it in place, then swap CURRENT.
+
+        `step(n)` is called after each stage (1 sealed, 2 moved in place, 3 CURRENT swapped); tests use
+        it to kill the process in between."""
+        step = step or (lambda n: None)
         for f in folder.iterdir():  # data must be on disk before the pointer can name it
             if f.is_file():
                 with open(f, "rb+") as fh:
                     os.fsync(fh.fileno())
         write_json_atomic(folder / MANIFEST, manifest)
+        step(1)
         final = self.root / vid
         os.rename(folder, final)
         _fsync_dir(self.root)
+        step(2)
         tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
         tmp.write_text(vid)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.root / CURRENT)
         _fsync_dir(self.root)
+        step(3)
         return final
 
     def cleanup(self, keep: int = 3) -> list[str]:
         """Remove half-built folders and temp files (unless a build is running) and old versions,
-        never the current one. Returns the names removed."""
+        never the current one. Returns the names removed.
+
+        With no build running, a complete version newer than CURRENT was never published (a build that
+        died between moving its folder in place and swapping CURRENT): it is removed too."""
         removed: list[str] = []
         if not self.root.exists():
             return removed
         with self.build_lock(wait=False) as idle:
             if idle:
+                current = self.current_id()
                 for p in self.root.iterdir():
                     half_built = p.is_dir() and (p.name.startswith(BUILD_PREFIX) or (
                         not p.name.startswith(".") and not (p / MANIFEST).exists()))
                     tmp_file = p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp")
-                    if half_built:
+                    unpublished = (p.is_dir() and not half_built and not p.name.startswith(".")
+                                   and current is not None and p.name > current)
+                    if half_built or unpublished:
                         shutil.rmtree(p, ignore_errors=True)
                         removed.append(p.name)
                     elif tmp_file:

@@ -136,6 +136,8 @@ async def upload(
         raise HTTPException(400, detail=f"无法读取文件 / cannot read file: {e}") from None
     except CorpusError as e:
         raise HTTPException(400, detail=str(e)) from None
+    except OSError as e:  # e.g. a name the file system refuses (too long in bytes)
+        raise HTTPException(400, detail=f"无法保存文件 / cannot store the file: {e.strerror or type(e).__name__}") from None
     return {
         "doc_id": stored.doc_id,
         "title": title,

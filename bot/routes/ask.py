@@ -1,6 +1,7 @@
 """Agents' API: ask, feedback, passages."""
 from __future__ import annotations
 
+import re
 import time
 
 from fastapi import APIRouter, HTTPException
@@ -10,6 +11,11 @@ from bot.deps import DB, AppSettings, CurrentKB, RateLimited, State
 from bot.schemas import AskRequest, FeedbackRequest
 
 router = APIRouter(prefix="/v1", tags=["agents"])
+
+# C0/C1 control characters other than tab and newlines: never part of a real question.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What agents' pages may know about a version (no file system paths, no model location, no editor errors).
+PUBLIC_STATS = ("version", "created_at", "dense_index", "documents", "passages", "by_kind")
 
 
 def _invalid(field: str, msg: str, typ: str = "value_error") -> HTTPException:
@@ -22,6 +28,8 @@ async def ask(body: AskRequest, kb: CurrentKB, state: State, settings: AppSettin
     question = body.question.strip()
     if not question:
         raise _invalid("question", "问题不能为空 / question must not be empty")
+    if _CONTROL.search(question):
+        raise _invalid("question", "问题含有控制字符 / question contains control characters")
     if len(question) > settings.max_question_chars:
         raise _invalid(
             "question",
@@ -47,6 +55,8 @@ async def ask(body: AskRequest, kb: CurrentKB, state: State, settings: AppSettin
 
 @router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="Feedback on an answer (helpful or not)")
 async def feedback(body: FeedbackRequest, db: DB, state: State) -> dict:
+    if not body.question.strip():
+        raise _invalid("question", "问题不能为空 / question must not be empty")
     kb = state.holder.kb
     fid = await run_in_threadpool(
         db.add_feedback,
@@ -73,7 +83,7 @@ async def info(kb: CurrentKB, settings: AppSettings) -> dict:
     stats = await run_in_threadpool(kb.stats)
     return {
         "version": kb.version_id,
-        "stats": stats,
+        "stats": {k: stats[k] for k in PUBLIC_STATS if k in stats},
         "max_question_chars": settings.max_question_chars,
         "top_k": settings.top_k,
         "max_top_k": settings.max_top_k,
