@@ -42,8 +42,9 @@ Progress = Callable[[str, int, int], None]
 def _checkpoint(settings: Settings, stage: str, n: int) -> None:
     """TEST ONLY fault injection: with settings.test_crash_at = "stage:n" (env KB_TEST_CRASH_AT), the
     process SIGKILLs itself the first time checkpoint `stage` reaches n, as a power cut or OOM kill would.
-    Stages: load (documents read), embed (passages embedded), index (1 dense, 2 BM25, 3 passage store),
-    publish (0 before sealing, 1 sealed, 2 moved in place, 3 CURRENT swapped). Off (one comparison) otherwise."""
+    Every progress report is a checkpoint (stage, done): load (documents read), embed / embed-sentences
+    (items embedded so far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), publish (0 before
+    sealing, 1 sealed, 2 moved in place, 3 CURRENT swapped). Off (one comparison) otherwise."""
     spec = settings.test_crash_at
     if not spec:
         return
@@ -256,7 +257,12 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     `encoder` is loaded on demand (only when something needs embedding) if not given.
     `before_publish(folder)` may raise to refuse the swap (e.g. an evaluation gate).
     """
-    progress = progress or (lambda stage, done, total: None)
+    report_progress = progress or (lambda stage, done, total: None)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        report_progress(stage, done, total)
+        _checkpoint(settings, stage, done)  # test-only fault injection; a no-op otherwise
+
     t0 = time.perf_counter()
     report = BuildReport()
     versions = VersionStore(settings.versions_dir)
