@@ -24,16 +24,17 @@ from ingest.document import LoadError
 from ingest.loaders import load
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
+from kb.search import hub_scores
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
-from kb.store import PassageStore, write_store
+from kb.store import write_store
 from kb.text import search_text, to_simplified
 from kb.tokenize import Tokenizer
 from kb.units import sentence_units
 from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "5"
 DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
 
 Progress = Callable[[str, int, int], None]
@@ -112,13 +113,12 @@ def _sha256(path: Path) -> str:
 
 
 def embed_input(p: Passage) -> str:
-    """What the model sees: Simplified text led by its nearest headings (and case title), which give a
-    short passage its context. Queries are folded to Simplified too, so both sides meet in one script."""
-    head = list(p.section[-2:])
+    """What the model sees: Simplified text led by the document title and the full heading path (and the
+    case title), which give a short passage its context. Queries are folded to Simplified too."""
+    head = [p.doc_title, *p.section]
     if p.title and p.title not in head and not p.text.startswith(p.title):
         head.append(p.title)
-    body = f"{' > '.join(head)}\n{p.text}" if head else p.text
-    return to_simplified(body)
+    return to_simplified(f"{' > '.join(h for h in head if h)}\n{p.text}")
 
 
 def keyword_text(p: Passage) -> str:
@@ -157,24 +157,23 @@ def _model_fingerprint(settings: Settings, encoder) -> str:
 
 
 def _unit_key(text: str) -> bytes:
+    """Cache key of an embedding: the exact text the model sees (the model itself is in the manifest)."""
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
 def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
-    """content hash (passages) or sentence key → vector, from the current version if the model is the same."""
+    """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
     try:
         folder = versions.current_dir()
     except NoVersionError:
         return {}
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    if manifest.get("model_fingerprint") != model_fp or not (folder / "unit_keys.npy").exists():
+    if manifest.get("model_fingerprint") != model_fp or not (folder / "vector_keys.npy").exists():
         return {}
+    out: dict = {}
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-    store = PassageStore(folder / "kb.sqlite")
-    try:
-        out: dict = {h: vectors[i] for i, h in enumerate(store.hashes())}
-    finally:
-        store.close()
+    for i, key in enumerate(np.load(folder / "vector_keys.npy")):
+        out[bytes(key)] = vectors[i]
     unit_vectors = np.load(folder / "unit_vectors.npy", mmap_mode="r")
     for j, key in enumerate(np.load(folder / "unit_keys.npy")):
         out[bytes(key)] = unit_vectors[j]
@@ -300,15 +299,16 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         units = [sentence_units(p.text) for p in passages]
         unit_texts = [u for us in units for u in us]
         unit_keys = [_unit_key(u) for u in unit_texts]
-        todo = [i for i, p in enumerate(passages) if p.content_hash not in previous]
+        inputs = [embed_input(p) for p in passages]
+        keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
+        todo = [i for i, key in enumerate(keys) if key not in previous]
         unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
         if (todo or unit_todo) and encoder is None:
             from kb.encoder import Encoder
 
             encoder = Encoder.from_settings(settings)
         dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
-        vectors = _embed(passages, todo, previous, [p.content_hash for p in passages],
-                         [embed_input(p) for p in passages], encoder, dim, progress, "embed")
+        vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
         unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
                               "embed-sentences")
         unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
@@ -322,6 +322,9 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             np.save(folder / "unit_vectors.npy", unit_vectors)
             np.save(folder / "unit_offsets.npy", unit_offsets)
             np.save(folder / "unit_keys.npy", np.asarray(unit_keys, dtype="S20"))
+            np.save(folder / "vector_keys.npy", np.asarray(keys, dtype="S20"))
+            np.save(folder / "hubs.npy", hub_scores(vectors))
+            np.save(folder / "unit_hubs.npy", hub_scores(unit_vectors))
             kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from)
             DenseIndex.build(vectors, kind).save(folder, "dense")
             unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from)

@@ -41,7 +41,8 @@ class KnowledgeBase:
         self.searcher = HybridSearcher(
             DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
             np.load(folder / "unit_vectors.npy", mmap_mode="r"), np.load(folder / "unit_offsets.npy"),
-            BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder)
+            BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
+            np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"))
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)

@@ -21,11 +21,33 @@ from kb.tokenize import Tokenizer
 
 @dataclass
 class FusionWeights:
+    """Chosen by measurement on the dev set (README, "Retrieval"); a broad plateau, not a sharp optimum."""
+
     passage: float = 1.0
     sentence: float = 1.0
-    words: float = 1.0
+    words: float = 0.5
     chars: float = 0.5
-    k: float = 60.0  # RRF constant
+    k: float = 10.0  # RRF constant: small, so a channel's first places count
+    hubness: float = 1.0  # how much of a vector's hub score is subtracted from its cosine
+
+
+def hub_scores(vectors: np.ndarray, k: int = 10, sample: int = 5000, seed: int = 0) -> np.ndarray:
+    """Mean cosine of each vector with its k nearest neighbours (in a sample when the set is large).
+
+    Some passages are close to almost every question ("hubs": generic text that e5 places near the
+    centre); subtracting half their hub score from their cosine (CSLS) stops them crowding the top.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    ref = vectors if n <= sample else vectors[np.random.default_rng(seed).choice(n, sample, replace=False)]
+    k = min(k, len(ref))
+    out = np.empty(n, dtype=np.float32)
+    for start in range(0, n, 4096):
+        sims = vectors[start:start + 4096] @ ref.T
+        out[start:start + 4096] = np.partition(sims, -k, axis=1)[:, -k:].mean(1)
+    return out
 
 
 @dataclass
@@ -35,6 +57,8 @@ class Candidate:
     dense: float = 0.0  # cosine with the whole passage
     sentence: float = 0.0  # cosine with the best sentence
     sentence_index: int = -1  # which sentence of the passage matched best
+    dense_adjusted: float = 0.0  # cosines less half the hub score: what the dense channels rank by
+    sentence_adjusted: float = 0.0
     words_score: float = 0.0
     chars_score: float = 0.0
     ranks: dict = field(default_factory=dict)
@@ -53,12 +77,15 @@ class SearchResult:
 class HybridSearcher:
     def __init__(self, dense: DenseIndex, units: DenseIndex, vectors: np.ndarray, unit_vectors: np.ndarray,
                  unit_offsets: np.ndarray, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
+                 hubs: np.ndarray | None = None, unit_hubs: np.ndarray | None = None,
                  weights: FusionWeights | None = None, depth: int = 100):
         self.dense = dense
         self.units = units
         self.vectors = vectors
         self.unit_vectors = unit_vectors
         self.unit_offsets = unit_offsets
+        self.hubs = hubs if hubs is not None else np.zeros(len(vectors), dtype=np.float32)
+        self.unit_hubs = unit_hubs if unit_hubs is not None else np.zeros(len(unit_vectors), dtype=np.float32)
         self.words = words
         self.chars = chars
         self.tokenizer = tokenizer
@@ -70,18 +97,23 @@ class HybridSearcher:
         return np.searchsorted(self.unit_offsets, unit_rows, side="right") - 1
 
     def _exact_dense(self, cands: list[Candidate], qv: np.ndarray) -> None:
-        """True passage and best-sentence cosines for every candidate, whichever channel found it."""
+        """Passage and best-sentence cosines for every candidate, whichever channel found it, and the
+        hub-corrected scores the dense channels are ranked by."""
+        lam = self.weights.hubness / 2
         rows = np.fromiter((c.row for c in cands), dtype=np.int64, count=len(cands))
         passage = np.asarray(self.vectors[rows], dtype=np.float32) @ qv
-        for c, s in zip(cands, passage):
+        corrected = passage - lam * self.hubs[rows]
+        for c, s, corr in zip(cands, passage, corrected):
             c.dense = float(s)
+            c.dense_adjusted = float(corr)
             a, b = int(self.unit_offsets[c.row]), int(self.unit_offsets[c.row + 1])
             if b > a:
                 sims = np.asarray(self.unit_vectors[a:b], dtype=np.float32) @ qv
-                best = int(np.argmax(sims))
-                c.sentence, c.sentence_index = float(sims[best]), best
+                adjusted = sims - lam * self.unit_hubs[a:b]
+                best = int(np.argmax(adjusted))
+                c.sentence, c.sentence_adjusted, c.sentence_index = float(sims[best]), float(adjusted[best]), best
             else:
-                c.sentence = c.dense
+                c.sentence, c.sentence_adjusted = c.dense, c.dense_adjusted
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid",
                query_vector: np.ndarray | None = None) -> SearchResult:
@@ -132,7 +164,7 @@ class HybridSearcher:
         w = self.weights
         if use_dense and cands:
             self._exact_dense(cands, qv)
-            for name, key in (("passage", lambda c: c.dense), ("sentence", lambda c: c.sentence)):
+            for name, key in (("passage", lambda c: c.dense_adjusted), ("sentence", lambda c: c.sentence_adjusted)):
                 for rank, c in enumerate(sorted(cands, key=lambda c: -key(c)), 1):
                     c.ranks[name] = rank
         for c in cands:
