@@ -24,14 +24,20 @@ CANDIDATES = 40
 DUP_JACCARD = 0.8
 
 
+FEATURES = ("sentence", "passage", "coverage", "lexical")
+
+
 @dataclass
 class Calibration:
-    """Logistic model over retrieval signals → probability that the KB answers the question."""
+    """Logistic model over retrieval signals → probability that the KB answers the question.
+
+    Signals: the best hub-corrected sentence and passage cosines among the top results, the idf-weighted
+    share of the question's words found in the best passages, and the strongest BM25 evidence.
+    Fitted by `kb calibrate` on labelled questions; the decision threshold is a setting.
+    """
 
     bias: float
-    dense: float  # best cosine
-    peak: float  # best cosine minus the mean of the dense top-100
-    coverage: float  # idf-weighted share of the question's words found in the best passages
+    weights: dict
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> "Calibration":
@@ -40,12 +46,11 @@ class Calibration:
             raw = json.loads((data_dir / "calibration.json").read_text())
         else:
             raw = json.loads(resources.files("kb.resources").joinpath("calibration.json").read_text())
-        return cls(**{k: float(raw[k]) for k in ("bias", "dense", "peak", "coverage")})
+        return cls(float(raw["bias"]), {f: float(raw["weights"].get(f, 0.0)) for f in FEATURES})
 
     def confidence(self, features: dict) -> float:
-        z = self.bias + self.dense * features["dense"] + self.peak * features["peak"] + \
-            self.coverage * features["coverage"]
-        return 1.0 / (1.0 + math.exp(-z))
+        z = self.bias + sum(w * features[f] for f, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def _grams(text: str, n: int = 4) -> set[str]:
@@ -76,16 +81,19 @@ class AnswerComposer:
             d["score"] = round(float(score), 4)
         return d
 
-    def features(self, query_vec: np.ndarray, result, top: list[tuple[Candidate, Passage]]) -> dict:
-        ds = result.dense_scores
-        best = float(max((c.dense for c, _ in top[:5]), default=0.0))
-        peak = best - float(np.mean(ds)) if len(ds) else 0.0
-        words = [w for w in dict.fromkeys(result.query_words)]
+    def features(self, result, top: list[tuple[Candidate, Passage]]) -> dict:
+        head = top[:5]
+        words = list(dict.fromkeys(result.query_words))
         idf = self._idf(words)
         total = sum(idf.values()) or 1.0
         texts = [p.search_text for _, p in top[:3]]
         covered = sum(v for w, v in idf.items() if any(w in t for t in texts))
-        return {"dense": best, "peak": peak, "coverage": covered / total if words else 0.0}
+        return {
+            "sentence": max((c.sentence_adjusted for c, _ in head), default=0.0),
+            "passage": max((c.dense_adjusted for c, _ in head), default=0.0),
+            "coverage": covered / total if words else 0.0,
+            "lexical": math.log1p(max((c.words_score for c, _ in head), default=0.0)),
+        }
 
     def _idf(self, words: list[str]) -> dict[str, float]:
         index = self.kb.searcher.words
@@ -146,7 +154,7 @@ class AnswerComposer:
         rows = [c.row for c in result.candidates]
         passages = self.kb.passages(rows)
         ranked = self.collapse(list(zip(result.candidates, passages)))
-        features = self.features(qvec, result, [(c, p) for c, p, _ in ranked])
+        features = self.features(result, [(c, p) for c, p, _ in ranked])
         confidence = self.calibration.confidence(features)
         matched = confidence >= self.settings.answer_threshold and bool(ranked)
 

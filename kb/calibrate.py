@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.answer import FEATURES
 from kb.evaluate import read_items
 
-FEATURES = ("dense", "peak", "coverage")
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 5000, lr: float = 0.5):
@@ -46,7 +46,7 @@ def calibrate(kb, path: Path, write: bool = True, threshold: float | None = None
     if y.min() == y.max():
         raise ValueError("need both in-scope and oos questions to calibrate")
     bias, w = fit_logistic(x, y)
-    params = {"bias": round(float(bias), 4), **{f: round(float(v), 4) for f, v in zip(FEATURES, w)}}
+    params = {"bias": round(float(bias), 4), "weights": {f: round(float(v), 4) for f, v in zip(FEATURES, w)}}
     thr = kb.settings.answer_threshold if threshold is None else threshold
     z = bias + x @ w
     conf = 1 / (1 + np.exp(-z))
