@@ -17,7 +17,7 @@ from kb.text import match_key, to_simplified
 
 KIND_PRINCIPLE, KIND_CASE, KIND_OTHER = "principle", "case", "other"
 
-MIN_CHARS = 80  # smaller principle/other units are merged with siblings
+MIN_CHARS = 50  # smaller principle/other units are merged with siblings (a 法则 or list item stands alone)
 TARGET_CHARS = 300  # aim for this when a long section has to be cut
 MAX_CHARS = 450  # principle/other passages longer than this are cut
 MERGE_CHARS = 300  # tiny units are merged with siblings up to this size
