@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -528,3 +529,82 @@ def test_app_db_is_wal_and_versions_are_read_only(rc, rsettings):
     kb = rc.app.state.service.holder.kb
     with pytest.raises(sqlite3.OperationalError):
         kb.store._con().execute("DELETE FROM passages")
+
+
+# --- pages in a real browser: hostile text is shown as text everywhere ----------------------------
+
+EVIL = '<img src=x id=pwned onerror="window.__pwned=1">'
+EVIL_DOC = f"""宠物托运规范{EVIL}
+
+一、活体宠物寄递原则{EVIL}
+本公司不承接活体宠物寄递。客户询问能否寄送活体猫狗时，坐席应说明活体动物不在收寄范围内{EVIL}，并推荐专业宠物托运机构。
+"""
+
+
+@pytest.mark.browser
+def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_settings, seed_build, model_dir,
+                                                              encoder):
+    """A document whose title, headings and text hold markup, and a question holding markup: the chat
+    page, the widget (shadow DOM) and the admin page show them as text; no element is created, no script runs."""
+    import httpx
+
+    from bot.app import create_app
+
+    try:
+        from test_pages import ARGS, CHROMIUM
+    except ImportError:  # pragma: no cover
+        pytest.skip("browser helpers unavailable")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir)
+    with LiveServer(create_app(settings, encoder=encoder)) as server:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                          timeout=120) as c:
+            assert c.post("/v1/admin/documents", files={"file": ("evil.txt", EVIL_DOC.encode())}).status_code == 201
+            job = c.post("/v1/admin/reindex").json()
+            deadline = time.time() + 300
+            while job["state"] not in ("succeeded", "failed") and time.time() < deadline:
+                time.sleep(0.2)
+                job = c.get(f"/v1/admin/jobs/{job['id']}").json()
+            assert job["state"] == "succeeded", job
+        question = f"{EVIL}客户想寄活体宠物猫可以吗"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                # chat page
+                page.goto(server.url + "/")
+                page.fill("#question", question)
+                page.keyboard.press("Enter")
+                page.locator(".msg.bot .card", has_text="活体").first.wait_for(timeout=60_000)
+                assert EVIL in page.locator(".msg.bot").last.inner_text()
+                assert page.locator("#pwned").count() == 0
+                # widget, inside its shadow root
+                page.goto(server.url + "/widget-demo")
+                page.locator("kb-assistant .launcher").click()
+                page.locator("kb-assistant textarea").fill(question)
+                page.keyboard.press("Enter")
+                page.locator("kb-assistant .card", has_text="活体").first.wait_for(timeout=60_000)
+                assert page.evaluate(
+                    "document.querySelector('kb-assistant').shadowRoot.querySelectorAll('#pwned, img[src=x]').length"
+                ) == 0
+                assert EVIL in page.locator("kb-assistant .card", has_text="活体").first.inner_text()
+                # admin: documents table and the document's passages
+                page.goto(server.url + "/admin")
+                page.fill("#token", ADMIN_TOKEN)
+                page.click("#login-form button[type=submit]")
+                row = page.locator("#doc-rows tr", has_text="evil.txt")
+                row.wait_for()
+                assert page.locator("#pwned").count() == 0
+                row.locator("button", has_text="查看段落").click()
+                page.locator("#drawer .p-card").first.wait_for()
+                assert EVIL in page.locator("#drawer-body").inner_text()
+                assert page.locator("#pwned").count() == 0
+                assert page.evaluate("window.__pwned") is None
+                assert not errors, errors
+            finally:
+                browser.close()
