@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="benchmarks: query path, HTTP load, ingest, scale")
     s.add_argument("--quick", action="store_true", help="skip the 1M-passage scale run")
     s.add_argument("--out", default="bench-results")
+    s.add_argument("--parts", help="comma-separated subset of engines,query,http,ingest,scale (default: all)")
+    s.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
+                   help="scale sizes, e.g. 10000,100000 (default: 10k,100k,1M; --quick: 10k,100k)")
     s.set_defaults(fn=cmd_bench)
     return p
 

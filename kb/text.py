@@ -47,5 +47,14 @@ def search_text(text: str) -> str:
 
 def match_key(text: str) -> str:
     """The evaluation match rule: search text without whitespace, punctuation or symbols."""
+    if len(text) > 2000:
+        return _match_key(text)
+    return _match_key_cached(text)  # answers compare the same passages again and again
+
+
+def _match_key(text: str) -> str:
     s = search_text(text)
     return "".join(ch for ch in s if not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC")
+
+
+_match_key_cached = lru_cache(maxsize=16384)(_match_key)

@@ -20,26 +20,34 @@ class BM25Index:
     @classmethod
     def build(cls, docs: list[list[str]], name: str, k1: float = 1.2, b: float = 0.75) -> "BM25Index":
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for i, tokens in enumerate(docs):
-            lengths[i] = len(tokens)
-            counts: dict[int, int] = {}
-            for t in tokens:
-                j = vocab.setdefault(t, len(vocab))
-                counts[j] = counts.get(j, 0) + 1
-            rows.extend([i] * len(counts))
-            cols.extend(counts.keys())
-            tfs.extend(counts.values())
-        n = len(docs)
-        tf = sparse.csr_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)), shape=(n, len(vocab)))
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocab)).astype(np.float32)
+        ids: list[int] = []
+        indptr = [0]
+        for tokens in docs:
+            ids.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
+            indptr.append(len(ids))
+        return cls.from_ids(np.asarray(indptr, dtype=np.int64), np.asarray(ids, dtype=np.int64), vocab, name,
+                            k1, b)
+
+    @classmethod
+    def from_ids(cls, indptr: np.ndarray, ids: np.ndarray, vocab: dict[str, int], name: str, k1: float = 1.2,
+                 b: float = 0.75) -> "BM25Index":
+        """From token ids: doc i holds ids[indptr[i]:indptr[i+1]] (vectorised; used at any corpus size)."""
+        n, n_terms = len(indptr) - 1, len(vocab)
+        lengths = np.diff(indptr).astype(np.float32)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        # (row, term) pairs with their counts: sort by a combined key, then run-length.
+        key = rows * n_terms + ids.astype(np.int64)
+        uniq, tf = np.unique(key, return_counts=True)
+        del key, rows
+        r, c = uniq // n_terms, uniq % n_terms
+        del uniq
+        df = np.bincount(c, minlength=n_terms).astype(np.float32)
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         avgdl = float(lengths.mean()) if n else 1.0
         norm = k1 * (1 - b + b * lengths / max(avgdl, 1e-9))
-        tf = tf.tocoo()
-        w = tf.data * (k1 + 1) / (tf.data + norm[tf.row]) * idf[tf.col]
-        weights = sparse.csc_matrix((w.astype(np.float32), (tf.row, tf.col)), shape=tf.shape)
+        tf = tf.astype(np.float32)
+        w = (tf * (k1 + 1) / (tf + norm[r]) * idf[c]).astype(np.float32)
+        weights = sparse.csc_matrix((w, (r, c)), shape=(n, n_terms))
         return cls(weights, vocab, name)
 
     def term_columns(self, tokens: list[str]) -> list[int]:
