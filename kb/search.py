@@ -24,8 +24,8 @@ class FusionWeights:
     """Chosen by measurement on the dev set (README, "Retrieval"); a broad plateau, not a sharp optimum."""
 
     passage: float = 1.0
-    sentence: float = 1.0
-    words: float = 0.5
+    sentence: float = 1.5
+    words: float = 0.75
     chars: float = 0.5
     k: float = 10.0  # RRF constant: small, so a channel's first places count
     hubness: float = 1.0  # how much of a vector's hub score is subtracted from its cosine
