@@ -42,12 +42,12 @@ browser:
 	fi
 
 test: model browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test-fast: model
 	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
-soak: model
+soak: model browser
 	$(BIN)/python -m pytest -q -m slow -s
 
 bench: ingest
