@@ -762,7 +762,9 @@ def clean(doc: SourceDocument) -> CleanedDocument:
         report.pinyin_junk_removed += len(junk)
         s = s.drop_spans(junk)
         heading = b.heading
-        md = _MD_HEADING.match(s.text.strip())
+        # '#' headings in plain text; a structured format has already given its headings (and a '#' line
+        # there is content, e.g. code in a Markdown fence).
+        md = _MD_HEADING.match(s.text.strip()) if doc.format == "txt" else None
         if md and heading is None:
             heading = len(md.group(1))
             lead = len(s.text) - len(s.text.lstrip())

@@ -285,7 +285,8 @@ def _units(doc: CleanedDocument) -> list[_Unit]:
     i = 0
     while i < len(blocks):
         j = i
-        while j < len(blocks) and hs[j] is not None and hs[j][2]:
+        # indented short lines (bullets) are weak headings: a run of them is a list, not a table of contents
+        while j < len(blocks) and hs[j] is not None and hs[j][2] and hs[j][0] % 10 != 9.0:
             j += 1
         if j - i >= 3 and sum(1 for k in range(i, j - 1) if hs[k + 1][0] <= hs[k][0]) >= 2:
             toc.update(range(i, j))
