@@ -19,6 +19,8 @@ from kb.text import display_text, match_key, search_text, to_simplified
 
 NO_ANSWER = "知识库里没有相关内容。"
 _CASE_INTENT = re.compile(r"案例|例子|举例|举个|故事|实例|有没有(公司|企业|哪家)|别人(怎么|是怎么)|怎么做的|经验")
+_NUMBERING = re.compile(r"^\s*(第[一二三四五六七八九十百\d]+[章节篇条]|[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[、.．]?|法则\s*\d+)\s*")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 CANDIDATES = 40
 DUP_JACCARD = 0.8
@@ -203,15 +205,19 @@ class AnswerComposer:
         return principles, cases
 
     def suggest(self, ranked, shown) -> list[str]:
+        """Headings of the other strong results: topics to try next, worded as the documents word them."""
         seen = {p.id for _, p, _ in shown}
+        shown_labels = {_NUMBERING.sub("", x).strip() for _, p, _ in shown for x in (p.title, *p.section[-1:])}
         out: list[str] = []
-        for _, p, _ in ranked:
+        for _, p, _ in ranked[:15]:
             if p.id in seen:
                 continue
-            label = p.title or (p.section[-1] if p.section else "")
-            label = label.strip(" ：:")
-            if 4 <= len(label) <= 40 and label not in out:
-                out.append(label)
+            for label in (p.section[-1] if p.section else "", p.title):
+                label = _NUMBERING.sub("", label).strip(" ：:,，。-…")
+                if 4 <= len(label) <= 30 and _HAN.search(label[:2]) and label not in out \
+                        and label not in shown_labels:
+                    out.append(label)
+                    break
             if len(out) == 4:
                 break
         return out

@@ -86,6 +86,8 @@ class PassageStore:
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []  # every thread's connection, so close() closes them all
+        self._all_lock = threading.Lock()
         con = self._con()
         self.count = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         self.kinds = [k for (k,) in con.execute("SELECT kind FROM passages ORDER BY row")]
@@ -96,6 +98,8 @@ class PassageStore:
         if con is None:
             con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self._local.con = con
+            with self._all_lock:
+                self._all.append(con)
         return con
 
     def rows(self, rows: list[int]) -> list[Passage]:
@@ -136,7 +140,9 @@ class PassageStore:
         return self.rows(rows)
 
     def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
+        """Close every thread's connection (callers must be done with this store)."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for con in conns:
             con.close()
-            self._local.con = None
+        self._local = threading.local()
