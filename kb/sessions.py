@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 _FOLLOW_UP = re.compile(
     r"^(那|那么|那如果|如果|要是|还有|另外|然后|再|还|其他|其它|同样|这种|那种|这个|那个|这样|上面|刚才|它|他|她|该|此)"
     r"|(呢|吗)[?？]?$|^(有没有|有无|能不能|可不可以|举个|给个|换个|再来)")
+MAX_CONTEXT_CHARS = 160
 _ID_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -83,4 +84,5 @@ def resolve(session: Session, question: str, content_words: int) -> str:
     """The text to search for: the question alone, or merged with the previous question."""
     if not session.turns or not is_follow_up(question, content_words):
         return question
-    return f"{session.turns[-1].resolved} {question}"
+    context = session.turns[-1].resolved[-MAX_CONTEXT_CHARS:]  # a long chain of follow-ups stays bounded
+    return f"{context} {question}"
