@@ -177,7 +177,9 @@ def summary_lines(r: dict) -> list[str]:
                            f"({x['param_name']}={x['chosen_param']}), p50/p95 ms dense {_g(sm, 'dense', 'p50')}/{_g(sm, 'dense', 'p95')}"
                            f" words {_g(sm, 'bm25_words', 'p50')}/{_g(sm, 'bm25_words', 'p95')}"
                            f" chars {_g(sm, 'bm25_chars', 'p50')}/{_g(sm, 'bm25_chars', 'p95')}"
-                           f" hybrid {_g(sm, 'hybrid', 'p50')}/{_g(sm, 'hybrid', 'p95')}")
+                           f" hybrid {_g(sm, 'hybrid', 'p50')}/{_g(sm, 'hybrid', 'p95')}"
+                           f"; BM25 recall@10 vs exact {x.get('bm25_words_recall@10_vs_exact')}/"
+                           f"{x.get('bm25_chars_recall@10_vs_exact')}")
     out.append(f"load: start {r['load_at_start']['load1']}, end {_g(r, 'load_at_end', 'load1')}")
     return out
 

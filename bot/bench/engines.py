@@ -108,6 +108,7 @@ def child(engine: str, model: str, qfile: str, tmp: str, reps: int) -> dict:
             t = time.perf_counter()
             single(q)
             lat.append((time.perf_counter() - t) * 1000)
+    Path(tmp).mkdir(parents=True, exist_ok=True)
     ref_file = Path(tmp) / "ref_vectors.npy"
     vecs = np.stack([single(q) for q in qs[:10]]).astype(np.float32)
     out = {"engine": engine, "load_s": round(load_s, 3), "single_ms": pct(lat, 50, 95), "n": len(lat)}

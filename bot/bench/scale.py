@@ -22,8 +22,8 @@ import numpy as np
 from bot.bench.common import dir_size_mb, load, log, pct, peak_rss_mb, rss_mb
 
 DEPTH = 100  # what HybridSearcher asks each channel for
-HNSW_EF = (16, 32, 64, 128, 256)
-IVF_NPROBE = (4, 8, 16, 32, 64, 128)
+HNSW_EF = (32, 64, 128, 256, 512)
+IVF_NPROBE = (8, 16, 32, 64, 128, 256)
 RECALL_TARGET = 0.98
 
 
@@ -125,7 +125,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     params = HNSW_EF if kind == "hnsw" else IVF_NPROBE if kind == "ivfpq" else (0,)
     for p in params:
         _set_param(dense.index, kind, p)
-        lat, rec_raw, rec_rr = [], [], []
+        lat, rec_raw, rec_rr, rec_deep, lat_deep = [], [], [], [], []
         for qi, q in enumerate(queries):
             t = time.perf_counter()
             rows, _ = dense.search(q, DEPTH)
@@ -134,8 +134,16 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
             truth = set(gt[qi].tolist())
             rec_raw.append(len(truth & set(rows[:10].tolist())) / 10)
             rec_rr.append(len(truth & set(top.tolist())) / 10)
+            if kind == "ivfpq":  # PQ codes are coarse: what re-scoring 10x more candidates exactly buys
+                t = time.perf_counter()
+                deep = rerank(dense.search(q, DEPTH * 10)[0], q)
+                lat_deep.append((time.perf_counter() - t) * 1000)
+                rec_deep.append(len(truth & set(deep.tolist())) / 10)
         sweep[str(p)] = {"recall@10": round(float(np.mean(rec_raw)), 4),
                          "recall@10_reranked": round(float(np.mean(rec_rr)), 4), "dense_ms": pct(lat, 50, 95)}
+        if rec_deep:
+            sweep[str(p)]["recall@10_reranked_top1000"] = round(float(np.mean(rec_deep)), 4)
+            sweep[str(p)]["dense_ms_top1000"] = pct(lat_deep, 50, 95)
         if kind != "flat" and np.mean(rec_rr) >= 0.995 and p >= 64:
             break
     ok = [p for p in params if str(p) in sweep and sweep[str(p)]["recall@10_reranked"] >= RECALL_TARGET]
@@ -180,6 +188,20 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
                 continue
             timings["hybrid"].append((time.perf_counter() - t) * 1000)
     out["search_ms"] = {k: pct(v, 50, 95) for k, v in timings.items() if v}
+    # BM25 impact pruning (terms in > MAX_POSTINGS passages) against exact scoring of every passage
+    for name, index, pos in (("words", words, 0), ("chars", chars, 1)):
+        rec = []
+        for toks in tokens[:50]:
+            t = toks[pos]
+            exact = index.scores(t)
+            nz = np.flatnonzero(exact)
+            if nz.size == 0:
+                continue
+            top = nz[np.lexsort((nz, -exact[nz]))][:10]
+            got = index.search(t, 10)[0]
+            rec.append(len(set(top.tolist()) & set(got.tolist())) / len(top))
+        out[f"bm25_{name}_recall@10_vs_exact"] = round(float(np.mean(rec)), 4) if rec else None
+    out["bm25_max_postings"] = words.max_postings
     out["rss_after_queries_mb"] = rss_mb()
     out["peak_rss_mb"] = peak_rss_mb()
     out["load"] = load()

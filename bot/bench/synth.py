@@ -1,13 +1,13 @@
 """A synthetic corpus of any size with the statistics of the real one.
 
-Passages are recombined seed sentences (a run of 2-6 consecutive sentences of one seed passage, sometimes
-a sentence from elsewhere) plus ~10% filler words drawn from jieba's dictionary by frequency, which gives
+Passages are recombined seed sentences (a run of 1-3 consecutive sentences of one seed passage and 2-5
+sentences from anywhere in the seeds) plus ~10% filler words drawn from jieba's dictionary by frequency, which gives
 the vocabulary the long Zipf tail a real large corpus has.
 
 - Keyword side (real tokens): every distinct seed sentence is tokenised once with the KB's own Tokenizer
   (jieba words and character bigrams); a passage's tokens are the concatenation of its sentences' tokens
   plus its filler words (a filler word's bigrams are its own). Text is never materialised at 1M.
-- Dense side (synthetic vectors with real structure): a passage's vector is the normalised mean of its
+- Dense side (synthetic vectors with real structure): a passage's vector is a random convex mix of its
   sentences' real e5 vectors (from the current KB version) plus Gaussian noise; so near-duplicates,
   topics and hubs look like the real corpus, at any size, without running the model a million times.
 """
@@ -100,18 +100,17 @@ class Corpus:
         self.n = n
         groups = m.groups
         g_idx = rng.integers(0, len(groups), n)
-        k = rng.integers(3, 10, n)
+        run_len = rng.integers(1, 4, n)
+        extra = rng.integers(2, 6, n)
         sent_lists: list[np.ndarray] = []
         n_sent = len(m.sentences)
         for i in range(n):
             a, b = groups[g_idx[i]]
             size = b - a
-            take = min(int(k[i]), size)
+            take = min(int(run_len[i]), size)
             start = a + int(rng.integers(0, size - take + 1))
-            s = list(range(start, start + take))
-            if rng.random() < 0.3:
-                s.append(int(rng.integers(0, n_sent)))
-            sent_lists.append(np.asarray(s, dtype=np.int32))
+            s = np.concatenate([np.arange(start, start + take), rng.integers(0, n_sent, int(extra[i]))])
+            sent_lists.append(s.astype(np.int32))
         self.sentences = sent_lists
         # filler words: ~10% of a passage's words
         word_counts = np.asarray([sum(len(m.sent_words[j]) for j in s) for s in sent_lists])
@@ -150,8 +149,9 @@ class Corpus:
         indptr = np.concatenate([[0], np.cumsum(per_passage)])
         return indptr, ids
 
-    def vectors(self, out: np.ndarray, noise: float = 0.35, seed: int = 2, chunk: int = 50_000) -> None:
-        """Fill out (n × dim, may be a memmap): normalised sentence-mean + noise (norm ~ `noise`)."""
+    def vectors(self, out: np.ndarray, noise: float = 0.5, seed: int = 2, chunk: int = 50_000) -> None:
+        """Fill out (n × dim, may be a memmap): a random convex mix (Dirichlet weights) of the passage's
+        sentence vectors, normalised, plus noise (norm ~ `noise`), normalised again."""
         from scipy import sparse
 
         m = self.material
@@ -162,7 +162,7 @@ class Corpus:
             lists = self.sentences[a:b]
             indptr = np.concatenate([[0], np.cumsum([len(s) for s in lists])])
             cols = np.concatenate(lists)
-            vals = np.repeat(1.0 / np.diff(indptr), np.diff(indptr)).astype(np.float32)
+            vals = rng.gamma(1.0, size=len(cols)).astype(np.float32)  # Dirichlet(1) weights per passage
             mix = sparse.csr_matrix((vals, cols, indptr), shape=(b - a, len(m.sentences)))
             v = np.asarray(mix @ m.vectors, dtype=np.float32)
             v /= np.linalg.norm(v, axis=1, keepdims=True)

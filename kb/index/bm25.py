@@ -12,10 +12,20 @@ from scipy import sparse
 
 
 class BM25Index:
-    def __init__(self, weights: sparse.csc_matrix, vocab: dict[str, int], name: str):
+    # Postings kept per term at query time (impact pruning). Only terms in more passages than this are
+    # affected, i.e. only corpora far beyond the seeds (see README, Performance: 1M passages).
+    MAX_POSTINGS = 50_000
+
+    def __init__(self, weights: sparse.csc_matrix, vocab: dict[str, int], name: str,
+                 max_postings: int | None = None):
         self.weights = weights  # (passages × terms) BM25 term weights, idf included
         self.vocab = vocab
         self.name = name
+        self.max_postings = max_postings or self.MAX_POSTINGS
+        self._pruned: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        import threading
+
+        self._prune_lock = threading.Lock()
 
     @classmethod
     def build(cls, docs: list[list[str]], name: str, k1: float = 1.2, b: float = 0.75) -> "BM25Index":
@@ -62,17 +72,56 @@ class BM25Index:
         sub = self.weights[:, uniq]
         return np.asarray(sub @ counts.astype(np.float32)).ravel()
 
+    def _postings(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weights) of one term; beyond MAX_POSTINGS only the heaviest (impact pruning, cached)."""
+        w = self.weights
+        a, b = int(w.indptr[col]), int(w.indptr[col + 1])
+        if b - a <= self.max_postings:
+            return w.indices[a:b], w.data[a:b]
+        hit = self._pruned.get(col)
+        if hit is None:
+            data = w.data[a:b]
+            keep = np.argpartition(-data, self.max_postings - 1)[: self.max_postings]
+            hit = (w.indices[a:b][keep].copy(), data[keep].copy())
+            with self._prune_lock:
+                if len(self._pruned) > 4096:
+                    self._pruned.clear()
+                self._pruned[col] = hit
+        return hit
+
     def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        s = self.scores(tokens)
-        nz = np.flatnonzero(s)
-        if nz.size == 0:
+        """The k best passages. Cost grows with the query terms' postings, not with the corpus: scores are
+        accumulated over the postings only, and a term in more than MAX_POSTINGS passages (a near-stopword
+        of a huge corpus, worth little per passage) contributes its MAX_POSTINGS heaviest postings."""
+        cols = self.term_columns(tokens)
+        if not cols:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if nz.size > k:
-            part = nz[np.argpartition(-s[nz], k - 1)[:k]]
+        uniq, counts = np.unique(np.asarray(cols), return_counts=True)
+        rows_l, w_l = [], []
+        for c, m in zip(uniq.tolist(), counts.tolist()):
+            r, w = self._postings(c)
+            rows_l.append(r)
+            w_l.append(w * np.float32(m) if m != 1 else w)
+        rows = np.concatenate(rows_l) if len(rows_l) > 1 else rows_l[0]
+        ws = np.concatenate(w_l) if len(w_l) > 1 else w_l[0]
+        if rows.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        n = self.weights.shape[0]
+        if rows.size * 8 < n:  # few postings: work on the touched passages only
+            touched, inv = np.unique(rows, return_inverse=True)
+            s = np.bincount(inv, weights=ws, minlength=touched.size).astype(np.float32)
         else:
-            part = nz
-        order = part[np.argsort(-s[part], kind="stable")]
-        return order, s[order]
+            dense = np.bincount(rows, weights=ws, minlength=n).astype(np.float32)
+            touched = np.flatnonzero(dense)
+            s = dense[touched]
+        keep = s > 0
+        touched, s = touched[keep], s[keep]
+        if touched.size > k:
+            part = np.argpartition(-s, k - 1)[:k]
+        else:
+            part = np.arange(touched.size)
+        order = part[np.lexsort((touched[part], -s[part]))]
+        return touched[order].astype(np.int64), s[order]
 
     def max_score(self, tokens: list[str]) -> float:
         """The score a passage would get if it held every query term at ideal tf (for normalisation)."""
