@@ -34,7 +34,7 @@ from kb.units import sentence_units
 from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
 
 Progress = Callable[[str, int, int], None]
@@ -161,6 +161,11 @@ def _unit_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
+def _key_array(keys: list[bytes]) -> np.ndarray:
+    """(n, 20) uint8: numpy's fixed-width bytes type would drop a digest's trailing NUL bytes."""
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
+
+
 def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
     """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
     try:
@@ -173,10 +178,10 @@ def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
     out: dict = {}
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     for i, key in enumerate(np.load(folder / "vector_keys.npy")):
-        out[bytes(key)] = vectors[i]
+        out[key.tobytes()] = vectors[i]
     unit_vectors = np.load(folder / "unit_vectors.npy", mmap_mode="r")
     for j, key in enumerate(np.load(folder / "unit_keys.npy")):
-        out[bytes(key)] = unit_vectors[j]
+        out[key.tobytes()] = unit_vectors[j]
     return out
 
 
@@ -321,8 +326,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             np.save(folder / "vectors.npy", vectors)
             np.save(folder / "unit_vectors.npy", unit_vectors)
             np.save(folder / "unit_offsets.npy", unit_offsets)
-            np.save(folder / "unit_keys.npy", np.asarray(unit_keys, dtype="S20"))
-            np.save(folder / "vector_keys.npy", np.asarray(keys, dtype="S20"))
+            np.save(folder / "unit_keys.npy", _key_array(unit_keys))
+            np.save(folder / "vector_keys.npy", _key_array(keys))
             np.save(folder / "hubs.npy", hub_scores(vectors))
             np.save(folder / "unit_hubs.npy", hub_scores(unit_vectors))
             kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from)
