@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ingest.document import Block, LoadError, SourceDocument
 from ingest.loaders.docx import table_rows
-from ingest.loaders.text import assign_offsets, clean_line, decode, looks_binary, require_text
+from ingest.loaders.text import assign_offsets, clean_line, decode, looks_binary, read_source, require_text
 
 DROP_TAGS = (
     "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "button", "input",
@@ -182,12 +182,7 @@ def _page_title(t: str, blocks: list[Block], stem: str) -> str:
 
 
 def load_html(path: Path) -> SourceDocument:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise LoadError(f"无法读取文件 / cannot read the file: {e}") from None
-    if not raw.strip():
-        raise LoadError("空文件 / empty file")
+    raw = read_source(path)
     text, encoding = decode(raw, declared=_sniff_charset(raw))
     if looks_binary(text):
         raise LoadError("文件含二进制内容，不是网页 / file looks binary, not HTML")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ingest.document import Block, LoadError, SourceDocument
-from ingest.loaders.text import clean_line, decode, looks_binary, require_text
+from ingest.loaders.text import clean_line, decode, looks_binary, read_source, require_text
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -54,12 +54,7 @@ def _front_matter_title(lines: list[str]) -> str | None:
 
 
 def load_markdown(path: Path) -> SourceDocument:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise LoadError(f"无法读取文件 / cannot read the file: {e}") from None
-    if not raw.strip():
-        raise LoadError("空文件 / empty file")
+    raw = read_source(path)
     text, encoding = decode(raw)
     if text.startswith("\ufeff"):
         text = text[1:]

@@ -226,13 +226,19 @@ def blocks_from_text(text: str) -> list[Block]:
     return blocks
 
 
-def load_txt(path: Path) -> SourceDocument:
+def read_source(path: Path) -> bytes:
+    """The file's bytes, or a LoadError for an unreadable or blank file."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise LoadError(f"无法读取文件 / cannot read the file: {e}") from None
-    if not raw:
+    if not raw.strip():
         raise LoadError("空文件 / empty file")
+    return raw
+
+
+def load_txt(path: Path) -> SourceDocument:
+    raw = read_source(path)
     text, encoding = decode(raw)
     if text.startswith("\ufeff"):
         text = text[1:]
