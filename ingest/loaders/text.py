@@ -226,19 +226,19 @@ def blocks_from_text(text: str) -> list[Block]:
     return blocks
 
 
-def read_source(path: Path) -> bytes:
-    """The file's bytes, or a LoadError for an unreadable or blank file."""
+def read_source(path: Path, blank_is_empty: bool = True) -> bytes:
+    """The file's bytes, or a LoadError for an unreadable or empty file (or a blank one, if asked)."""
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise LoadError(f"无法读取文件 / cannot read the file: {e}") from None
-    if not raw.strip():
+    if not (raw.strip() if blank_is_empty else raw):
         raise LoadError("空文件 / empty file")
     return raw
 
 
 def load_txt(path: Path) -> SourceDocument:
-    raw = read_source(path)
+    raw = read_source(path, blank_is_empty=False)  # whitespace-only text is reported as "no text" below
     text, encoding = decode(raw)
     if text.startswith("\ufeff"):
         text = text[1:]
