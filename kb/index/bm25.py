@@ -14,7 +14,7 @@ from scipy import sparse
 class BM25Index:
     # Postings kept per term at query time (impact pruning). Only terms in more passages than this are
     # affected, i.e. only corpora far beyond the seeds (see README, Performance: 1M passages).
-    MAX_POSTINGS = 50_000
+    MAX_POSTINGS = 200_000
 
     def __init__(self, weights: sparse.csc_matrix, vocab: dict[str, int], name: str,
                  max_postings: int | None = None):
