@@ -193,6 +193,7 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
         hit = previous.get(key)
         if hit is not None:
             vectors[i] = hit
+    todo = sorted(todo, key=lambda i: len(inputs[i]))  # similar lengths together: little padding per batch
     for start in range(0, len(todo), batch):
         progress(stage, start, len(todo))
         rows = todo[start:start + batch]
