@@ -312,7 +312,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         if (todo or unit_todo) and encoder is None:
             from kb.encoder import Encoder
 
-            encoder = Encoder.from_settings(settings)
+            encoder = Encoder.from_settings(settings, batch_only=True)
         dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
         vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
         unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,

