@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-
 from kb.passage import Passage
 from kb.search import Candidate
 from kb.sessions import Turn, resolve
@@ -83,17 +81,15 @@ class AnswerComposer:
             d["score"] = round(float(score), 4)
         return d
 
-    def features(self, result, top: list[tuple[Candidate, Passage]]) -> dict:
+    def features(self, idf: dict[str, float], top: list[tuple[Candidate, Passage]]) -> dict:
         head = top[:5]
-        words = list(dict.fromkeys(result.query_words))
-        idf = self._idf(words)
         total = sum(idf.values()) or 1.0
         texts = [p.search_text for _, p in top[:3]]
         covered = sum(v for w, v in idf.items() if any(w in t for t in texts))
         return {
             "sentence": max((c.sentence_adjusted for c, _ in head), default=0.0),
             "passage": max((c.dense_adjusted for c, _ in head), default=0.0),
-            "coverage": covered / total if words else 0.0,
+            "coverage": covered / total if idf else 0.0,
             "lexical": math.log1p(max((c.words_score for c, _ in head), default=0.0)),
         }
 
@@ -107,10 +103,8 @@ class AnswerComposer:
             out[w] = math.log1p((n - df + 0.5) / (df + 0.5))
         return out
 
-    def highlights(self, p: Passage, query_words: list[str], query_bigrams: list[str], limit: int = 2) -> list[str]:
+    def highlights(self, p: Passage, idf: dict[str, float], grams: set[str], limit: int = 2) -> list[str]:
         """The passage's sentences that share most with the question (idf-weighted words + bigrams)."""
-        idf = self._idf(list(dict.fromkeys(query_words)))
-        grams = set(query_bigrams)
         scored = []
         for i, s in enumerate(sentences(p.text)):
             key = search_text(s)
@@ -156,16 +150,17 @@ class AnswerComposer:
         rows = [c.row for c in result.candidates]
         passages = self.kb.passages(rows)
         ranked = self.collapse(list(zip(result.candidates, passages)))
-        features = self.features(result, [(c, p) for c, p, _ in ranked])
+        idf = self._idf(list(dict.fromkeys(result.query_words)))  # once per question: features + highlights
+        grams = set(result.query_bigrams)
+        features = self.features(idf, [(c, p) for c, p, _ in ranked])
         confidence = self.calibration.confidence(features)
         matched = confidence >= self.settings.answer_threshold and bool(ranked)
 
         principles, cases = self.pick(ranked, wants_case)
-        words, grams = result.query_words, result.query_bigrams
 
         def card(c, p, sources):
             d = self.passage_dict(p, c.score, sources)
-            d["highlights"] = self.highlights(p, words, grams)
+            d["highlights"] = self.highlights(p, idf, grams)
             return d
 
         principle_cards = [card(*x) for x in principles]

@@ -69,8 +69,6 @@ class SearchResult:
     candidates: list[Candidate]
     query_words: list[str]
     query_bigrams: list[str]
-    dense_scores: np.ndarray  # cosine of the dense top hits, best first
-    query_vector: np.ndarray | None = None
     timings_ms: dict = field(default_factory=dict)
 
 
@@ -135,14 +133,13 @@ class HybridSearcher:
 
         use_dense = mode in ("hybrid", "dense")
         use_bm25 = mode in ("hybrid", "bm25")
-        dense_scores = np.empty(0, dtype=np.float32)
         qv = None
         if use_dense:
             t = time.perf_counter()
             qv = query_vector if query_vector is not None else self.encoder.encode_query(to_simplified(shown))
             timings["encode"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            rows, dense_scores = self.dense.search(qv, self.depth)
+            rows, _ = self.dense.search(qv, self.depth)
             for row in rows:
                 cand(int(row))
             unit_rows, _ = self.units.search(qv, self.depth * 3)
@@ -171,4 +168,4 @@ class HybridSearcher:
             c.score = sum(getattr(w, name) / (w.k + rank) for name, rank in c.ranks.items())
         ranked = sorted(cands, key=lambda c: (-c.score, c.row))[: max(k, 1)]
         timings["fusion"] = (time.perf_counter() - t) * 1000
-        return SearchResult(ranked, words, bigrams, dense_scores, qv, timings)
+        return SearchResult(ranked, words, bigrams, timings)

@@ -118,10 +118,6 @@ class PassageStore:
         row = self.row_of(passage_id)
         return self.rows([row])[0] if row is not None else None
 
-    def iter_search_texts(self):
-        for (text,) in self._con().execute("SELECT search_text FROM passages ORDER BY row"):
-            yield text
-
     def hashes(self) -> list[str]:
         return [h for (h,) in self._con().execute("SELECT content_hash FROM passages ORDER BY row")]
 
