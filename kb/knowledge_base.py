@@ -24,6 +24,12 @@ from kb.version import MANIFEST, NoVersionError, VersionStore
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
 
+def _mapped(path: Path) -> np.ndarray:
+    """A memory-mapped .npy as a plain ndarray over the same pages: indexing an np.memmap builds a memmap
+    object per slice, which cost more than the arithmetic in the search loop."""
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
 class KnowledgeBase:
     def __init__(self, settings: Settings, folder: Path, encoder, sessions: SessionStore):
         self.settings = settings
@@ -36,11 +42,11 @@ class KnowledgeBase:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
                                f"({self.manifest['dim']}); re-run `kb ingest` with this model")
         self.store = PassageStore(folder / "kb.sqlite")
-        self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        self.vectors = _mapped(folder / "vectors.npy")
         self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
         self.searcher = HybridSearcher(
             DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
-            np.load(folder / "unit_vectors.npy", mmap_mode="r"), np.load(folder / "unit_offsets.npy"),
+            _mapped(folder / "unit_vectors.npy"), np.load(folder / "unit_offsets.npy"),
             BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"))
         from kb.answer import AnswerComposer

@@ -96,20 +96,31 @@ class HybridSearcher:
 
     def _exact_dense(self, cands: list[Candidate], qv: np.ndarray) -> None:
         """Passage and best-sentence cosines for every candidate, whichever channel found it, and the
-        hub-corrected scores the dense channels are ranked by."""
+        hub-corrected scores the dense channels are ranked by. One gather and one product for all
+        candidates' sentences (a loop over candidates cost ~2 ms of numpy call overhead per question)."""
         lam = self.weights.hubness / 2
         rows = np.fromiter((c.row for c in cands), dtype=np.int64, count=len(cands))
-        passage = np.asarray(self.vectors[rows], dtype=np.float32) @ qv
+        passage = self.vectors[rows] @ qv
         corrected = passage - lam * self.hubs[rows]
-        for c, s, corr in zip(cands, passage, corrected):
-            c.dense = float(s)
-            c.dense_adjusted = float(corr)
-            a, b = int(self.unit_offsets[c.row]), int(self.unit_offsets[c.row + 1])
-            if b > a:
-                sims = np.asarray(self.unit_vectors[a:b], dtype=np.float32) @ qv
-                adjusted = sims - lam * self.unit_hubs[a:b]
-                best = int(np.argmax(adjusted))
-                c.sentence, c.sentence_adjusted, c.sentence_index = float(sims[best]), float(adjusted[best]), best
+        starts, ends = self.unit_offsets[rows], self.unit_offsets[rows + 1]
+        counts = ends - starts
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # where each candidate's units begin
+        units = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+        sims = self.unit_vectors[units] @ qv
+        adjusted = sims - lam * self.unit_hubs[units]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        # Per candidate, the first of its best units (what np.argmax would pick): sort by owner, then score.
+        order = np.lexsort((-adjusted, owner))
+        has = counts > 0
+        best = np.full(len(rows), -1, dtype=np.int64)
+        best[has] = order[first[has]]
+        for i, c in enumerate(cands):
+            c.dense = float(passage[i])
+            c.dense_adjusted = float(corrected[i])
+            b = best[i]
+            if b >= 0:
+                c.sentence, c.sentence_adjusted = float(sims[b]), float(adjusted[b])
+                c.sentence_index = int(b - first[i])
             else:
                 c.sentence, c.sentence_adjusted = c.dense, c.dense_adjusted
 

@@ -4,6 +4,8 @@ jieba is wrapped here and nowhere else; the BM25 scorer only ever sees token lis
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 import threading
 from importlib import resources
@@ -57,6 +59,7 @@ class Tokenizer:
         self.synonyms = parse_synonyms(synonyms)
         for word in self.synonyms:
             self._jieba.add_word(word)
+        self._question_words = lru_cache(maxsize=4096)(lambda text: tuple(self._words(text)))
 
     @classmethod
     def from_folder(cls, folder: Path | None) -> "Tokenizer":
@@ -70,6 +73,11 @@ class Tokenizer:
 
     def words(self, search_text: str) -> list[str]:
         """jieba words (search mode, so compounds also yield their parts), without stopwords/punctuation."""
+        if len(search_text) <= 200:  # a question: tokenised by the answer and again by the search
+            return list(self._question_words(search_text))
+        return self._words(search_text)
+
+    def _words(self, search_text: str) -> list[str]:
         with self._lock:
             raw = self._jieba.lcut_for_search(search_text)
         out = []
