@@ -2,6 +2,11 @@
 
 Editors read it to see what agents could not find. Writes are tiny and serialised by one lock; reads
 use the same connection (SQLite in WAL mode lets other processes read while one writes).
+
+Questions are logged off the request path: `log_ask` only queues the row and a writer thread commits
+what has queued up in one transaction (a commit per question cost a thread hop and a WAL write in every
+answer). Anything that reads the asks table, and close(), writes the queue first, so a read never misses
+a question already answered; only a process killed outright can lose the last ~0.2 s of the log.
 """
 from __future__ import annotations
 
@@ -50,8 +55,14 @@ CREATE TABLE IF NOT EXISTS jobs (
 """
 
 
+ASK_LOG_INTERVAL = 0.2  # seconds the writer waits for more questions before committing
+
+
 class AppDB:
     def __init__(self, path: Path):
+        self._pending: list[tuple] = []
+        self._pending_cond = threading.Condition()
+        self._closed = False
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -63,10 +74,51 @@ class AppDB:
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(SCHEMA)
             self._conn.commit()
+        self._writer = threading.Thread(target=self._write_asks_forever, name="ask-log", daemon=True)
+        self._writer.start()
 
     def close(self) -> None:
+        with self._pending_cond:
+            self._closed = True
+            self._pending_cond.notify()
+        self._writer.join(timeout=10)
+        self._write_asks()
         with self._lock:
             self._conn.close()
+
+    _ASK_SQL = ("INSERT INTO asks (ts, question, matched, confidence, top_passage, top_title, top_doc, ms,"
+                " session_id, version) VALUES (?,?,?,?,?,?,?,?,?,?)")
+
+    def _write_asks(self) -> None:
+        """Commit every queued question (one transaction)."""
+        with self._lock:
+            with self._pending_cond:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
+            try:
+                self._conn.executemany(self._ASK_SQL, rows)
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                with self._pending_cond:  # nothing is dropped: the rows wait for the next write
+                    self._pending[:0] = rows
+                raise
+
+    def _write_asks_forever(self) -> None:
+        while True:
+            with self._pending_cond:
+                while not self._pending and not self._closed:
+                    self._pending_cond.wait()
+                if self._closed:
+                    return
+            time.sleep(ASK_LOG_INTERVAL)  # let a burst of questions share the commit
+            try:
+                self._write_asks()
+            except sqlite3.Error:  # locked for long or the disk is full: the rows stay queued, try again
+                import logging
+
+                logging.getLogger(__name__).exception("could not write the question log")
 
     def journal_mode(self) -> str:
         with self._lock:
@@ -78,28 +130,28 @@ class AppDB:
             self._conn.commit()
             return int(cur.lastrowid)
 
-    def log_ask(self, answer: dict[str, Any], ms: float) -> int:
+    def log_ask(self, answer: dict[str, Any], ms: float) -> None:
+        """Queue one answered question for the log (written within ASK_LOG_INTERVAL)."""
         top = None
         for group in ("principles", "cases", "passages"):
             if answer.get(group):
                 top = answer[group][0]
                 break
-        return self._insert(
-            "INSERT INTO asks (ts, question, matched, confidence, top_passage, top_title, top_doc, ms, session_id, version)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                time.time(),
-                str(answer.get("question", "")),
-                1 if answer.get("matched") else 0,
-                float(answer.get("confidence") or 0.0),
-                top.get("id") if top else None,
-                top.get("title") if top else None,
-                top.get("doc") if top else None,
-                round(ms, 1),
-                answer.get("session_id"),
-                answer.get("version"),
-            ),
+        row = (
+            time.time(),
+            str(answer.get("question", "")),
+            1 if answer.get("matched") else 0,
+            float(answer.get("confidence") or 0.0),
+            top.get("id") if top else None,
+            top.get("title") if top else None,
+            top.get("doc") if top else None,
+            round(ms, 1),
+            answer.get("session_id"),
+            answer.get("version"),
         )
+        with self._pending_cond:
+            self._pending.append(row)
+            self._pending_cond.notify()
 
     def add_feedback(
         self,
@@ -117,6 +169,7 @@ class AppDB:
 
     def feedback_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first."""
+        self._write_asks()
         with self._lock:
             rows = self._conn.execute(
                 """
@@ -133,6 +186,7 @@ class AppDB:
         return [dict(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
+        self._write_asks()
         with self._lock:
             asks, unmatched = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(matched = 0), 0) FROM asks"

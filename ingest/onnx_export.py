@@ -1,0 +1,118 @@
+"""Export a sentence-transformers folder (BERT + mean pooling + normalise) to ONNX, once, at setup.
+
+The graph takes `input_ids` and `attention_mask` (batch x tokens, both dynamic) and returns the
+L2-normalised mean-pooled embedding, so kb/encoder_onnx.py needs nothing but ONNX Runtime and
+`tokenizers` at run time (no torch import: fast start, small memory). The export is deterministic
+(torch's TorchScript-based exporter; same bytes twice) and is skipped when `onnx/export.json` records
+an export of the same weights by this exporter version. An int8 copy (dynamic quantisation of the
+weights, activations quantised per batch) is written beside it for KB_ENCODER_ENGINE=onnx-int8.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR
+
+EXPORTER_VERSION = 1
+OPSET = 17
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_architecture(model_dir: Path) -> None:
+    """Only what the graph computes: a Transformer, mean pooling, normalisation."""
+    modules = json.loads((model_dir / "modules.json").read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+    if kinds != ["Transformer", "Pooling", "Normalize"] or not pooling.get("pooling_mode_mean_tokens") \
+            or any(v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"):
+        raise ValueError(f"{model_dir}: ONNX export supports Transformer + mean pooling + Normalize only "
+                         f"(found {kinds}, pooling {pooling})")
+
+
+def _export_fp32(model_dir: Path, dest: Path) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_dir), device="cpu")
+    bert = st[0].auto_model.eval()
+
+    class Embed(torch.nn.Module):
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    sample = st.tokenizer(["query: 你好", "passage: 客户服务"], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        torch.onnx.export(Embed(bert), (sample["input_ids"], sample["attention_mask"]), str(dest),
+                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                          opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"},
+                                        "embedding": {0: "batch"}})
+
+
+def _quantize_int8(fp32: Path, dest: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def is_exported(model_dir: Path) -> bool:
+    record = Path(model_dir) / ONNX_DIR / EXPORT_RECORD
+    try:
+        meta = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return False
+    weights = Path(model_dir) / "model.safetensors"
+    return (meta.get("exporter_version") == EXPORTER_VERSION and weights.is_file()
+            and meta.get("weights_size") == weights.stat().st_size
+            and all((record.parent / name).is_file() for name in meta.get("files", {}).values()))
+
+
+def export_onnx(model_dir: Path, force: bool = False) -> Path:
+    """Write `<model_dir>/onnx/` (fp32 + int8 graphs and export.json); returns the folder.
+
+    Built in a temporary sibling and renamed into place, so an interrupted export leaves no half folder."""
+    model_dir = Path(model_dir).resolve()
+    out = model_dir / ONNX_DIR
+    if not force and is_exported(model_dir):
+        return out
+    _check_architecture(model_dir)
+    weights = model_dir / "model.safetensors"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_DIR}.tmp-", dir=model_dir))
+    try:
+        _export_fp32(model_dir, tmp / FILES["fp32"])
+        _quantize_int8(tmp / FILES["fp32"], tmp / FILES["int8"])
+        for leftover in tmp.glob("*-opt.onnx"):  # the quantiser's pre-processing scratch file
+            leftover.unlink()
+        record = {"exporter_version": EXPORTER_VERSION, "opset": OPSET, "weights_size": weights.stat().st_size,
+                  "weights_sha256": _sha256(weights),
+                  "files": {k: v for k, v in FILES.items()},
+                  "sha256": {k: _sha256(tmp / v) for k, v in FILES.items()}}
+        (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
