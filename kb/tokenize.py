@@ -4,10 +4,9 @@ jieba is wrapped here and nowhere else; the BM25 scorer only ever sees token lis
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
 import threading
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
