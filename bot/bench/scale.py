@@ -47,8 +47,7 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray)
         del indptr, ids
         index.save(folder)
         info["build_s"][f"bm25_{name}"] = round(time.perf_counter() - t, 2)
-        info["disk_mb"][f"bm25_{name}"] = round(dir_size_mb(folder / f"bm25_{name}.npz")
-                                                 + dir_size_mb(folder / f"bm25_{name}.vocab.json"), 1)
+        info["disk_mb"][f"bm25_{name}"] = round(sum(dir_size_mb(f) for f in BM25Index.files(folder, name)), 1)
         info[f"bm25_{name}_postings"] = int(index.weights.nnz)
         del index
     t = time.perf_counter()
@@ -83,13 +82,16 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray)
     return info
 
 
-def _set_param(index, kind: str, value: int) -> None:
-    import faiss
+HNSWSQ_EF = (128, 256, 512, 1024)
+DEFAULT_KINDS = ["flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"]
+LARGE_KINDS = ["hnswsq"]  # from 1M on: flat costs 116 ms a query, HNSW-flat 744 s to build and 1.7 GB
 
-    if kind == "hnsw":
-        index.hnsw.efSearch = value
-    elif kind == "ivfpq":
-        faiss.extract_index_ivf(index).nprobe = value
+
+def _set_param(dense, kind: str, value: int) -> None:
+    if kind in ("hnsw", "hnswsq"):
+        dense.set_params(efSearch=value)
+    elif kind in ("ivfpq", "ivfsq"):
+        dense.set_params(nprobe=value)
 
 
 def child(folder: Path, kind: str, qfile: Path) -> dict:
@@ -122,9 +124,9 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
 
     # recall / latency sweep of the index's search parameter
     sweep = {}
-    params = HNSW_EF if kind == "hnsw" else IVF_NPROBE if kind == "ivfpq" else (0,)
+    params = {"hnsw": HNSW_EF, "hnswsq": HNSWSQ_EF, "ivfpq": IVF_NPROBE, "ivfsq": IVF_NPROBE}.get(kind, (0,))
     for p in params:
-        _set_param(dense.index, kind, p)
+        _set_param(dense, kind, p)
         lat, rec_raw, rec_rr, rec_deep, lat_deep = [], [], [], [], []
         for qi, q in enumerate(queries):
             t = time.perf_counter()
@@ -148,10 +150,10 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
             break
     ok = [p for p in params if str(p) in sweep and sweep[str(p)]["recall@10_reranked"] >= RECALL_TARGET]
     chosen = ok[0] if ok else params[-1] if str(params[-1]) in sweep else int(list(sweep)[-1])
-    _set_param(dense.index, kind, chosen)
+    _set_param(dense, kind, chosen)
     out["sweep"] = sweep
     out["chosen_param"] = chosen
-    out["param_name"] = {"hnsw": "efSearch", "ivfpq": "nprobe"}.get(kind)
+    out["param_name"] = {"hnsw": "efSearch", "hnswsq": "efSearch", "ivfpq": "nprobe", "ivfsq": "nprobe"}.get(kind)
     out["dense_recall@10"] = sweep[str(chosen)]["recall@10_reranked"]
 
     # the channels and the whole hybrid search (encode excluded: the query vector is given)
@@ -188,24 +190,36 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
                 continue
             timings["hybrid"].append((time.perf_counter() - t) * 1000)
     out["search_ms"] = {k: pct(v, 50, 95) for k, v in timings.items() if v}
-    # BM25 impact pruning (terms in > MAX_POSTINGS passages) against exact scoring of every passage
+    # BM25: the pruned search against exhaustive scoring of every posting (ties at the k-th by row)
     for name, index, pos in (("words", words, 0), ("chars", chars, 1)):
-        rec = []
+        rec, same, lat = [], 0, []
         for toks in tokens[:50]:
-            t = toks[pos]
-            exact = index.scores(t)
-            nz = np.flatnonzero(exact)
-            if nz.size == 0:
+            t0 = time.perf_counter()
+            exact = index.search_exhaustive(toks[pos], DEPTH)
+            lat.append((time.perf_counter() - t0) * 1000)
+            if exact[0].size == 0:
                 continue
-            top = nz[np.lexsort((nz, -exact[nz]))][:10]
-            got = index.search(t, 10)[0]
-            rec.append(len(set(top.tolist()) & set(got.tolist())) / len(top))
+            got = index.search(toks[pos], DEPTH)
+            same += int(np.array_equal(exact[0], got[0]) and np.array_equal(exact[1], got[1]))
+            rec.append(len(set(exact[0][:10].tolist()) & set(got[0][:10].tolist())) / min(10, exact[0].size))
         out[f"bm25_{name}_recall@10_vs_exact"] = round(float(np.mean(rec)), 4) if rec else None
-    out["bm25_max_postings"] = words.max_postings
+        out[f"bm25_{name}_identical_top{DEPTH}"] = f"{same}/{len(rec)}"
+        out[f"bm25_{name}_exhaustive_ms"] = pct(lat, 50, 95)
     out["rss_after_queries_mb"] = rss_mb()
+    out["rss_file_backed_mb"] = _rss_file_mb()  # memory-mapped pages touched (BM25 postings, vectors.npy)
     out["peak_rss_mb"] = peak_rss_mb()
     out["load"] = load()
     return out
+
+
+def _rss_file_mb() -> float | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("RssFile:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kinds_for: dict) -> dict:
@@ -227,7 +241,7 @@ def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kin
         "queries": f"{len(queries)} distinct agent questions, real e5 vectors"}}
     for n in sizes:
         folder = tmp / f"n{n}"
-        kinds = kinds_for.get(n, ["flat", "hnsw", "ivfpq"])
+        kinds = kinds_for.get(n, DEFAULT_KINDS if n < 1_000_000 else LARGE_KINDS)
         log(f"scale: building {n} passages ({', '.join(kinds)})")
         info = build(material, n, folder, kinds, queries)
         info["search"] = {}

@@ -1,32 +1,93 @@
-"""Okapi BM25 over token lists, stored as a sparse matrix so a query costs a few column sums.
+"""Okapi BM25 over token lists, stored column-wise so a query only touches its own terms' postings.
 
 The scorer knows nothing about Chinese: callers pass tokens (jieba words, character bigrams…).
+
+Storage (a CSC matrix, passages × terms, kept as raw arrays): per term, its passages' rows (sorted, int32)
+and term frequencies (uint8 when every tf fits, else uint16), plus one length norm per passage and one idf
+per term; a posting's weight ``tf·(k1+1) / (tf + norm[row]) · idf[term]`` is recomputed in float32 exactly
+as at build time (5 bytes a posting instead of 8 for stored float weights). The big arrays are separate
+``.npy`` files, memory-mapped at load: only the pages of terms that queries use become resident.
+
+Search is exact top-k (no posting is ever dropped) with MaxScore dynamic pruning, see `search`.
 """
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
+
+FORMAT = 2  # 1 = scipy .npz of float weights (versions built before; still loaded)
+_ARRAYS = ("indptr", "rows", "tf", "norm", "idf", "colmax", "headptr", "headrows")
+
+
+class Postings:
+    """The shape and per-term offsets of the (passages × terms) matrix, for callers that need df:
+    ``df(term) = indptr[col + 1] - indptr[col]``."""
+
+    __slots__ = ("shape", "indptr", "indices", "nnz")
+
+    def __init__(self, shape: tuple[int, int], indptr: np.ndarray, indices: np.ndarray):
+        self.shape, self.indptr, self.indices, self.nnz = shape, indptr, indices, int(indices.size)
+
+
+def _weights(tf: np.ndarray, norm: np.ndarray, idf, k1p1: np.float32) -> np.ndarray:
+    """BM25 weights in float32; the one formula used at build time and at query time (bit-identical)."""
+    tf = tf.astype(np.float32)
+    return tf * k1p1 / (tf + norm) * idf
+
+
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique, but sort-based: np.unique is ~7x slower on int arrays here)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size > 1 else a
+
+
+def _top(rows: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (rows, scores) by score, ties by row: a total order, so any exact method agrees."""
+    if s.size > k:
+        kth = np.partition(s, s.size - k)[s.size - k]
+        above = np.flatnonzero(s > kth)
+        tied = np.flatnonzero(s == kth)  # ascending positions; rows are ascending too where callers pass them
+        if above.size + tied.size > k:
+            tied = tied[np.argsort(rows[tied], kind="stable")[: k - above.size]]
+        part = np.concatenate([above, tied])
+    else:
+        part = np.arange(s.size)
+    order = part[np.lexsort((rows[part], -s[part]))]
+    return rows[order].astype(np.int64), s[order]
 
 
 class BM25Index:
-    # Postings kept per term at query time (impact pruning). Only terms in more passages than this are
-    # affected, i.e. only corpora far beyond the seeds (see README, Performance: 1M passages).
-    MAX_POSTINGS = 200_000
+    # A query whose terms hold fewer postings than this in all is scored exhaustively (cheaper than the
+    # bookkeeping of pruning; every query on a corpus of a few thousand passages).
+    EXHAUSTIVE_MAX = 20_000
+    # Per term, the rows of its HEAD heaviest postings are kept (build time): their exact scores give the
+    # pruning threshold before any posting list is read.
+    HEAD = 256
+    # Corpora smaller than this (the seeds) break ties at the k-th score as this index always did, so they
+    # rank exactly as before; larger ones by row, the same whichever path (pruned or not) a query takes.
+    LEGACY_TIES_BELOW = 10_000
+    MARGIN = 1e-6  # relative slack on every pruning comparison (float rounding never prunes a tie)
 
-    def __init__(self, weights: sparse.csc_matrix, vocab: dict[str, int], name: str,
-                 max_postings: int | None = None):
-        self.weights = weights  # (passages × terms) BM25 term weights, idf included
-        self.vocab = vocab
-        self.name = name
-        self.max_postings = max_postings or self.MAX_POSTINGS
-        self._pruned: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        import threading
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray, vocab: dict[str, int], name: str, *,
+                 tf: np.ndarray | None = None, norm: np.ndarray | None = None, idf: np.ndarray | None = None,
+                 k1: float = 1.2, data: np.ndarray | None = None, colmax: np.ndarray | None = None,
+                 headptr: np.ndarray | None = None, headrows: np.ndarray | None = None):
+        self.indptr, self.rows, self.vocab, self.name = indptr, rows, vocab, name
+        self.tf, self.norm, self.idf, self.data = tf, norm, idf, data  # data: stored weights (format 1)
+        self.k1 = k1
+        self._k1p1 = np.float32(k1 + 1)
+        self.n_docs = int(norm.size) if norm is not None else 0
+        self.n_terms = len(indptr) - 1
+        if colmax is None or headptr is None:
+            colmax, headptr, headrows = self._bounds()
+        self.colmax, self.headptr, self.headrows = colmax, headptr, headrows
+        self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
+        self._pool_lock = threading.Lock()
 
-        self._prune_lock = threading.Lock()
-
+    # --- building -------------------------------------------------------------------------------
     @classmethod
     def build(cls, docs: list[list[str]], name: str, k1: float = 1.2, b: float = 0.75) -> "BM25Index":
         vocab: dict[str, int] = {}
@@ -44,98 +105,266 @@ class BM25Index:
         """From token ids: doc i holds ids[indptr[i]:indptr[i+1]] (vectorised; used at any corpus size)."""
         n, n_terms = len(indptr) - 1, len(vocab)
         lengths = np.diff(indptr).astype(np.float32)
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-        # (row, term) pairs with their counts: sort by a combined key, then run-length.
-        key = rows * n_terms + ids.astype(np.int64)
+        # (term, row) pairs with their counts, in column order: sort a combined key, then run-length.
+        key = ids.astype(np.int64) * max(n, 1) + np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
         uniq, tf = np.unique(key, return_counts=True)
-        del key, rows
-        r, c = uniq // n_terms, uniq % n_terms
+        del key
+        cols = uniq // max(n, 1)
+        rows = (uniq % max(n, 1)).astype(np.int32)
         del uniq
-        df = np.bincount(c, minlength=n_terms).astype(np.float32)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        df = np.bincount(cols, minlength=n_terms)
+        col_ptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(df, out=col_ptr[1:])
+        idf = np.log1p((n - df.astype(np.float32) + 0.5) / (df.astype(np.float32) + 0.5)).astype(np.float32)
         avgdl = float(lengths.mean()) if n else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avgdl, 1e-9))
-        tf = tf.astype(np.float32)
-        w = (tf * (k1 + 1) / (tf + norm[r]) * idf[c]).astype(np.float32)
-        weights = sparse.csc_matrix((w, (r, c)), shape=(n, n_terms))
-        return cls(weights, vocab, name)
+        norm = (k1 * (1 - b + b * lengths / max(avgdl, 1e-9))).astype(np.float32)
+        tf = tf.astype(np.uint8 if tf.max(initial=0) <= 255 else np.uint16 if tf.max() <= 65535 else np.uint32)
+        return cls(col_ptr, rows, vocab, name, tf=tf, norm=norm, idf=idf, k1=k1)
 
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per term: its largest weight (the MaxScore upper bound) and the rows of its HEAD heaviest
+        postings (terms with at most HEAD postings have none: their whole list is the head)."""
+        colmax = np.zeros(self.n_terms, dtype=np.float32)
+        lens = np.diff(self.indptr)
+        long_terms = np.flatnonzero(lens > self.HEAD)
+        headptr = np.zeros(self.n_terms + 1, dtype=np.int64)
+        headptr[1:] = np.cumsum(np.where(lens > self.HEAD, self.HEAD, 0))
+        headrows = np.empty(int(headptr[-1]), dtype=np.int32)
+        chunk = 1 << 22  # postings per pass, so building a 1M-passage index never holds all weights twice
+        start = 0
+        while start < self.n_terms:
+            stop = int(np.searchsorted(self.indptr, self.indptr[start] + chunk, side="right")) - 1
+            stop = min(max(stop, start + 1), self.n_terms)
+            a, b = int(self.indptr[start]), int(self.indptr[stop])
+            if b > a:
+                w = self._slice_weights(a, b, np.repeat(np.arange(start, stop), lens[start:stop]))
+                nonempty = np.flatnonzero(lens[start:stop]) + start
+                colmax[nonempty] = np.maximum.reduceat(w, self.indptr[nonempty] - a)
+                for c in long_terms[(long_terms >= start) & (long_terms < stop)].tolist():
+                    ca, cb = int(self.indptr[c]) - a, int(self.indptr[c + 1]) - a
+                    keep = np.argpartition(-w[ca:cb], self.HEAD - 1)[: self.HEAD]
+                    headrows[headptr[c]:headptr[c + 1]] = np.sort(self.rows[a + ca:a + cb][keep])
+            start = stop
+        return colmax, headptr, headrows
+
+    # --- weights --------------------------------------------------------------------------------
+    @property
+    def weights(self) -> Postings:
+        return Postings((self.n_docs, self.n_terms), self.indptr, self.rows)
+
+    def df(self, col: int) -> int:
+        return int(self.indptr[col + 1] - self.indptr[col])
+
+    def _slice_weights(self, a: int, b: int, cols) -> np.ndarray:
+        """Weights of postings a:b (cols: their term, a scalar or one per posting)."""
+        if self.data is not None:
+            return self.data[a:b]
+        return _weights(self.tf[a:b], self.norm[self.rows[a:b]], self.idf[cols], self._k1p1)
+
+    def _column(self, col: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weight × query count) of one term."""
+        a, b = int(self.indptr[col]), int(self.indptr[col + 1])
+        w = self._slice_weights(a, b, col)
+        return self.rows[a:b], (w * np.float32(m) if m != 1 else w)
+
+    def _lookup(self, col: int, m: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For sorted candidate rows: which hold the term (mask) and their weights × query count."""
+        a, b = int(self.indptr[col]), int(self.indptr[col + 1])
+        rows = self.rows[a:b]
+        if b == a or cand.size == 0:
+            return np.zeros(cand.size, dtype=bool), np.empty(0, dtype=np.float32)
+        pos = np.searchsorted(rows, cand)
+        np.minimum(pos, b - a - 1, out=pos)
+        hit = rows[pos] == cand
+        pos = pos[hit] + a
+        if self.data is not None:
+            w = self.data[pos]
+        else:
+            w = _weights(self.tf[pos], self.norm[cand[hit]], self.idf[col], self._k1p1)
+        return hit, (w * np.float32(m) if m != 1 else w)
+
+    # --- queries --------------------------------------------------------------------------------
     def term_columns(self, tokens: list[str]) -> list[int]:
         return [self.vocab[t] for t in tokens if t in self.vocab]
 
+    def _query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        cols = self.term_columns(tokens)
+        if not cols:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.unique(np.asarray(cols, dtype=np.int64), return_counts=True)
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (repeated tokens count once each time)."""
-        cols = self.term_columns(tokens)
-        if not cols:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        uniq, counts = np.unique(np.asarray(cols), return_counts=True)
-        sub = self.weights[:, uniq]
-        return np.asarray(sub @ counts.astype(np.float32)).ravel()
-
-    def _postings(self, col: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, weights) of one term; beyond MAX_POSTINGS only the heaviest (impact pruning, cached)."""
-        w = self.weights
-        a, b = int(w.indptr[col]), int(w.indptr[col + 1])
-        if b - a <= self.max_postings:
-            return w.indices[a:b], w.data[a:b]
-        hit = self._pruned.get(col)
-        if hit is None:
-            data = w.data[a:b]
-            keep = np.argpartition(-data, self.max_postings - 1)[: self.max_postings]
-            hit = (w.indices[a:b][keep].copy(), data[keep].copy())
-            with self._prune_lock:
-                if len(self._pruned) > 4096:
-                    self._pruned.clear()
-                self._pruned[col] = hit
-        return hit
+        acc = np.zeros(self.n_docs, dtype=np.float64)
+        for c, m in zip(*(x.tolist() for x in self._query(tokens))):
+            rows, w = self._column(c, m)
+            acc[rows] += w
+        return acc.astype(np.float32)
 
     def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k best passages. Cost grows with the query terms' postings, not with the corpus: scores are
-        accumulated over the postings only, and a term in more than MAX_POSTINGS passages (a near-stopword
-        of a huge corpus, worth little per passage) contributes its MAX_POSTINGS heaviest postings."""
-        cols = self.term_columns(tokens)
-        if not cols:
+        """The k best passages with score > 0, best first (ties by row), exactly as scoring every passage
+        would rank them. Cost follows the postings of the query's terms, and most of those are pruned:
+
+        MaxScore. Terms are taken by decreasing upper bound (largest weight × query count). A threshold θ
+        (a lower bound of the k-th best score) comes first from the exact scores of the terms' head rows
+        (their heaviest postings). Terms are then scattered into an accumulator until the upper bounds of
+        the remaining ones sum below θ: a passage none of the scattered terms holds cannot reach the top k.
+        The remaining (long, low-idf) lists are only probed, by binary search, for the candidates whose
+        partial score plus the remaining bounds still reaches θ, and θ rises as candidates complete."""
+        cols, counts = self._query(tokens)
+        if cols.size == 0 or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        uniq, counts = np.unique(np.asarray(cols), return_counts=True)
-        rows_l, w_l = [], []
-        for c, m in zip(uniq.tolist(), counts.tolist()):
-            r, w = self._postings(c)
-            rows_l.append(r)
-            w_l.append(w * np.float32(m) if m != 1 else w)
+        lens = self.indptr[cols + 1] - self.indptr[cols]
+        if int(lens.sum()) <= self.EXHAUSTIVE_MAX:
+            return self._exhaustive(cols.tolist(), counts.tolist(), k)
+        return self._maxscore(cols, counts, k)
+
+    def search_exhaustive(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every posting of every query term accumulated, ties at the k-th score broken by row: the reference
+        the pruned search must equal exactly."""
+        cols, counts = self._query(tokens)
+        if cols.size == 0 or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        return self._exhaustive(cols.tolist(), counts.tolist(), k, legacy_ties=False)
+
+    def _exhaustive(self, cols: list[int], counts: list[int], k: int,
+                    legacy_ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        rows_l, w_l = zip(*(self._column(c, m) for c, m in zip(cols, counts)))
         rows = np.concatenate(rows_l) if len(rows_l) > 1 else rows_l[0]
         ws = np.concatenate(w_l) if len(w_l) > 1 else w_l[0]
         if rows.size == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        n = self.weights.shape[0]
-        if rows.size * 8 < n:  # few postings: work on the touched passages only
+        if rows.size * 8 < self.n_docs:  # few postings: work on the touched passages only
             touched, inv = np.unique(rows, return_inverse=True)
             s = np.bincount(inv, weights=ws, minlength=touched.size).astype(np.float32)
         else:
-            dense = np.bincount(rows, weights=ws, minlength=n).astype(np.float32)
+            dense = np.bincount(rows, weights=ws, minlength=self.n_docs).astype(np.float32)
             touched = np.flatnonzero(dense)
             s = dense[touched]
         keep = s > 0
         touched, s = touched[keep], s[keep]
-        if touched.size > k:
-            part = np.argpartition(-s, k - 1)[:k]
-        else:
-            part = np.arange(touched.size)
+        if not legacy_ties or self.n_docs >= self.LEGACY_TIES_BELOW:
+            return _top(touched, s, k)
+        # Ties at the k-th score as this index always broke them (argpartition's pick), so small corpora
+        # (the seeds: every query takes this path) rank exactly as before the pruned search existed.
+        part = np.argpartition(-s, k - 1)[:k] if touched.size > k else np.arange(touched.size)
         order = part[np.lexsort((touched[part], -s[part]))]
         return touched[order].astype(np.int64), s[order]
 
+    def _acc(self) -> np.ndarray:
+        with self._pool_lock:
+            if self._pool:
+                return self._pool.pop()
+        return np.zeros(self.n_docs, dtype=np.float64)
+
+    def _release(self, acc: np.ndarray) -> None:
+        with self._pool_lock:
+            if len(self._pool) < 4:
+                self._pool.append(acc)
+
+    def _maxscore(self, cols: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ub = self.colmax[cols] * counts.astype(np.float32)  # = the largest float32(weight × count)
+        order = np.lexsort((cols, -ub))
+        cols_l, counts_l = cols[order].tolist(), counts[order].tolist()
+        t = len(cols_l)
+        rest = np.zeros(t + 1)  # rest[i]: sum of the upper bounds of terms i..t-1
+        rest[:t] = np.cumsum(ub[order][::-1].astype(np.float64))[::-1]
+        rest = rest.tolist()
+        slack = 1 - self.MARGIN
+
+        # θ from the heads: exact full scores of a few thousand passages likely to rank high.
+        heads = []
+        for c in cols_l:
+            a, b = int(self.headptr[c]), int(self.headptr[c + 1])
+            heads.append(self.headrows[a:b] if b > a else self.rows[self.indptr[c]:self.indptr[c + 1]])
+        seeds = _distinct(np.concatenate(heads))
+        seed_s = np.zeros(seeds.size)
+        for c, m in zip(cols_l, counts_l):
+            hit, w = self._lookup(c, m, seeds)
+            seed_s[hit] += w
+        theta = float(np.partition(seed_s, seeds.size - k)[seeds.size - k]) * slack if seeds.size >= k else 0.0
+
+        # Essential terms (scattered): until the remaining bounds sum below θ; always the first.
+        i = 1
+        while i < t and rest[i] >= theta:
+            i += 1
+        floor = theta - rest[i]  # a candidate needs at least this partial score
+        if i == 1:  # one essential term: its list is the candidate set, no accumulator needed
+            rows, w = self._column(cols_l[0], counts_l[0])
+            sel = w >= floor
+            cand, part = rows[sel], w[sel].astype(np.float64)
+        else:
+            acc = self._acc()
+            scattered: list[np.ndarray] = []
+            try:
+                for c, m in zip(cols_l[:i], counts_l[:i]):
+                    rows, w = self._column(c, m)
+                    acc[rows] += w  # rows are distinct within a term
+                    scattered.append(rows)
+                allr = np.concatenate(scattered)
+                if floor > 0:
+                    cand = _distinct(allr[acc[allr] >= floor])
+                elif allr.size * 8 > self.n_docs:
+                    cand = np.flatnonzero(acc)
+                else:
+                    cand = _distinct(allr)
+                part = acc[cand]
+            finally:
+                if sum(r.size for r in scattered) * 16 > self.n_docs:
+                    acc.fill(0)
+                else:
+                    for rows in scattered:
+                        acc[rows] = 0
+                self._release(acc)
+
+        # Non-essential terms: probed for the candidates that can still reach θ.
+        for j in range(i, t):
+            if part.size > k:
+                theta = max(theta, float(np.partition(part, part.size - k)[part.size - k]) * slack)
+            keep = part >= theta - rest[j]
+            if not keep.all():
+                cand, part = cand[keep], part[keep]
+            hit, w = self._lookup(cols_l[j], counts_l[j], cand)
+            part[hit] += w
+        s = part.astype(np.float32)
+        keep = s > 0
+        return _top(cand[keep], s[keep], k)
+
     def max_score(self, tokens: list[str]) -> float:
         """The score a passage would get if it held every query term at ideal tf (for normalisation)."""
-        cols = self.term_columns(tokens)
-        if not cols:
-            return 0.0
-        return float(sum(self.weights[:, c].max() for c in cols))
+        return float(sum(float(self.colmax[c]) for c in self.term_columns(tokens)))
 
+    # --- files ----------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        sparse.save_npz(folder / f"bm25_{self.name}.npz", self.weights.tocsc(), compressed=False)
-        (folder / f"bm25_{self.name}.vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), "utf-8")
+        if self.data is not None:
+            raise ValueError("a format-1 index (stored weights) is read-only; rebuild it")
+        prefix = f"bm25_{self.name}"
+        for a in _ARRAYS:
+            np.save(folder / f"{prefix}.{a}.npy", getattr(self, a))
+        (folder / f"{prefix}.json").write_text(json.dumps(
+            {"format": FORMAT, "k1": self.k1, "passages": self.n_docs, "terms": self.n_terms}))
+        (folder / f"{prefix}.vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), "utf-8")
 
     @classmethod
-    def load(cls, folder: Path, name: str) -> "BM25Index":
-        weights = sparse.load_npz(folder / f"bm25_{name}.npz").tocsc()
-        vocab = json.loads((folder / f"bm25_{name}.vocab.json").read_text("utf-8"))
-        return cls(weights, vocab, name)
+    def files(cls, folder: Path, name: str) -> list[Path]:
+        prefix = f"bm25_{name}"
+        return [folder / f"{prefix}.{a}.npy" for a in _ARRAYS] + [folder / f"{prefix}.json",
+                                                                  folder / f"{prefix}.vocab.json"]
+
+    @classmethod
+    def load(cls, folder: Path, name: str, mmap: bool = True) -> "BM25Index":
+        """Postings (rows, tf, head rows) memory-mapped unless mmap=False; small arrays in memory."""
+        prefix = f"bm25_{name}"
+        vocab = json.loads((folder / f"{prefix}.vocab.json").read_text("utf-8"))
+        if not (folder / f"{prefix}.json").exists():  # format 1: a scipy CSC matrix of float weights
+            from scipy import sparse
+
+            m = sparse.load_npz(folder / f"{prefix}.npz").tocsc()
+            m.sort_indices()
+            return cls(m.indptr.astype(np.int64), m.indices.astype(np.int32), vocab, name,
+                       norm=np.zeros(m.shape[0], dtype=np.float32), data=m.data.astype(np.float32))
+        meta = json.loads((folder / f"{prefix}.json").read_text())
+        big = {"rows", "tf", "headrows"}
+        arrays = {a: (np.asarray(np.load(folder / f"{prefix}.{a}.npy", mmap_mode="r"))
+                      if mmap and a in big else np.load(folder / f"{prefix}.{a}.npy")) for a in _ARRAYS}
+        return cls(arrays.pop("indptr"), arrays.pop("rows"), vocab, name, k1=meta["k1"], **arrays)

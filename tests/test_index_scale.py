@@ -1,0 +1,140 @@
+"""The indexes at scale, on small random corpora: BM25's pruned search is exactly the exhaustive top-k, the
+on-disk formats round-trip (memory-mapped), and the dense index kinds and `auto` choice hold."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.index.bm25 import BM25Index
+from kb.index.dense import DenseIndex, choose_kind
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _corpus(rng, n: int, vocab: int, mean_len: int) -> list[list[str]]:
+    """Zipf-distributed tokens, with near-duplicate passages (a few templates repeated) like the synthetic
+    corpus: many passages tie or nearly tie, the hard case for pruning."""
+    p = 1.0 / np.arange(1, vocab + 1) ** 1.1
+    p /= p.sum()
+    templates = [list(rng.choice(vocab, size=mean_len, p=p)) for _ in range(8)]
+    docs = []
+    for _ in range(n):
+        length = max(1, int(rng.poisson(mean_len)))
+        toks = list(rng.choice(vocab, size=length, p=p))
+        if rng.random() < 0.3:
+            toks = templates[int(rng.integers(len(templates)))] + toks[: length // 3]
+        docs.append([f"t{t}" for t in toks])
+    return docs
+
+
+def _pruned(index: BM25Index) -> BM25Index:
+    index.EXHAUSTIVE_MAX = 0  # instance attribute: every query takes the pruned path
+    return index
+
+
+def _assert_same(index: BM25Index, query: list[str], k: int) -> None:
+    got_rows, got_scores = index.search(query, k)
+    ref_rows, ref_scores = index.search_exhaustive(query, k)
+    np.testing.assert_array_equal(got_rows, ref_rows)
+    np.testing.assert_array_equal(got_scores, ref_scores)
+    # and the exhaustive reference agrees with scoring every passage (float32 vs float64 sums: allclose)
+    full = index.scores(query)
+    nz = np.flatnonzero(full > 0)
+    assert ref_rows.size == min(k, nz.size)
+    np.testing.assert_allclose(ref_scores, full[ref_rows], rtol=1e-5)
+    if nz.size > k:
+        assert full[nz].max() >= ref_scores[0] - 1e-5 and np.sort(full[nz])[-k] <= ref_scores[-1] + 1e-4
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bm25_pruned_search_is_exact(seed):
+    rng = np.random.default_rng(seed)
+    docs = _corpus(rng, n=3000, vocab=400, mean_len=20)
+    index = _pruned(BM25Index.build(docs, "t"))
+    for _ in range(60):
+        q = [f"t{t}" for t in rng.integers(0, 120, size=int(rng.integers(1, 16)))]
+        q += rng.choice(docs[int(rng.integers(len(docs)))], size=3).tolist()  # words of one passage
+        for k in (1, 10, 100):
+            _assert_same(index, q, k)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 600), vocab=st.integers(2, 60),
+       k=st.integers(1, 40), qlen=st.integers(1, 12))
+def test_bm25_pruned_search_is_exact_hypothesis(seed, n, vocab, k, qlen):
+    rng = np.random.default_rng(seed)
+    docs = _corpus(rng, n=n, vocab=vocab, mean_len=6)
+    index = _pruned(BM25Index.build(docs, "t"))
+    index.HEAD = 4  # heads shorter than most lists, so the threshold comes from a partial view
+    index.colmax, index.headptr, index.headrows = index._bounds()
+    q = [f"t{t}" for t in rng.integers(0, vocab + 2, size=qlen)]  # may hold unknown and repeated tokens
+    _assert_same(index, q, k)
+
+
+def test_bm25_round_trip_memory_mapped(tmp_path):
+    rng = np.random.default_rng(3)
+    docs = _corpus(rng, n=2000, vocab=300, mean_len=15)
+    index = BM25Index.build(docs, "w")
+    index.save(tmp_path)
+    again = BM25Index.load(tmp_path, "w")
+    assert again.n_docs == 2000 and again.weights.shape == index.weights.shape
+    assert again.df(again.vocab["t0"]) == index.df(index.vocab["t0"]) > 0
+    for _ in range(30):
+        q = [f"t{t}" for t in rng.integers(0, 80, size=6)]
+        for a, b in zip(index.search(q, 20), again.search(q, 20)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(index.scores(q), again.scores(q))
+
+
+def test_bm25_reads_format_1(tmp_path):
+    """Versions built before the raw-array format (a scipy .npz of float weights) still load and rank alike."""
+    import json
+
+    from scipy import sparse
+
+    rng = np.random.default_rng(4)
+    docs = _corpus(rng, n=500, vocab=100, mean_len=10)
+    index = BM25Index.build(docs, "c")
+    rows = np.repeat(np.arange(index.n_terms), np.diff(index.indptr))
+    w = index._slice_weights(0, index.weights.nnz, rows)
+    m = sparse.csc_matrix((w, index.rows, index.indptr), shape=(index.n_docs, index.n_terms))
+    sparse.save_npz(tmp_path / "bm25_c.npz", m, compressed=False)
+    (tmp_path / "bm25_c.vocab.json").write_text(json.dumps(index.vocab), "utf-8")
+    old = BM25Index.load(tmp_path, "c")
+    for _ in range(20):
+        q = [f"t{t}" for t in rng.integers(0, 40, size=5)]
+        for a, b in zip(index.search(q, 10), old.search(q, 10)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_bm25_weights_are_okapi():
+    docs = [["a", "b"], ["a", "a", "c"], ["d"]]
+    index = BM25Index.build(docs, "t")
+    n, avgdl, k1, b = 3, 2.0, 1.2, 0.75
+    idf = np.log1p((n - 2 + 0.5) / (2 + 0.5))
+    tf, dl = 2, 3
+    expect = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) * idf
+    assert index.scores(["a"])[1] == pytest.approx(expect, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"])
+def test_dense_index_kinds_at_small_scale(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(3000, 32)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    idx = DenseIndex.build(v, kind, pq_m=8)
+    idx.save(tmp_path, "d")
+    again = DenseIndex.load(tmp_path, "d")
+    assert again.kind == kind
+    hits = sum(int(again.search(v[i], 5)[0][0] == i) for i in range(0, 3000, 100))
+    assert hits >= 27  # each vector is its own nearest neighbour (quantised kinds may miss a few)
+
+
+def test_choose_kind_by_size():
+    assert choose_kind("flat", 10**7, 50_000) == "flat"
+    assert choose_kind("auto", 1_000, 50_000) == "flat"
+    assert choose_kind("auto", 49_999, 50_000) == "flat"
+    big = choose_kind("auto", 1_000_000, 50_000)
+    assert big != "flat"
