@@ -331,9 +331,9 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             np.save(folder / "vector_keys.npy", _key_array(keys))
             np.save(folder / "hubs.npy", hub_scores(vectors))
             np.save(folder / "unit_hubs.npy", hub_scores(unit_vectors))
-            kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from)
+            kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from, settings.hnsw_sq_from)
             DenseIndex.build(vectors, kind).save(folder, "dense")
-            unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from)
+            unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from, settings.hnsw_sq_from)
             DenseIndex.build(unit_vectors, unit_kind).save(folder, "dense_units")
             progress("index", 1, 3)
             texts = [p.search_text for p in passages]

@@ -37,9 +37,11 @@ class Settings(BaseSettings):
     microbatch_ms: float = 2.0
     microbatch_max: int = 32
 
-    # Dense index: exact while small, HNSW above hnsw_from passages, IVF-PQ when asked for.
-    dense_index: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+    # Dense index: exact while small, HNSW above hnsw_from vectors, HNSW over SQ8 codes above hnsw_sq_from;
+    # IVF-PQ / IVF-SQ8 when asked for.
+    dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"] = "auto"
     hnsw_from: int = 50_000
+    hnsw_sq_from: int = 500_000
 
     # Retrieval and answers.
     top_k: int = 10
