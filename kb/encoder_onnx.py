@@ -21,7 +21,7 @@ import numpy as np
 ONNX_DIR = "onnx"
 EXPORT_RECORD = "export.json"
 FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
-QUERY_RUN = 8
+RUN = 8
 
 
 def onnx_model_path(model_dir: str | Path, precision: str = "fp32") -> Path | None:
@@ -91,15 +91,15 @@ class OnnxBackend:
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         """L2-normalised vectors, in input order; batches are formed by length so padding stays small.
 
-        Questions (a micro-batch of concurrent ones) go in runs of QUERY_RUN: measured on 2 cores, 32
-        questions of 10-45 tokens cost 22 ms of CPU each in one padded batch, 16 ms in length-sorted
-        runs of 8, 22 ms again one by one."""
+        Texts go in length-sorted runs of at most RUN: measured on 2 cores, 32 questions of 10-45
+        tokens cost 22 ms of CPU each in one padded batch, 16 ms in runs of 8, 22 ms again one by one;
+        the seeds' 184 passages take 11.6 s in runs of 32, 7.6 s in runs of 8 (torch: 9.7 s)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self._ids(texts, is_query)
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        size = min(self.batch_size, QUERY_RUN) if is_query else self.batch_size
+        size = min(self.batch_size, RUN)
         for a in range(0, len(order), size):
             chunk = order[a:a + size]
             out[chunk] = self._run([ids[i] for i in chunk])
