@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -153,11 +154,20 @@ def test_feedback_queue_lists_unhelpful_and_unanswered_newest_first(client, admi
 def test_every_ask_is_logged_in_the_app_db(client, api_settings):
     import sqlite3
 
+    from bot.appdb import ASK_LOG_INTERVAL
+
+    before = time.time()
     client.post("/v1/ask", json={"question": SEED_QUESTION})
     con = sqlite3.connect(api_settings.app_db)
     try:
         mode = con.execute("PRAGMA journal_mode").fetchone()[0]
-        row = con.execute("SELECT question, matched, confidence, top_passage, ms FROM asks ORDER BY id DESC LIMIT 1").fetchone()
+        deadline = time.monotonic() + 10 * ASK_LOG_INTERVAL + 2  # the log's writer commits in batches
+        while True:
+            row = con.execute("SELECT question, matched, confidence, top_passage, ms, ts FROM asks"
+                              " ORDER BY id DESC LIMIT 1").fetchone()
+            if (row and row[5] >= before) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     finally:
         con.close()
     assert mode == "wal"

