@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ingest.model_convert import file_sha256
-from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR
+from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR, onnx_model_path
 
 EXPORTER_VERSION = 1
 OPSET = 17
@@ -68,15 +68,13 @@ def _quantize_int8(fp32: Path, dest: Path) -> None:
 
 
 def is_exported(model_dir: Path) -> bool:
-    record = Path(model_dir) / ONNX_DIR / EXPORT_RECORD
+    """Current: written by this exporter version, and every graph valid for these weights."""
     try:
-        meta = json.loads(record.read_text())
+        meta = json.loads((Path(model_dir) / ONNX_DIR / EXPORT_RECORD).read_text())
     except (OSError, ValueError):
         return False
-    weights = Path(model_dir) / "model.safetensors"
-    return (meta.get("exporter_version") == EXPORTER_VERSION and weights.is_file()
-            and meta.get("weights_size") == weights.stat().st_size
-            and all((record.parent / name).is_file() for name in meta.get("files", {}).values()))
+    return (meta.get("exporter_version") == EXPORTER_VERSION
+            and all(onnx_model_path(model_dir, precision) is not None for precision in FILES))
 
 
 def export_onnx(model_dir: Path, force: bool = False) -> Path:
@@ -97,7 +95,7 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
             leftover.unlink()
         record = {"exporter_version": EXPORTER_VERSION, "opset": OPSET, "weights_size": weights.stat().st_size,
                   "weights_sha256": file_sha256(weights),
-                  "files": {k: v for k, v in FILES.items()},
+                  "files": dict(FILES),
                   "sha256": {k: file_sha256(tmp / v) for k, v in FILES.items()}}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user

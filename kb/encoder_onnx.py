@@ -62,7 +62,6 @@ class OnnxBackend:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.name = "onnx" if precision == "fp32" else f"onnx-{precision}"
-        self.precision = precision
         folder = Path(model_dir)
         max_len = 512
         st_config = folder / "sentence_bert_config.json"
