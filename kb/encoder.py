@@ -216,18 +216,29 @@ class Encoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector; concurrent callers are encoded together in one batch."""
+        return self.encode_query_async(text).result()
+
+    def encode_query_async(self, text: str) -> Future:
+        """The query vector as a Future, so the caller can do its own work (BM25) while the model runs."""
         with self._cache_lock:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
                 self.stats["cache_hits"] += 1
-                return hit
-        vec = self._batcher.submit(text)
+                done: Future = Future()
+                done.set_result(hit)
+                return done
+        fut = self._batcher.submit_async(text)
+        fut.add_done_callback(lambda f: self._remember(text, f))
+        return fut
+
+    def _remember(self, text: str, fut: Future) -> None:
+        if fut.exception() is not None:
+            return
         with self._cache_lock:
-            self._cache[text] = vec
+            self._cache[text] = fut.result()
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return vec
 
     def encode_query_uncached(self, text: str) -> np.ndarray:
         return self._encode([text], True)[0]
@@ -263,9 +274,12 @@ class _MicroBatcher:
                 return
 
     def submit(self, text: str) -> np.ndarray:
+        return self.submit_async(text).result()
+
+    def submit_async(self, text: str) -> Future:
         fut: Future = Future()
         self._queue.put((text, fut))
-        return fut.result()
+        return fut
 
     def _run(self) -> None:
         while True:

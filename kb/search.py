@@ -9,6 +9,7 @@ Each channel also keeps its raw evidence, used later to decide whether the KB an
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,12 +95,11 @@ class HybridSearcher:
     def _unit_owner(self, unit_rows: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.unit_offsets, unit_rows, side="right") - 1
 
-    def _exact_dense(self, cands: list[Candidate], qv: np.ndarray) -> None:
-        """Passage and best-sentence cosines for every candidate, whichever channel found it, and the
+    def _exact_dense(self, rows: np.ndarray, qv: np.ndarray) -> dict[str, np.ndarray]:
+        """Passage and best-sentence cosines for every candidate row, whichever channel found it, and the
         hub-corrected scores the dense channels are ranked by. One gather and one product for all
         candidates' sentences (a loop over candidates cost ~2 ms of numpy call overhead per question)."""
         lam = self.weights.hubness / 2
-        rows = np.fromiter((c.row for c in cands), dtype=np.int64, count=len(cands))
         passage = self.vectors[rows] @ qv
         corrected = passage - lam * self.hubs[rows]
         starts, ends = self.unit_offsets[rows], self.unit_offsets[rows + 1]
@@ -112,20 +112,18 @@ class HybridSearcher:
         # Per candidate, the first of its best units (what np.argmax would pick): sort by owner, then score.
         order = np.lexsort((-adjusted, owner))
         has = counts > 0
-        best = np.full(len(rows), -1, dtype=np.int64)
-        best[has] = order[first[has]]
-        for i, c in enumerate(cands):
-            c.dense = float(passage[i])
-            c.dense_adjusted = float(corrected[i])
-            b = best[i]
-            if b >= 0:
-                c.sentence, c.sentence_adjusted = float(sims[b]), float(adjusted[b])
-                c.sentence_index = int(b - first[i])
-            else:
-                c.sentence, c.sentence_adjusted = c.dense, c.dense_adjusted
+        best = order[first[has]]
+        sentence, sentence_adjusted = passage.copy(), corrected.copy()  # no sentences: the passage itself
+        sentence[has], sentence_adjusted[has] = sims[best], adjusted[best]
+        sentence_index = np.full(len(rows), -1, dtype=np.int64)
+        sentence_index[has] = best - first[has]
+        return {"dense": passage, "dense_adjusted": corrected, "sentence": sentence,
+                "sentence_adjusted": sentence_adjusted, "sentence_index": sentence_index}
 
     def search(self, query: str, k: int = 10, mode: str = "hybrid",
-               query_vector: np.ndarray | None = None) -> SearchResult:
+               query_vector: np.ndarray | Future | None = None) -> SearchResult:
+        """query_vector: the question's e5 vector, or a Future of it (BM25 runs before it is awaited);
+        None encodes the question here."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
         shown = display_text(query)
@@ -134,49 +132,70 @@ class HybridSearcher:
         bigrams = self.tokenizer.bigrams(norm)
         timings["normalize"] = (time.perf_counter() - t) * 1000
 
-        found: dict[int, Candidate] = {}
-
-        def cand(row: int) -> Candidate:
-            c = found.get(row)
-            if c is None:
-                c = found[row] = Candidate(row=row)
-            return c
-
         use_dense = mode in ("hybrid", "dense")
         use_bm25 = mode in ("hybrid", "bm25")
+        lexical = []
+        if use_bm25:  # first: while the query vector is being computed (a Future) the model runs meanwhile
+            t = time.perf_counter()
+            lexical = [(name, *index.search(tokens, self.depth))
+                       for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars"))]
+            timings["bm25"] = (time.perf_counter() - t) * 1000
         qv = None
+        found = []  # candidate rows per channel, in channel order (dense, sentences, words, chars)
         if use_dense:
             t = time.perf_counter()
-            qv = query_vector if query_vector is not None else self.encoder.encode_query(to_simplified(shown))
-            timings["encode"] = (time.perf_counter() - t) * 1000
+            if query_vector is None:
+                qv = self.encoder.encode_query(to_simplified(shown))
+            else:
+                qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
+            timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             rows, _ = self.dense.search(qv, self.depth)
-            for row in rows:
-                cand(int(row))
             unit_rows, _ = self.units.search(qv, self.depth * 3)
-            for row in dict.fromkeys(self._unit_owner(unit_rows).tolist()):
-                cand(int(row))
+            found += [np.asarray(rows, dtype=np.int64), self._unit_owner(unit_rows).astype(np.int64)]
             timings["dense"] = (time.perf_counter() - t) * 1000
-        if use_bm25:
-            t = time.perf_counter()
-            for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars")):
-                rows, scores = index.search(tokens, self.depth)
-                for rank, (row, s) in enumerate(zip(rows, scores), 1):
-                    c = cand(int(row))
-                    c.ranks[name] = rank
-                    setattr(c, f"{name}_score", float(s))
-            timings["bm25"] = (time.perf_counter() - t) * 1000
-
         t = time.perf_counter()
-        cands = list(found.values())
-        w = self.weights
-        if use_dense and cands:
-            self._exact_dense(cands, qv)
-            for name, key in (("passage", lambda c: c.dense_adjusted), ("sentence", lambda c: c.sentence_adjusted)):
-                for rank, c in enumerate(sorted(cands, key=lambda c: -key(c)), 1):
-                    c.ranks[name] = rank
-        for c in cands:
-            c.score = sum(getattr(w, name) / (w.k + rank) for name, rank in c.ranks.items())
-        ranked = sorted(cands, key=lambda c: (-c.score, c.row))[: max(k, 1)]
+        found += [np.asarray(r, dtype=np.int64) for _, r, _ in lexical]
+        ranked = self._fuse(found, lexical, qv, k) if found else []
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return SearchResult(ranked, words, bigrams, timings)
+
+    def _fuse(self, found: list[np.ndarray], lexical: list, qv: np.ndarray | None, k: int) -> list[Candidate]:
+        """Weighted RRF over the channels, on arrays; Candidate objects only for the k that are returned.
+
+        Candidates are numbered in the order the channels found them, which breaks ties between equal
+        cosines (a stable sort), as the one-object-per-candidate version did."""
+        w = self.weights
+        seen = np.concatenate(found)
+        _, first = np.unique(seen, return_index=True)
+        rows = seen[np.sort(first)]
+        n = len(rows)
+        sorter = np.argsort(rows)
+        ranks: dict[str, np.ndarray] = {}
+        values: dict[str, np.ndarray] = {}
+        for name, hit_rows, scores in lexical:
+            r = np.zeros(n, dtype=np.int64)
+            v = np.zeros(n, dtype=np.float32)
+            at = sorter[np.searchsorted(rows, np.asarray(hit_rows, dtype=np.int64), sorter=sorter)]
+            r[at] = np.arange(1, len(at) + 1)
+            v[at] = scores
+            ranks[name], values[f"{name}_score"] = r, v
+        if qv is not None:
+            values.update(self._exact_dense(rows, qv))
+            for name, key in (("passage", "dense_adjusted"), ("sentence", "sentence_adjusted")):
+                r = np.empty(n, dtype=np.int64)
+                r[np.argsort(-values[key], kind="stable")] = np.arange(1, n + 1)
+                ranks[name] = r
+        score = np.zeros(n, dtype=np.float64)
+        for name, r in ranks.items():  # summed in this channel order, as floats always were
+            has = r > 0
+            score[has] += getattr(w, name) / (w.k + r[has])
+        top = np.lexsort((rows, -score))[: max(k, 1)]
+        picked = {key: v[top].tolist() for key, v in values.items()}
+        picked_ranks = {name: r[top].tolist() for name, r in ranks.items()}
+        out = []
+        for i, (row, s) in enumerate(zip(rows[top].tolist(), score[top].tolist())):
+            c = Candidate(row=row, score=s, **{key: v[i] for key, v in picked.items()})
+            c.ranks = {name: r[i] for name, r in picked_ranks.items() if r[i] > 0}
+            out.append(c)
+        return out
