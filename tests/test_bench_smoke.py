@@ -46,6 +46,8 @@ def test_every_part_reports(bench_result):
     level = h["levels"]["2"]
     assert level["ok"] == level["requests"] == 8 and level["errors"] == 0
     assert h["repeat_mix"]["2"]["ok"] == h["repeat_mix"]["2"]["requests"]
+    int8 = h["engines"]["onnx-int8"]["2"]  # the opt-in engine is measured beside the default
+    assert int8["ok"] == int8["requests"] == 8
     ing = r["ingest"]
     assert ing["cold"]["changed"] and ing["cold"]["passages"] >= 1
     assert not ing["incremental_no_change"]["changed"]
@@ -63,7 +65,8 @@ def test_summary_and_plot(bench_result, tmp_path):
     from bot.bench.plot import plot
 
     out, r = bench_result
-    assert any("HTTP" in line for line in summary_lines(r))
+    lines = summary_lines(r)
+    assert any("HTTP" in line for line in lines) and any("onnx-int8 unique" in line for line in lines)
     plot(r, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 

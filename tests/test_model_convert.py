@@ -372,7 +372,16 @@ def test_onnx_int8_engine_is_close_and_opt_in(onnx_dir, st_model):
 
     q8 = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2, precision="int8")
     ref = st_model.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
-    assert ((q8.encode(TEXTS, True) * ref).sum(1)).min() > 0.95
+    # FFN output MatMuls stay fp32 (README, Performance: cosine 0.9991 instead of 0.997 on 600 questions)
+    assert ((q8.encode(TEXTS, True) * ref).sum(1)).min() > 0.995
+    import onnx
+
+    graph = onnx.load(str(onnx_dir / "onnx" / "model.int8.onnx")).graph
+    fp32_matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name
+                    and "/attention/" not in n.name]
+    assert len(fp32_matmuls) == 12, fp32_matmuls
+    assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in graph.node)
+    assert not any(n.op_type == "DequantizeLinear" and "embeddings" in n.name for n in graph.node)
     assert choose_engine("auto", str(onnx_dir), "query: ", "passage: ") == ("onnx", "onnx", None)
     # int8 answers questions only: passages stay fp32 so stored vectors never depend on the engine
     assert choose_engine("onnx-int8", str(onnx_dir), "query: ", "passage: ") == ("onnx-int8", "onnx", None)

@@ -40,15 +40,18 @@ def run_bench(settings, args) -> int:
 
 def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None,
         http_levels=(1, 8, 32), http_per_level=None, n_questions=None, scale_queries=None,
-        scale_kinds=None, engine_list=None, compare_no_batching=True, convert_model=True) -> dict:
+        scale_kinds=None, engine_list=None, compare_no_batching=True, convert_model=True,
+        http_engines=("onnx-int8",)) -> dict:
     from bot.bench import questions as qmod
 
     t0 = time.perf_counter()
     dev = Path(__file__).resolve().parents[2] / "tests" / "data" / "dev.jsonl"
     per_level = http_per_level or ({1: 80, 8: 300, 32: 600} if quick else {1: 200, 8: 800, 32: 1600})
-    need = sum(per_level.get(c, 0) for c in http_levels) + per_level.get(max(http_levels), 0) + 200
+    top = per_level.get(max(http_levels), 0)
+    need = sum(per_level.get(c, 0) for c in http_levels) + top + len(http_engines) * (per_level.get(min(http_levels), 0) + top + 20) + 200
     pool = qmod.unique_questions(n_questions or (need + 1200), settings.docs_dirs, dev)
-    query_qs, floor_qs = pool[:150 if quick else 300], pool[300:450 if quick else 600]
+    query_qs = pool[:150 if quick else 300]
+    floor_qs = query_qs  # the floor: the same questions, encoded bare (uncached, so the answers still encode)
     batch_qs = pool[600:1000]
     scale_qs = pool[1000:1000 + (scale_queries or (100 if quick else 200))]
     http_qs = pool[1200:]
@@ -88,8 +91,12 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
     if "http" in parts:
         from bot.bench import http_bench
 
+        from kb.encoder_onnx import onnx_model_path
+
+        others = tuple(e for e in http_engines if e != settings.encoder_engine
+                       and (e != "onnx-int8" or onnx_model_path(settings.model_name_or_path, "int8")))
         result["http"] = http_bench.run(settings, out_dir, http_qs, repeat, list(http_levels), per_level,
-                                        compare_no_batching)
+                                        compare_no_batching, others)
         save()
     if "ingest" in parts:
         from bot.bench import ingest_bench
@@ -150,6 +157,18 @@ def summary_lines(r: dict) -> list[str]:
                 out.append(f"  {label:6s} c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
                            f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
                            f"  healthz p99 {x['healthz_during_load_ms']['p99']} ms  (load {x['load']['load1']})")
+        bare = _g(r, "query_path", "bare_encode", "p50")
+        c1 = _g(h, "levels", "1", "latency_ms", "p50")
+        if bare and c1:
+            out.append(f"  /v1/ask p50 at c=1 / in-process bare encode p50 = {c1} / {bare} = {round(c1 / bare, 3)}")
+        for engine, runs in h.get("engines", {}).items():
+            if "error" in runs:
+                out.append(f"  engine {engine}: error {runs['error'][:200]}")
+                continue
+            for c, x in runs.items():
+                out.append(f"  {engine} unique c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
+                           f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
+                           f"  (load {x['load']['load1']})")
         if "no_microbatching" in h:
             x = h["no_microbatching"]
             out.append(f"  unique c={x['concurrency']} without micro-batching: p50 {x['latency_ms']['p50']} ms, "

@@ -110,8 +110,9 @@ def drive(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
 
 
 def run(settings, out_dir: Path, unique: list[str], repeat: list[str], levels: list[int],
-        per_level: dict[int, int], compare_no_batching: bool = True) -> dict:
-    """unique: distinct questions (consumed in order, never reused); repeat: the repeat mix."""
+        per_level: dict[int, int], compare_no_batching: bool = True, other_engines: tuple[str, ...] = ()) -> dict:
+    """unique: distinct questions (consumed in order, never reused); repeat: the repeat mix;
+    other_engines: encoder engines also measured (lowest and highest level, unique questions)."""
     tmp = out_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     data = private_data_dir(settings, tmp / "http-data")
@@ -152,6 +153,20 @@ def run(settings, out_dir: Path, unique: list[str], repeat: list[str], levels: l
             r = drive(server.port, take(per_level[c]), c, tmp)
             result["no_microbatching"] = r
             log(f"http unique c={c} without micro-batching: p50 {r['latency_ms']['p50']} ms, {r['rps']} req/s")
+        finally:
+            server.stop()
+    for engine in other_engines:
+        server = Server(settings, data, tmp / f"server-{engine}.log", {"KB_ENCODER_ENGINE": engine})
+        try:
+            server.wait_ready()
+            drive(server.port, take(20), 4, tmp)
+            runs = {}
+            for c in sorted({min(levels), max(levels)}):
+                runs[str(c)] = r = drive(server.port, take(per_level[c]), c, tmp)
+                log(f"http unique c={c} engine {engine}: p50 {r['latency_ms']['p50']} ms, {r['rps']} req/s")
+            result.setdefault("engines", {})[engine] = runs
+        except (RuntimeError, TimeoutError) as exc:  # e.g. no int8 export: the other figures still count
+            result.setdefault("engines", {})[engine] = {"error": str(exc)}
         finally:
             server.stop()
     return result
