@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -71,6 +72,9 @@ class AnswerComposer:
         self.settings = kb.settings
         self.calibration = Calibration.load(kb.settings.root)
         self._grams: dict[str, np.ndarray] = {}
+        self._gram_vocab: dict[str, int] = {}
+        self._gram_lock = threading.Lock()
+        self._sentences: dict[str, list[tuple[str, str]]] = {}
 
     # --- pieces --------------------------------------------------------------------------------
     def passage_dict(self, p: Passage, score: float | None = None, sources: list[dict] | None = None) -> dict:
@@ -110,8 +114,7 @@ class AnswerComposer:
     def highlights(self, p: Passage, idf: dict[str, float], grams: set[str], limit: int = 2) -> list[str]:
         """The passage's sentences that share most with the question (idf-weighted words + bigrams)."""
         scored = []
-        for i, s in enumerate(sentences(p.text)):
-            key = search_text(s)
+        for i, (s, key) in enumerate(self._sentence_keys(p)):
             score = sum(v for w, v in idf.items() if w in key)
             score += 0.3 * sum(1 for g in grams if g in key)
             if score > 0 and len(s) >= 6:
@@ -119,13 +122,24 @@ class AnswerComposer:
         best = sorted(scored, key=lambda x: (-x[0], x[1]))[:limit]
         return [s for _, _, s in sorted(best, key=lambda x: x[1])]
 
+    def _sentence_keys(self, p: Passage) -> list[tuple[str, str]]:
+        """The passage's sentences with their normalised search text (cached: normalising is most of the
+        highlighting cost, and a version never changes)."""
+        hit = self._sentences.get(p.id)
+        if hit is None:
+            if len(self._sentences) >= 16384:
+                self._sentences.clear()
+            hit = self._sentences[p.id] = [(s, search_text(s)) for s in sentences(p.text)]
+        return hit
+
     def _gram_ids(self, p: Passage) -> np.ndarray:
-        """The passage's distinct 4-grams as sorted 64-bit hashes (cached: a version never changes)."""
+        """The passage's distinct 4-grams as sorted ids of one vocabulary shared by the cached passages
+        (cached: a version never changes). Shared ids let `collapse` build its incidence matrix without
+        sorting every question's grams (np.unique was half of its time)."""
         hit = self._grams.get(p.id)
         if hit is None:
-            hit = np.unique(np.fromiter((hash(g) for g in _grams(p.text)), dtype=np.int64))
-            if len(self._grams) >= 16384:
-                self._grams.clear()
+            vocab = self._gram_vocab
+            hit = np.unique(np.fromiter((vocab.setdefault(g, len(vocab)) for g in _grams(p.text)), dtype=np.int64))
             self._grams[p.id] = hit
         return hit
 
@@ -137,20 +151,28 @@ class AnswerComposer:
         intersections (which were half of an answer's Python time)."""
         if not ranked:
             return []
-        ids = [self._gram_ids(p) for _, p in ranked]
+        with self._gram_lock:  # one vocabulary for all request threads: ids must not race or be reset mid-way
+            if len(self._grams) >= 16384 or len(self._gram_vocab) >= 2_000_000:  # bound the memory
+                self._grams.clear()
+                self._gram_vocab.clear()
+            ids = [self._gram_ids(p) for _, p in ranked]
+            width = len(self._gram_vocab)
         sizes = np.fromiter((len(g) for g in ids), dtype=np.int64, count=len(ids))
-        _, cols = np.unique(np.concatenate(ids), return_inverse=True)
-        incidence = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols.ravel(),
-                                       np.concatenate(([0], np.cumsum(sizes)))))
-        shared = (incidence @ incidence.T).toarray().tolist()  # Python numbers: the loop below is scalar
-        sizes = sizes.tolist()
+        cols = np.concatenate(ids)
+        incidence = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols,
+                                       np.concatenate(([0], np.cumsum(sizes)))), shape=(len(ids), width))
+        shared = (incidence @ incidence.T).toarray()
+        union = sizes[:, None] + sizes[None, :] - shared
+        smaller = np.minimum(sizes[:, None], sizes[None, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dup = (shared > 0) & ((shared / union >= DUP_JACCARD) | (shared / smaller >= 0.95))
+        dup = dup.tolist()
         kept: list[tuple[int, list[dict]]] = []
         for i, (c, p) in enumerate(ranked):
             src = {"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path, "passage_id": p.id}
+            row = dup[i]
             for j, sources in kept:
-                inter = shared[i][j]
-                if inter and (inter / (sizes[i] + sizes[j] - inter) >= DUP_JACCARD
-                              or inter / min(sizes[i], sizes[j]) >= 0.95):
+                if row[j]:
                     if all(s["passage_id"] != p.id for s in sources):
                         sources.append(src)
                     break

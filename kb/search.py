@@ -51,6 +51,15 @@ def hub_scores(vectors: np.ndarray, k: int = 10, sample: int = 5000, seed: int =
     return out
 
 
+def _cosines(vectors: np.ndarray, rows: np.ndarray, qv: np.ndarray) -> np.ndarray:
+    """vectors[rows] @ qv. When the rows are a large share of the matrix, one product over all of it and
+    a gather of the results beats copying the rows out first (the seeds: 1,500 of 941 sentence vectors,
+    repeats included; 0.36 -> 0.1 ms a question)."""
+    if len(vectors) <= 2 * len(rows):
+        return (vectors @ qv)[rows]
+    return vectors[rows] @ qv
+
+
 @dataclass
 class Candidate:
     row: int
@@ -100,13 +109,13 @@ class HybridSearcher:
         hub-corrected scores the dense channels are ranked by. One gather and one product for all
         candidates' sentences (a loop over candidates cost ~2 ms of numpy call overhead per question)."""
         lam = self.weights.hubness / 2
-        passage = self.vectors[rows] @ qv
+        passage = _cosines(self.vectors, rows, qv)
         corrected = passage - lam * self.hubs[rows]
         starts, ends = self.unit_offsets[rows], self.unit_offsets[rows + 1]
         counts = ends - starts
         first = np.concatenate(([0], np.cumsum(counts)[:-1]))  # where each candidate's units begin
         units = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
-        sims = self.unit_vectors[units] @ qv
+        sims = _cosines(self.unit_vectors, units, qv)
         adjusted = sims - lam * self.unit_hubs[units]
         owner = np.repeat(np.arange(len(rows)), counts)
         # Per candidate, the first of its best units (what np.argmax would pick): sort by owner, then score.

@@ -4,11 +4,14 @@ The overlapped path must answer exactly as the sequential one, errors must reach
 concurrent callers must each get their own question's vector."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import Future
 
 import numpy as np
 import pytest
+
+from kb.search import Candidate
 
 QUESTIONS = ["客户投诉快递晚到要赔钱，我该怎么处理？", "客户很生气一直骂人怎么办", "什么是首问负责制",
              "退货超过七天还能退吗", "服务补救的步骤有哪些", "客人嫌等太久要求打折"]
@@ -87,3 +90,57 @@ def test_concurrent_callers_get_their_own_vectors(encoder):
         t.join()
     for q in QUESTIONS:  # batched with padding: the same vector up to float rounding
         assert float(got[q] @ expected[q]) > 0.99999, q
+
+
+def _reference_collapse(ranked):
+    """The rule spelled out with Python sets: join the first kept result sharing >= 80 % (Jaccard) or
+    containing 95 % of the smaller one's 4-grams."""
+    from kb.answer import DUP_JACCARD, _grams
+
+    kept = []
+    for i, (_, p) in enumerate(ranked):
+        g = _grams(p.text)
+        for k in kept:
+            h = _grams(ranked[k[0]][1].text)
+            inter = len(g & h)
+            if inter and (inter / len(g | h) >= DUP_JACCARD or inter / min(len(g), len(h)) >= 0.95):
+                k[1].append(p.id)
+                break
+        else:
+            kept.append((i, [p.id]))
+    return [(i, ids) for i, ids in kept]
+
+
+def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
+    comp = seed_kb.composer
+    cases = []
+    for q in QUESTIONS + ["课件里重复的幻灯片", "服务质量"]:
+        res = seed_kb.searcher.search(q, 30)
+        ranked = list(zip(res.candidates, seed_kb.passages([c.row for c in res.candidates])))
+        # near-duplicates as editors make them: a copy in another document, a copy with a line cut off,
+        # a copy with a sentence added
+        for n, (c, p) in enumerate(ranked[:6]):
+            text = [p.text, p.text[: int(len(p.text) * 0.9)], p.text + "另外请注意记录客户的联系方式。"][n % 3]
+            ranked.insert(2 * n + 3, (Candidate(row=c.row), dataclasses.replace(p, id=f"{p.id}-copy{n}", text=text)))
+        cases.append(ranked)
+
+    def ours(ranked):
+        index = {id(c): i for i, (c, _) in enumerate(ranked)}
+        return [(index[id(c)], [s["passage_id"] for s in sources]) for c, _, sources in comp.collapse(ranked)]
+
+    expected = [_reference_collapse(r) for r in cases]
+    assert any(len(e) < len(r) for e, r in zip(expected, cases)), "the seeds hold near-duplicates"
+    comp._grams.clear()
+    comp._gram_vocab.clear()
+    got: dict[int, list] = {}
+
+    def work(k):  # every thread starts from a cold cache: gram ids are handed out concurrently
+        got[k] = [ours(r) for r in cases]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(6):
+        assert got[k] == expected
