@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from ingest.model_convert import file_sha256
-from kb.encoder_onnx import EXPORT_RECORD, FILES, ONNX_DIR, onnx_model_path
+from kb.encoder_onnx import DATA_SUFFIX, EXPORT_RECORD, FILES, ONNX_DIR, onnx_model_path
 
-EXPORTER_VERSION = 2  # 2: int8 graph keeps the FFN output MatMuls and embeddings in fp32
+EXPORTER_VERSION = 3  # 2: int8 keeps FFN output MatMuls + embeddings fp32; 3: weights in external files
 OPSET = 17
 
 
@@ -84,6 +84,20 @@ def _quantize_int8(fp32: Path, dest: Path) -> None:
                      op_types_to_quantize=["MatMul"], nodes_to_exclude=ffn2)
 
 
+def _with_external_weights(src: Path, dest: Path) -> list[Path]:
+    """dest (the graph) + dest.data (its tensors over 1 MiB) from the one-file graph src.
+
+    ONNX Runtime memory-maps external weights instead of copying them into the process: measured, one
+    session's RSS 521 -> 153 MB and its load 1.1 -> 0.25 s (the 250k-row embedding table stays on disk
+    except for the rows questions touch); outputs are bit-identical."""
+    import onnx
+
+    model = onnx.load(str(src))
+    onnx.save_model(model, str(dest), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=dest.name + DATA_SUFFIX, size_threshold=1 << 20)
+    return [dest, dest.with_name(dest.name + DATA_SUFFIX)]
+
+
 def is_exported(model_dir: Path) -> bool:
     """Current: written by this exporter version, and every graph valid for these weights."""
     try:
@@ -106,16 +120,24 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
     weights = model_dir / "model.safetensors"
     tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_DIR}.tmp-", dir=model_dir))
     try:
-        _export_fp32(model_dir, tmp / FILES["fp32"])
-        _quantize_int8(tmp / FILES["fp32"], tmp / FILES["int8"])
+        scratch = {"fp32": tmp / "scratch.fp32.onnx", "int8": tmp / "scratch.int8.onnx"}
+        _export_fp32(model_dir, scratch["fp32"])
+        _quantize_int8(scratch["fp32"], scratch["int8"])
+        export_sha = file_sha256(scratch["fp32"])
+        published = []
+        for precision, src in scratch.items():
+            published += _with_external_weights(src, tmp / FILES[precision])
+            src.unlink()
         for leftover in tmp.glob("*-opt.onnx"):  # the quantiser's pre-processing scratch file
             leftover.unlink()
         record = {"exporter_version": EXPORTER_VERSION, "opset": OPSET, "weights_size": weights.stat().st_size,
-                  "weights_sha256": file_sha256(weights),
+                  "weights_sha256": file_sha256(weights), "export_sha256": export_sha,
                   "files": dict(FILES),
-                  "sha256": {k: file_sha256(tmp / v) for k, v in FILES.items()}}
+                  "sha256": {f.name: file_sha256(f) for f in published}}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user
+        for f in published:
+            f.chmod(0o644)  # onnx writes the weights file 0600
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -393,7 +393,10 @@ def test_onnx_export_is_deterministic_and_recorded(onnx_dir, tmp_path):
     record = json.loads((onnx_dir / "onnx" / "export.json").read_text())
     again = tmp_path / "model.onnx"
     onnx_export._export_fp32(onnx_dir, again)
-    assert hashlib.sha256(again.read_bytes()).hexdigest() == record["sha256"]["fp32"]
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == record["export_sha256"]
+    for name, digest in record["sha256"].items():  # the published graphs and their external weights
+        assert hashlib.sha256((onnx_dir / "onnx" / name).read_bytes()).hexdigest() == digest, name
+    assert {"model.onnx", "model.onnx.data", "model.int8.onnx", "model.int8.onnx.data"} <= set(record["sha256"])
     assert record["weights_size"] == (onnx_dir / "model.safetensors").stat().st_size
     t = time.perf_counter()
     assert onnx_export.export_onnx(onnx_dir) == onnx_dir / "onnx"  # current: skipped
