@@ -48,7 +48,8 @@ class KnowledgeBase:
             DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
             _mapped(folder / "unit_vectors.npy"), np.load(folder / "unit_offsets.npy"),
             BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
-            np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"))
+            np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
+            parallel_from=settings.parallel_search_from)
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)
@@ -71,6 +72,7 @@ class KnowledgeBase:
         return KnowledgeBase.open(self.settings, self.encoder, self.sessions)
 
     def close(self) -> None:
+        self.searcher.close()
         self.store.close()
 
     # --- questions -----------------------------------------------------------------------------

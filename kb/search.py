@@ -9,7 +9,7 @@ Each channel also keeps its raw evidence, used later to decide whether the KB an
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,7 +86,7 @@ class HybridSearcher:
     def __init__(self, dense: DenseIndex, units: DenseIndex, vectors: np.ndarray, unit_vectors: np.ndarray,
                  unit_offsets: np.ndarray, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
                  hubs: np.ndarray | None = None, unit_hubs: np.ndarray | None = None,
-                 weights: FusionWeights | None = None, depth: int = 100):
+                 weights: FusionWeights | None = None, depth: int = 100, parallel_from: int = 50_000):
         self.dense = dense
         self.units = units
         self.vectors = vectors
@@ -100,6 +100,42 @@ class HybridSearcher:
         self.encoder = encoder
         self.weights = weights or FusionWeights()
         self.depth = depth
+        # Large KBs: the dense channel runs on these threads while the request thread runs BM25.
+        self._pool = (ThreadPoolExecutor(2, thread_name_prefix="dense-search")
+                      if len(vectors) >= parallel_from else None)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def _dense_channel(self, qv: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], float]:
+        t = time.perf_counter()
+        rows, _ = self.dense.search(qv, self.depth)
+        unit_rows, _ = self.units.search(qv, self.depth * 3)
+        found = [np.asarray(rows, dtype=np.int64), self._unit_owner(unit_rows).astype(np.int64)]
+        return qv, found, (time.perf_counter() - t) * 1000
+
+    def _dense_async(self, query_vector: np.ndarray | Future) -> Future:
+        """The dense channel on the pool, started as soon as the query vector exists."""
+        out: Future = Future()
+
+        def run(qv):
+            try:
+                out.set_result(self._dense_channel(qv))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the request thread
+                out.set_exception(exc)
+
+        def when_encoded(f: Future):
+            if f.exception() is not None:
+                out.set_exception(f.exception())
+            else:
+                self._pool.submit(run, f.result())
+
+        if isinstance(query_vector, Future):
+            query_vector.add_done_callback(when_encoded)
+        else:
+            self._pool.submit(run, query_vector)
+        return out
 
     def _unit_owner(self, unit_rows: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.unit_offsets, unit_rows, side="right") - 1
@@ -143,6 +179,11 @@ class HybridSearcher:
 
         use_dense = mode in ("hybrid", "dense")
         use_bm25 = mode in ("hybrid", "bm25")
+        dense_job = None
+        if use_dense and use_bm25 and self._pool is not None:
+            if query_vector is None:
+                query_vector = self.encoder.encode_query_async(to_simplified(shown))
+            dense_job = self._dense_async(query_vector)
         lexical = []
         if use_bm25:  # first: while the query vector is being computed (a Future) the model runs meanwhile
             t = time.perf_counter()
@@ -151,18 +192,20 @@ class HybridSearcher:
             timings["bm25"] = (time.perf_counter() - t) * 1000
         qv = None
         found = []  # candidate rows per channel, in channel order (dense, sentences, words, chars)
-        if use_dense:
+        if dense_job is not None:
+            t = time.perf_counter()
+            qv, dense_found, timings["dense"] = dense_job.result()
+            timings["dense_wait"] = (time.perf_counter() - t) * 1000  # after BM25: what was not overlapped
+            found += dense_found
+        elif use_dense:
             t = time.perf_counter()
             if query_vector is None:
                 qv = self.encoder.encode_query(to_simplified(shown))
             else:
                 qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
             timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            rows, _ = self.dense.search(qv, self.depth)
-            unit_rows, _ = self.units.search(qv, self.depth * 3)
-            found += [np.asarray(rows, dtype=np.int64), self._unit_owner(unit_rows).astype(np.int64)]
-            timings["dense"] = (time.perf_counter() - t) * 1000
+            _, dense_found, timings["dense"] = self._dense_channel(qv)
+            found += dense_found
         t = time.perf_counter()
         found += [np.asarray(r, dtype=np.int64) for _, r, _ in lexical]
         ranked = self._fuse(found, lexical, qv, k) if found else []

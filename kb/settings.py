@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"] = "auto"
     hnsw_from: int = 50_000
     hnsw_sq_from: int = 500_000
+    # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);
+    # below it both take well under a millisecond and a thread hop would cost more than it saves.
+    parallel_search_from: int = 50_000
 
     # Retrieval and answers.
     top_k: int = 10

@@ -144,3 +144,30 @@ def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
         t.join()
     for k in range(6):
         assert got[k] == expected
+
+
+def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
+    """Large KBs run the dense search on its own threads beside BM25 (KB_PARALLEL_SEARCH_FROM); forced on
+    here for the seeds, it must return the same candidates, with a vector, a Future, or neither."""
+    import copy
+    from concurrent.futures import ThreadPoolExecutor
+
+    sequential = seed_kb.searcher
+    parallel = copy.copy(sequential)
+    parallel._pool = ThreadPoolExecutor(2, thread_name_prefix="dense-search")
+    try:
+        for q in QUESTIONS:
+            vec = seed_kb.encoder.encode_query_uncached(q)
+            ref = [(c.row, c.score, c.ranks) for c in sequential.search(q, 20, query_vector=vec).candidates]
+            fut: Future = Future()
+            threading.Timer(0.005, fut.set_result, args=(vec,)).start()
+            for given in (vec, fut, None):
+                res = parallel.search(q, 20, query_vector=given)
+                assert [(c.row, c.score, c.ranks) for c in res.candidates] == ref
+                assert "dense_wait" in res.timings_ms
+        broken: Future = Future()
+        broken.set_exception(RuntimeError("model exploded"))
+        with pytest.raises(RuntimeError, match="model exploded"):
+            parallel.search(QUESTIONS[0], 10, query_vector=broken)
+    finally:
+        parallel.close()

@@ -192,7 +192,8 @@ def summary_lines(r: dict) -> list[str]:
                     continue
                 sm = x["search_ms"]
                 out.append(f"     {kind:6s} build {s['build_s'].get('dense_' + kind)} s, disk {s['disk_mb'].get('dense_' + kind)} MB, "
-                           f"RSS {x['rss_after_queries_mb']} MB, recall@10 {x['dense_recall@10']} "
+                           f"RSS {x.get('rss_after_search_mb')} MB serving ({x.get('rss_after_search_file_backed_mb')} file-backed; "
+                           f"{x['rss_after_queries_mb']} after the exhaustive reference), recall@10 {x['dense_recall@10']} "
                            f"({x['param_name']}={x['chosen_param']}), p50/p95 ms dense {_g(sm, 'dense', 'p50')}/{_g(sm, 'dense', 'p95')}"
                            f" words {_g(sm, 'bm25_words', 'p50')}/{_g(sm, 'bm25_words', 'p95')}"
                            f" chars {_g(sm, 'bm25_chars', 'p50')}/{_g(sm, 'bm25_chars', 'p95')}"

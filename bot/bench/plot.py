@@ -75,9 +75,10 @@ def plot(r: dict, path: Path) -> None:
             if pts:
                 ax.plot([p[0] for p in pts], [p[1]["build_s"].get(f"dense_{kind}", 0) + 1e-3 for p in pts], "o-",
                         label=f"build s {kind}")
-                ok = [(n, s) for n, s in pts if "rss_after_queries_mb" in s["search"][kind]]
-                ax.plot([n for n, _ in ok], [s["search"][kind]["rss_after_queries_mb"] for _, s in ok], "x--",
-                        label=f"RSS MB ({kind} + BM25)")
+                key = lambda x: x.get("rss_after_search_mb") or x.get("rss_after_queries_mb")  # noqa: E731
+                ok = [(n, s) for n, s in pts if key(s["search"][kind])]
+                ax.plot([n for n, _ in ok], [key(s["search"][kind]) for _, s in ok], "x--",
+                        label=f"RSS MB serving ({kind} + BM25)")
         ax.plot([int(n) for n in ns], [sizes[n]["build_s"]["bm25_words"] + sizes[n]["build_s"]["bm25_chars"]
                                        for n in ns], "s:", label="build s BM25")
         ax.set_xscale("log")
