@@ -273,9 +273,6 @@ class _MicroBatcher:
             except queue.Empty:
                 return
 
-    def submit(self, text: str) -> np.ndarray:
-        return self.submit_async(text).result()
-
     def submit_async(self, text: str) -> Future:
         fut: Future = Future()
         self._queue.put((text, fut))

@@ -126,10 +126,12 @@ class HybridSearcher:
                 out.set_exception(exc)
 
         def when_encoded(f: Future):
-            if f.exception() is not None:
-                out.set_exception(f.exception())
-            else:
+            try:  # an exception in a done-callback is only logged: deliver it, or the request would hang
+                if f.exception() is not None:
+                    raise f.exception()
                 self._pool.submit(run, f.result())
+            except BaseException as exc:  # noqa: BLE001 - the model's error, or a pool already shut down
+                out.set_exception(exc)
 
         if isinstance(query_vector, Future):
             query_vector.add_done_callback(when_encoded)

@@ -171,3 +171,7 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
             parallel.search(QUESTIONS[0], 10, query_vector=broken)
     finally:
         parallel.close()
+    late: Future = Future()  # a vector arriving after the pool closed is an error, never a hang
+    threading.Timer(0.01, late.set_result, args=(seed_kb.encoder.encode_query_uncached(QUESTIONS[0]),)).start()
+    with pytest.raises(RuntimeError):
+        parallel.search(QUESTIONS[0], 10, query_vector=late)

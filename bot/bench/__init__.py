@@ -126,6 +126,14 @@ def _g(d, *keys, default=None):
     return d
 
 
+def _level_line(label: str, c: str, x: dict) -> str:
+    """One load level of the HTTP bench: latency percentiles, throughput, and /healthz when probed."""
+    healthz = x.get("healthz_during_load_ms")
+    return (f"  {label:6s} c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
+            f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
+            + (f"  healthz p99 {healthz['p99']} ms" if healthz else "") + f"  (load {x['load']['load1']})")
+
+
 def summary_lines(r: dict) -> list[str]:
     out = []
     if "engines" in r:
@@ -154,9 +162,7 @@ def summary_lines(r: dict) -> list[str]:
                    f"{h.get('rss_after_load_mb')} MB after load")
         for label, group in (("unique", h["levels"]), ("repeat", h["repeat_mix"])):
             for c, x in group.items():
-                out.append(f"  {label:6s} c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
-                           f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
-                           f"  healthz p99 {x['healthz_during_load_ms']['p99']} ms  (load {x['load']['load1']})")
+                out.append(_level_line(label, c, x))
         bare = _g(r, "query_path", "bare_encode", "p50")
         c1 = _g(h, "levels", "1", "latency_ms", "p50")
         if bare and c1:
@@ -166,9 +172,7 @@ def summary_lines(r: dict) -> list[str]:
                 out.append(f"  engine {engine}: error {runs['error'][:200]}")
                 continue
             for c, x in runs.items():
-                out.append(f"  {engine} unique c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
-                           f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
-                           f"  (load {x['load']['load1']})")
+                out.append(_level_line(f"{engine} unique", c, x))
         if "no_microbatching" in h:
             x = h["no_microbatching"]
             out.append(f"  unique c={x['concurrency']} without micro-batching: p50 {x['latency_ms']['p50']} ms, "
