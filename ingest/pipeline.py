@@ -12,6 +12,7 @@ import shutil
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -195,6 +196,12 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
     return vectors
 
 
+def _load_encoder(settings: Settings):
+    from kb.encoder import Encoder
+
+    return Encoder.from_settings(settings, batch_only=True)
+
+
 def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
                      progress: Progress) -> tuple[list[dict], list[Passage]]:
     from ingest.clean import clean
@@ -288,6 +295,13 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         return report
 
     with versions.build_lock():
+        # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
+        # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
+        loading = None
+        if encoder is None:
+            loading = ThreadPoolExecutor(1, thread_name_prefix="model-load")
+            pending = loading.submit(_load_encoder, settings)
+            loading.shutdown(wait=False)
         documents, passages = collect_passages(settings, dirs, report, progress)
         if not passages:
             raise IngestError("没有得到任何段落 / no passages could be extracted: "
@@ -303,9 +317,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         todo = [i for i, key in enumerate(keys) if key not in previous]
         unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
         if (todo or unit_todo) and encoder is None:
-            from kb.encoder import Encoder
-
-            encoder = Encoder.from_settings(settings, batch_only=True)
+            encoder = pending.result()
         dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
         vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
         unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,

@@ -46,7 +46,13 @@ class Tokenizer:
 
         jieba.setLogLevel(60)
         self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
+        base = jieba.dt
+        if base.initialized and base.dictionary == self._jieba.dictionary:
+            # `kb ingest`: the cleaner loaded jieba's dictionary already; a copy costs 0.05 s, a load 0.6 s
+            self._jieba.FREQ, self._jieba.total = dict(base.FREQ), base.total
+            self._jieba.initialized = True
+        else:
+            self._jieba.initialize()
         self._lock = threading.Lock()  # jieba's lazy structures are not thread-safe while being extended
         for line in userdict.splitlines():
             parts = line.split()
