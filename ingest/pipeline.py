@@ -27,6 +27,7 @@ from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
 from kb.search import hub_scores
+from kb.vectors import write_half_copy
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.store import write_store
@@ -331,6 +332,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         try:
             np.save(folder / "vectors.npy", vectors)
             np.save(folder / "unit_vectors.npy", unit_vectors)
+            write_half_copy(folder, "vectors", vectors, settings.half_vectors_from)
+            write_half_copy(folder, "unit_vectors", unit_vectors, settings.half_vectors_from)
             np.save(folder / "unit_offsets.npy", unit_offsets)
             np.save(folder / "unit_keys.npy", _key_array(unit_keys))
             np.save(folder / "vector_keys.npy", _key_array(keys))

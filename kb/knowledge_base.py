@@ -19,15 +19,10 @@ from kb.sessions import SessionStore
 from kb.settings import Settings
 from kb.store import PassageStore
 from kb.tokenize import Tokenizer
+from kb.vectors import load_rescoring
 from kb.version import MANIFEST, NoVersionError, VersionStore
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
-
-
-def _mapped(path: Path) -> np.ndarray:
-    """A memory-mapped .npy as a plain ndarray over the same pages: indexing an np.memmap builds a memmap
-    object per slice, which cost more than the arithmetic in the search loop."""
-    return np.asarray(np.load(path, mmap_mode="r"))
 
 
 class KnowledgeBase:
@@ -42,11 +37,11 @@ class KnowledgeBase:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
                                f"({self.manifest['dim']}); re-run `kb ingest` with this model")
         self.store = PassageStore(folder / "kb.sqlite")
-        self.vectors = _mapped(folder / "vectors.npy")
+        self.vectors = load_rescoring(folder, "vectors")
         self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
         self.searcher = HybridSearcher(
             DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
-            _mapped(folder / "unit_vectors.npy"), np.load(folder / "unit_offsets.npy"),
+            load_rescoring(folder, "unit_vectors"), np.load(folder / "unit_offsets.npy"),
             BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
             parallel_from=settings.parallel_search_from)

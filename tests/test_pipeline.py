@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import SEEDS, make_settings
@@ -107,3 +108,25 @@ def test_unreadable_file_is_reported_and_the_rest_ingested(tmp_path, model_dir, 
     bad = {e["doc"]: e["error"] for e in report.errors}
     assert set(bad) == {"broken.docx", "old.doc", "empty.txt"}
     assert all("/" in msg for msg in bad.values())  # Chinese / English message
+
+
+def test_large_kb_rescores_from_a_float16_copy_with_the_same_answers(tmp_path, model_dir, encoder, seed_kb):
+    """From half_vectors_from on a version also stores float16 vectors and serving re-scores from them;
+    the float32 ones stay for incremental reuse. Answers keep their order; scores move by < 1e-3."""
+    settings = make_settings(tmp_path / "data", model_dir, half_vectors_from=1)
+    build_version(settings, encoder=encoder)
+    kb = KnowledgeBase.open(settings, encoder=encoder)
+    try:
+        folder = kb.folder
+        assert (folder / "vectors.f16.npy").is_file() and (folder / "unit_vectors.f16.npy").is_file()
+        assert (folder / "vectors.npy").is_file(), "float32 kept for incremental ingest"
+        assert kb.searcher.vectors.dtype == np.float16 and kb.searcher.unit_vectors.dtype == np.float16
+        assert seed_kb.searcher.vectors.dtype == np.float32, "the seeds are far below the threshold"
+        for q in ["客户投诉快递晚到要赔钱，我该怎么处理？", "什么是首问负责制", "客人嫌等太久要求打折"]:
+            half, full = kb.search(q, 5), seed_kb.search(q, 5)
+            assert [c.row for c in half.candidates[:3]] == [c.row for c in full.candidates[:3]], q
+            for a, b in zip(half.candidates, full.candidates):
+                if a.row == b.row:
+                    assert abs(a.dense - b.dense) < 1e-3 and abs(a.sentence - b.sentence) < 1e-3
+    finally:
+        kb.close()

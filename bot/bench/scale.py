@@ -27,8 +27,9 @@ IVF_NPROBE = (8, 16, 32, 64, 128, 256)
 RECALL_TARGET = 0.98
 
 
-def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray) -> dict:
+def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray, half_from: int = 500_000) -> dict:
     from bot.bench.synth import Corpus
+    from kb.vectors import write_half_copy
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
 
@@ -57,6 +58,8 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray)
     vectors.flush()
     info["build_s"]["vectors"] = round(time.perf_counter() - t, 2)
     info["disk_mb"]["vectors"] = dir_size_mb(folder / "vectors.npy")
+    if write_half_copy(folder, "vectors", vectors, half_from):  # what a KB version of this size stores
+        info["disk_mb"]["vectors_f16"] = dir_size_mb(folder / "vectors.f16.npy")
     del corpus
     # exact top-10 (ground truth for recall) by brute force in chunks
     gt_s = np.full((len(queries), 10), -np.inf, dtype=np.float32)
@@ -102,12 +105,14 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     from kb.index.dense import DenseIndex
     from kb.text import display_text, search_text
     from kb.tokenize import Tokenizer
+    from kb.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()
     dense = DenseIndex.load(folder, f"dense_{kind}")
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    vectors = load_rescoring(folder, "vectors")  # float16 copy from half_vectors_from on, as served
+    out["rescoring_dtype"] = str(vectors.dtype)
     words, chars = BM25Index.load(folder, "words"), BM25Index.load(folder, "chars")
     tokenizer = Tokenizer.from_folder(None)
     out["load_s"] = round(time.perf_counter() - t, 2)
@@ -247,7 +252,7 @@ def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kin
         folder = tmp / f"n{n}"
         kinds = kinds_for.get(n, DEFAULT_KINDS if n < 1_000_000 else LARGE_KINDS)
         log(f"scale: building {n} passages ({', '.join(kinds)})")
-        info = build(material, n, folder, kinds, queries)
+        info = build(material, n, folder, kinds, queries, settings.half_vectors_from)
         info["search"] = {}
         for kind in kinds:
             proc = subprocess.run([sys.executable, "-m", "bot.bench.scale", str(folder), kind, str(qfile)],
