@@ -223,3 +223,25 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
     threading.Timer(0.01, late.set_result, args=(seed_kb.encoder.encode_query_uncached(QUESTIONS[0]),)).start()
     with pytest.raises(RuntimeError):
         parallel.search(QUESTIONS[0], 10, query_vector=late)
+
+
+def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_kb):
+    """From parallel_search_from on, the dense channel and the bigram BM25 run on the searcher's pool beside
+    the words channel: same candidates, same scores, with a vector, a Future of one, or none."""
+    from kb.search import HybridSearcher
+
+    s = seed_kb.searcher
+    parallel = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words, s.chars,
+                              s.tokenizer, s.encoder, s.hubs, s.unit_hubs, s.weights, s.depth, parallel_from=0)
+    try:
+        assert parallel._pool is not None and s._pool is None
+        for q in QUESTIONS:
+            expected = s.search(q, 20)
+            for qv in (None, seed_kb.encoder.encode_query(q), seed_kb.encoder.encode_query_async(q)):
+                got = parallel.search(q, 20, query_vector=qv)
+                assert [(c.row, c.score, c.ranks) for c in got.candidates] == \
+                       [(c.row, c.score, c.ranks) for c in expected.candidates], q
+            bm25 = parallel.search(q, 20, mode="bm25")
+            assert [c.row for c in bm25.candidates] == [c.row for c in s.search(q, 20, mode="bm25").candidates]
+    finally:
+        parallel.close()
