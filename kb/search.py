@@ -189,11 +189,8 @@ class HybridSearcher:
         lexical = []
         if use_bm25:  # first: while the query vector is being computed (a Future) the model runs meanwhile
             t = time.perf_counter()
-            # Large KBs: the bigram channel (the slower one) on the pool's other thread, beside this one's
-            # words channel; MaxScore is mostly numpy, which releases the GIL.
-            chars_job = self._pool.submit(self.chars.search, bigrams, self.depth) if self._pool else None
-            lexical = [("words", *self.words.search(words, self.depth))]
-            lexical.append(("chars", *(chars_job.result() if chars_job else self.chars.search(bigrams, self.depth))))
+            lexical = [(name, *index.search(tokens, self.depth))
+                       for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars"))]
             timings["bm25"] = (time.perf_counter() - t) * 1000
         qv = None
         found = []  # candidate rows per channel, in channel order (dense, sentences, words, chars)
