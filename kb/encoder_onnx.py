@@ -60,9 +60,10 @@ class OnnxBackend:
         self.session = _session(ort, path, threads, wait_policy)
         # Batches run on single-threaded "lanes": one 1-thread session run concurrently by `lanes` callers,
         # each on its own core. A 2-thread session stalls at every operator's barrier whenever a request
-        # thread takes one of its cores (measured in-process, 32 request threads: 99 -> see README
-        # Performance), and one lane per core is also 16 % more throughput on an idle machine (206 -> 238
-        # questions/s in batches of 32). The lone question keeps the all-cores session: 9.8 vs 14.1 ms.
+        # thread takes one of its cores (in-process, 32 request threads: 99 asks/s with 2-thread batches,
+        # 144 with continuous lanes; README Performance), and one lane per core is also 16 % more throughput
+        # on an idle machine (206 -> 238 questions/s in batches of 32). The lone question keeps the
+        # all-cores session: 9.8 vs 14.1 ms.
         self.lanes = threads or os.cpu_count() or 1
         self.lane_run = RUN
         self._lane_session = _session(ort, path, 1, wait_policy) if self.lanes > 1 else None
