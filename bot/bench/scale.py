@@ -29,9 +29,9 @@ RECALL_TARGET = 0.98
 
 def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray, half_from: int = 500_000) -> dict:
     from bot.bench.synth import Corpus
-    from kb.vectors import write_half_copy
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
+    from kb.vectors import write_half_copy
 
     if folder.exists():
         shutil.rmtree(folder)
