@@ -85,9 +85,11 @@ def cmd_ingest(args) -> int:
             return 2
         dirs.append(settings.uploads_dir)
     progress, close = _progress_bar()
+    from kb.encoder import ModelMissingError
+
     try:
         report = build_version(settings, progress=progress, dirs=dirs, force=args.force)
-    except IngestError as exc:
+    except (IngestError, ModelMissingError) as exc:
         close()
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -83,3 +83,20 @@ def test_server_hands_settings_to_workers(api_settings, monkeypatch):
     assert s.port == 9123 and s.workers == 3
     assert s.admin_token.get_secret_value() == ADMIN_TOKEN
     assert s.data_dir == api_settings.data_dir and s.model == api_settings.model
+
+
+def test_ingest_with_a_missing_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """No traceback: one line saying what is missing and how to get it; nothing published."""
+    import json
+
+    from conftest import SEEDS
+
+    from bot.cli import main
+
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KB_DOCS_DIRS", json.dumps([str(SEEDS)]))
+    monkeypatch.setenv("KB_MODEL", str(tmp_path / "no-such-model"))
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert "error: embedding model not found" in err and "kb setup-model" in err and "Traceback" not in err
+    assert not (tmp_path / "data" / "versions" / "CURRENT").exists()
