@@ -185,8 +185,9 @@ class AnswerComposer:
         timings: dict[str, float] = {}
         session = self.kb.sessions.get(session_id)
         shown = display_text(question)
-        content = self.kb.tokenizer.words(search_text(shown))
-        resolved = resolve(session, shown, len(content))
+        # Content words only matter for a possible follow-up: a first question reaches the model without jieba.
+        content = len(self.kb.tokenizer.words(search_text(shown))) if session.turns else 0
+        resolved = resolve(session, shown, content)
         wants_case = bool(_CASE_INTENT.search(to_simplified(shown)))
 
         # The model encodes the question while BM25 runs here; "encode" is submit-to-vector time (it

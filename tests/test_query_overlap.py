@@ -245,3 +245,58 @@ def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_k
             assert [c.row for c in bm25.candidates] == [c.row for c in s.search(q, 20, mode="bm25").candidates]
     finally:
         parallel.close()
+
+
+def test_exact_channel_by_one_product_finds_what_the_flat_index_finds(seed_kb):
+    """Over flat indexes the dense channel ranks one product of all vectors itself: same top rows and
+    cosines as FAISS (equal cosines by row), and the fusion gets the same scores with or without them."""
+    import copy
+
+    from kb.search import _top
+
+    s = seed_kb.searcher
+    assert s.dense.kind == "flat" and s.units.kind == "flat"
+    for q in QUESTIONS:
+        qv = seed_kb.encoder.encode_query_uncached(q)
+        for index, vectors, k in ((s.dense, s.vectors, s.depth), (s.units, s.unit_vectors, s.depth * 3)):
+            sims = vectors @ qv
+            mine = _top(sims, k)
+            rows, scores = index.search(qv, k)
+            np.testing.assert_allclose(sims[mine], scores, atol=1e-5)
+            clear = scores[-1] + 1e-5  # above the k-th cosine: no tie can move a row in or out
+            assert set(mine[sims[mine] > clear].tolist()) == set(rows[scores > clear].tolist())
+            assert np.all(np.diff(sims[mine]) <= 0)
+        via_faiss = copy.copy(s)
+        via_faiss.vectors = s.vectors.astype(np.float16)  # not float32: the channel asks FAISS instead
+        via_faiss.unit_vectors = s.unit_vectors.astype(np.float16)
+        _, found, _, full = via_faiss._dense_channel(qv)
+        assert full == {}
+        _, found_np, _, full_np = s._dense_channel(qv)
+        assert set(full_np) == {"passage", "unit"}
+        rows = np.unique(np.concatenate(found + found_np))
+        a, b = s._exact_dense(rows, qv, full_np), s._exact_dense(rows, qv, {})
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], atol=1e-5)
+
+
+def test_best_sentence_is_the_first_of_the_highest_in_each_passage(seed_kb):
+    """The vectorised best-unit choice against a loop with np.argmax, with ties and passages without units."""
+    import copy
+
+    s = copy.copy(seed_kb.searcher)
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 5, 60)
+    s.unit_offsets = np.concatenate(([0], np.cumsum(counts)))
+    n_units = int(counts.sum())
+    unit_sims = np.round(rng.random(n_units), 1).astype(np.float32)  # coarse: many exact ties
+    full = {"passage": rng.random(60).astype(np.float32), "unit": unit_sims}
+    s.hubs, s.unit_hubs = np.zeros(60, np.float32), np.zeros(n_units, np.float32)
+    rows = rng.permutation(60)[:40]
+    got = s._exact_dense(rows, None, full)
+    for i, r in enumerate(rows):
+        a, b = s.unit_offsets[r], s.unit_offsets[r + 1]
+        if b == a:
+            assert got["sentence_index"][i] == -1 and got["sentence"][i] == full["passage"][r]
+        else:
+            assert got["sentence_index"][i] == int(np.argmax(unit_sims[a:b]))
+            assert got["sentence"][i] == unit_sims[a:b].max()

@@ -32,13 +32,17 @@ class DenseIndex:
         self.kind = kind
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32, ef_construction: int = 80,
-              ef_search: int | None = None, ivf_lists: int | None = None, pq_m: int = 48,
+    def build(cls, vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32,
+              ef_construction: int | None = None, ef_search: int | None = None, ivf_lists: int | None = None, pq_m: int = 48,
               nprobe: int = 32) -> "DenseIndex":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if ef_search is None:  # SQ8 distances are cheaper: a wider search at the same cost
             ef_search = 512 if kind == "hnswsq" else 64
+        if ef_construction is None:
+            # hnswsq serves the largest corpora, where a better graph pays for its build: measured at 100k,
+            # efConstruction 80 -> 200 lifts recall@10 at efSearch 256 from 0.975 to 0.989 for 2.6x the build
+            ef_construction = 200 if kind == "hnswsq" else 80
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
         elif kind in ("hnsw", "hnswsq"):
