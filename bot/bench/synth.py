@@ -8,8 +8,15 @@ the vocabulary the long Zipf tail a real large corpus has.
   (jieba words and character bigrams); a passage's tokens are the concatenation of its sentences' tokens
   plus its filler words (a filler word's bigrams are its own). Text is never materialised at 1M.
 - Dense side (synthetic vectors with real structure): a passage's vector is a random convex mix of its
-  sentences' real e5 vectors (from the current KB version) plus Gaussian noise; so near-duplicates,
-  topics and hubs look like the real corpus, at any size, without running the model a million times.
+  sentences' real e5 vectors (from the current KB version) plus a residual: how a real passage's own
+  vector differs from the mean of its sentences' vectors, drawn from those residuals' Gaussian (their mean
+  and covariance, measured on the KB). So near-duplicates, topics and hubs look like the real corpus, at any
+  size, without running the model a million times.
+  Why the residual and not isotropic noise: isotropic noise spreads every vector over all 384 dimensions.
+  Measured on the seeds (MLE local intrinsic dimension, k=20, 941 vectors): real sentence vectors 25,
+  residual-shaped mixes 35, isotropic-noise mixes 87-107; mean pairwise cosine real passages 0.900,
+  residual 0.897, isotropic (norm 0.5) 0.765. An ANN index on isotropic noise is measured on a much harder,
+  unreal problem (the "isotropic" model is kept as a stress test).
 """
 from __future__ import annotations
 
@@ -46,6 +53,7 @@ class Material:
                 vecs.append(np.asarray(kb.vectors[i:i + 1], dtype=np.float32))
             self.groups.append((start, len(self.sentences)))
         self.vectors = np.concatenate(vecs).astype(np.float32)
+        self.residuals = _residuals(np.asarray(kb.vectors, dtype=np.float32), unit_vectors, offsets)
         tok = kb.tokenizer
         from kb.text import search_text
 
@@ -67,6 +75,18 @@ class Material:
 
     def vocab_lists(self) -> tuple[dict[str, int], dict[str, int]]:
         return self.word_vocab, self.char_vocab
+
+
+def _residuals(passage_vectors: np.ndarray, unit_vectors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each real passage vector minus the normalised mean of its sentences' vectors (passages of one sentence
+    left out: their residual is ~0 and would understate the spread)."""
+    out = []
+    for i in range(len(passage_vectors)):
+        a, b = int(offsets[i]), int(offsets[i + 1])
+        if b - a >= 2:
+            mean = unit_vectors[a:b].mean(axis=0)
+            out.append(passage_vectors[i] - mean / np.linalg.norm(mean))
+    return np.asarray(out, dtype=np.float32).reshape(-1, passage_vectors.shape[1])
 
 
 def _jieba_words(limit: int) -> tuple[list[str], np.ndarray]:
@@ -149,14 +169,24 @@ class Corpus:
         indptr = np.concatenate([[0], np.cumsum(per_passage)])
         return indptr, ids
 
-    def vectors(self, out: np.ndarray, noise: float = 0.5, seed: int = 2, chunk: int = 50_000) -> None:
+    def vectors(self, out: np.ndarray, noise: str = "residual", scale: float = 0.5, seed: int = 2,
+                chunk: int = 50_000) -> None:
         """Fill out (n × dim, may be a memmap): a random convex mix (Dirichlet weights) of the passage's
-        sentence vectors, normalised, plus noise (norm ~ `noise`), normalised again."""
+        sentence vectors, normalised, plus noise, normalised again. noise "residual": drawn from the real
+        passage residuals' Gaussian (module docstring); "isotropic": Gaussian of norm ~ `scale`."""
         from scipy import sparse
 
         m = self.material
         rng = np.random.default_rng(seed)
         dim = m.vectors.shape[1]
+        if noise == "residual":
+            if len(m.residuals) < 2:
+                raise ValueError("residual noise needs at least 2 passages of 2+ sentences in the KB")
+            r_mean = m.residuals.mean(axis=0)
+            # z @ r_centred has exactly the residuals' covariance for z ~ N(0, 1)
+            r_centred = (m.residuals - r_mean) / np.sqrt(len(m.residuals) - 1)
+        elif noise != "isotropic":
+            raise ValueError(f"unknown noise model: {noise}")
         for a in range(0, self.n, chunk):
             b = min(self.n, a + chunk)
             lists = self.sentences[a:b]
@@ -166,7 +196,10 @@ class Corpus:
             mix = sparse.csr_matrix((vals, cols, indptr), shape=(b - a, len(m.sentences)))
             v = np.asarray(mix @ m.vectors, dtype=np.float32)
             v /= np.linalg.norm(v, axis=1, keepdims=True)
-            v += rng.standard_normal(v.shape, dtype=np.float32) * (noise / np.sqrt(dim))
+            if noise == "residual":
+                v += r_mean + rng.standard_normal((b - a, len(r_centred)), dtype=np.float32) @ r_centred
+            else:
+                v += rng.standard_normal(v.shape, dtype=np.float32) * (scale / np.sqrt(dim))
             v /= np.linalg.norm(v, axis=1, keepdims=True)
             out[a:b] = v
 
