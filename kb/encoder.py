@@ -230,8 +230,15 @@ class Encoder:
         """One query vector; concurrent callers are encoded together in one batch."""
         return self.encode_query_async(text).result()
 
-    def encode_query_async(self, text: str) -> Future:
-        """The query vector as a Future, so the caller can do its own work (BM25) while the model runs."""
+    def encode_query_async(self, text: str, defer_when_idle: bool = False) -> Future:
+        """The query vector as a Future, so the caller can do its own work (BM25) while the model runs.
+
+        defer_when_idle: if nothing else is being encoded, a `DeferredVector` instead - the encode runs on
+        the caller's thread when it asks for the result. On an idle service that is faster than
+        overlapping: the model already uses every core, so BM25 beside it only slows it down, and the
+        hand-offs to the encoder's thread and back cost ~0.2 ms (2 cores, seeds: BM25 then encode 9.96 ms,
+        overlapped 10.61). Only for callers that ask for the result themselves (no done-callbacks
+        waiting on it)."""
         with self._cache_lock:
             hit = self._cache.get(text)
             if hit is not None:
@@ -240,7 +247,10 @@ class Encoder:
                 done: Future = Future()
                 done.set_result(hit)
                 return done
-        fut = self._batcher.submit_async(text)
+        if defer_when_idle and self._batcher.idle():
+            fut: Future = DeferredVector(lambda: self._batcher.run_here(text))
+        else:
+            fut = self._batcher.submit_async(text)
         fut.add_done_callback(lambda f: self._remember(text, f))
         return fut
 
@@ -261,6 +271,26 @@ class Encoder:
 
     def token_count(self, text: str) -> int:
         return self.backend.token_count(text)
+
+
+class DeferredVector(Future):
+    """A Future whose value is computed by the first `result()` call, on that caller's thread."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+        self._claimed = threading.Lock()
+        self.compute_ms: float | None = None
+
+    def result(self, timeout: float | None = None):
+        if self._claimed.acquire(blocking=False):  # the first caller computes; any other one waits for it
+            t = time.perf_counter()
+            try:
+                self.set_result(self._compute())
+            except BaseException as exc:  # noqa: BLE001 - raised below, to every caller
+                self.set_exception(exc)
+            self.compute_ms = (time.perf_counter() - t) * 1000
+        return super().result(timeout)
 
 
 class _MicroBatcher:
@@ -304,6 +334,22 @@ class _MicroBatcher:
         self._queue.put((text, fut))
         return fut
 
+    def idle(self) -> bool:
+        with self._state:
+            return self._busy == 0 and self._queue.empty()
+
+    def run_here(self, text: str) -> np.ndarray:
+        """One question on the caller's thread, as a lone request runs on a worker: all cores, with the
+        lanes held back meanwhile."""
+        with self._state:
+            self._busy += 1
+        try:
+            with self._gate:
+                return self._fn([text])[0]
+        finally:
+            with self._state:
+                self._busy -= 1
+
     @staticmethod
     def _deliver(batch: list, compute) -> None:
         try:
@@ -326,7 +372,14 @@ class _MicroBatcher:
                         batch.append(self._queue.get(timeout=left))
                     except queue.Empty:
                         break
-            self._deliver(batch, self._fn)
+            with self._state:
+                self._busy += 1
+            try:
+                with self._gate:
+                    self._deliver(batch, self._fn)
+            finally:
+                with self._state:
+                    self._busy -= 1
 
     def _run_lane(self) -> None:
         while True:

@@ -119,6 +119,11 @@ class HybridSearcher:
         self._pool = (ThreadPoolExecutor(2, thread_name_prefix="dense-search")
                       if len(vectors) >= parallel_from else None)
 
+    @property
+    def parallel(self) -> bool:
+        """Whether the dense channel runs on the searcher's own threads (it then waits on the vector)."""
+        return self._pool is not None
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)

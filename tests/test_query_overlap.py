@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from concurrent.futures import Future
 
 import numpy as np
@@ -300,3 +301,86 @@ def test_best_sentence_is_the_first_of_the_highest_in_each_passage(seed_kb):
         else:
             assert got["sentence_index"][i] == int(np.argmax(unit_sims[a:b]))
             assert got["sentence"][i] == unit_sims[a:b].max()
+
+
+def test_an_idle_encoder_defers_the_question_to_the_callers_thread(encoder):
+    """defer_when_idle: nothing queued or running -> the vector is computed by whoever asks for it, on that
+    thread (no hand-off); busy -> the usual batcher Future. Same vector either way; errors reach the caller."""
+    from kb.encoder import DeferredVector
+
+    encoder.clear_cache()
+    q = "快递晚到了客户要求赔偿怎么办"
+    fut = encoder.encode_query_async(q, defer_when_idle=True)
+    assert isinstance(fut, DeferredVector) and not fut.done()
+    ran_on: list[str] = []
+    original = encoder._batcher._fn
+    encoder._batcher._fn = lambda texts, lane=False: (ran_on.append(threading.current_thread().name),
+                                                       original(texts, lane))[1]
+    try:
+        vec = fut.result(timeout=30)
+        assert ran_on == [threading.current_thread().name] and fut.compute_ms > 0
+        np.testing.assert_allclose(vec, encoder.encode_query_uncached(q), rtol=0, atol=1e-6)
+        assert encoder.encode_query_async(q, defer_when_idle=True).result() is vec  # remembered
+        encoder._batcher._busy += 1  # as while another question is being encoded
+        try:
+            busy = encoder.encode_query_async("另一个问题：退货运费谁出", defer_when_idle=True)
+            assert not isinstance(busy, DeferredVector)
+        finally:
+            encoder._batcher._busy -= 1
+        assert busy.result(timeout=30).shape == vec.shape
+        assert ran_on[-1] != threading.current_thread().name
+    finally:
+        encoder._batcher._fn = original
+
+    boom = DeferredVector(lambda: (_ for _ in ()).throw(RuntimeError("model exploded")))
+    with pytest.raises(RuntimeError, match="model exploded"):
+        boom.result()
+    with pytest.raises(RuntimeError, match="model exploded"):  # a second caller gets the same error
+        boom.result()
+
+    slow = DeferredVector(lambda: (time.sleep(0.05), np.ones(3))[1])
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(slow.result(timeout=10))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(r is results[0] for r in results), "computed once, shared"
+
+
+def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(seed_kb):
+    """The composer defers the encode only when the searcher does not wait on the vector from its own
+    threads: a parallel searcher gets a batcher Future (a deferred one would never be computed)."""
+    import copy
+
+    from kb.encoder import DeferredVector
+    from kb.search import HybridSearcher
+
+    enc = seed_kb.encoder
+    seen: list[bool] = []
+    original = enc.encode_query_async
+
+    def spy(text, defer_when_idle=False):
+        fut = original(text, defer_when_idle)
+        seen.append(isinstance(fut, DeferredVector))
+        return fut
+
+    enc.encode_query_async = spy
+    s = seed_kb.searcher
+    large = copy.copy(seed_kb)
+    large.searcher = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words,
+                                    s.chars, s.tokenizer, enc, s.hubs, s.unit_hubs, s.weights, s.depth,
+                                    parallel_from=0)
+    try:
+        for q in QUESTIONS[:3]:
+            enc.clear_cache()
+            deferred = seed_kb.ask(q)
+            assert seen[-1] is True
+            enc.clear_cache()
+            overlapped = type(seed_kb.composer)(large).ask(q, 10, None)
+            assert seen[-1] is False
+            for key in ("matched", "answer", "passages", "principles", "cases", "suggestions"):
+                assert deferred[key] == overlapped[key], (q, key)
+    finally:
+        enc.encode_query_async = original
+        large.searcher.close()
