@@ -57,6 +57,8 @@ def test_every_part_reports(bench_result):
         x = s["search"][kind]
         assert "error" not in x, x
         assert 0 <= x["dense_recall@10"] <= 1 and x["search_ms"]["bm25_words"]["p50"] is not None
+        assert "with_model_error" not in x, x.get("with_model_error")  # the real model beside the indexes
+        assert x["rss_with_model_mb"] > x["rss_after_load_mb"] and x["search_with_encode_ms"]["p50"] > 0
     assert json.loads((out / "bench.json").read_text("utf-8"))["quick"] is True
 
 

@@ -203,7 +203,9 @@ def summary_lines(r: dict) -> list[str]:
                            f" chars {_g(sm, 'bm25_chars', 'p50')}/{_g(sm, 'bm25_chars', 'p95')}"
                            f" hybrid {_g(sm, 'hybrid', 'p50')}/{_g(sm, 'hybrid', 'p95')}"
                            f"; BM25 recall@10 vs exact {x.get('bm25_words_recall@10_vs_exact')}/"
-                           f"{x.get('bm25_chars_recall@10_vs_exact')}")
+                           f"{x.get('bm25_chars_recall@10_vs_exact')}"
+                           + (f"; with the model: RSS {x['rss_with_model_mb']} MB, search incl. encode p50 "
+                              f"{_g(x, 'search_with_encode_ms', 'p50')} ms" if "rss_with_model_mb" in x else ""))
     out.append(f"load: start {r['load_at_start']['load1']}, end {_g(r, 'load_at_end', 'load1')}")
     return out
 

@@ -11,6 +11,7 @@ Queries are real: distinct agent questions (bot/bench/questions.py) and their re
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -216,9 +217,33 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
         out[f"bm25_{name}_exhaustive_ms"] = pct(lat, 50, 95)
     out["rss_after_queries_mb"] = rss_mb()  # incl. the exhaustive reference scans
     out["rss_file_backed_mb"] = _rss_file_mb()  # memory-mapped pages touched (BM25 postings, vectors.npy)
+    if searcher is not None:
+        _with_model(out, searcher, texts)
     out["peak_rss_mb"] = peak_rss_mb()
     out["load"] = load()
     return out
+
+
+def _with_model(out: dict, searcher, texts: list[str]) -> None:
+    """The service's own model loaded beside the indexes, questions encoded for real: what a process
+    serving this corpus holds (the web layer adds a few tens of MB), and search latency with the encode."""
+    from kb.encoder import Encoder
+    from kb.settings import Settings
+    from kb.text import display_text, to_simplified
+
+    try:
+        encoder = Encoder.from_settings(Settings())
+    except Exception as exc:  # noqa: BLE001 - no model here: the figures without it still stand
+        out["with_model_error"] = f"{type(exc).__name__}: {exc}"
+        return
+    lat = []
+    for text in texts[:100]:
+        t = time.perf_counter()
+        searcher.search(text, 10, query_vector=encoder.encode_query(to_simplified(display_text(text))))
+        lat.append((time.perf_counter() - t) * 1000)
+    out["search_with_encode_ms"] = pct(lat, 50, 95)
+    out["rss_with_model_mb"] = rss_mb()
+    out["rss_with_model_file_backed_mb"] = _rss_file_mb()
 
 
 def _rss_file_mb() -> float | None:
@@ -256,7 +281,9 @@ def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kin
         info["search"] = {}
         for kind in kinds:
             proc = subprocess.run([sys.executable, "-m", "bot.bench.scale", str(folder), kind, str(qfile)],
-                                  capture_output=True, text=True, timeout=7200)
+                                  capture_output=True, text=True, timeout=7200, env=dict(
+                                      os.environ, KB_MODEL=settings.model_name_or_path,
+                                      KB_ENCODER_ENGINE=settings.encoder_engine))
             if proc.returncode != 0:
                 info["search"][kind] = {"error": proc.stderr[-1500:]}
                 log(f"scale {n} {kind}: FAILED {proc.stderr[-300:]}")
