@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex
 from kb.passage import KINDS, Passage
@@ -36,6 +37,7 @@ class KnowledgeBase:
         if encoder.dim != self.manifest["dim"]:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
                                f"({self.manifest['dim']}); re-run `kb ingest` with this model")
+        limit_blas_threads(settings.blas_threads)
         self.store = PassageStore(folder / "kb.sqlite")
         self.vectors = load_rescoring(folder, "vectors")
         self.tokenizer = Tokenizer.from_folder(folder / "dictionary")

@@ -109,6 +109,10 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     from kb.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
+    from kb.blas import limit_blas_threads
+    from kb.settings import Settings
+
+    limit_blas_threads(Settings().blas_threads)  # as a KnowledgeBase does
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()
     dense = DenseIndex.load(folder, f"dense_{kind}")

@@ -1,0 +1,31 @@
+"""A KnowledgeBase limits numpy's BLAS threads (kb/blas.py): a product never leaves spinning threads
+on the cores the model needs next."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def test_opening_a_kb_limits_blas_threads_and_zero_keeps_the_default(seed_kb):
+    from threadpoolctl import threadpool_info
+
+    from kb.blas import limit_blas_threads
+
+    assert seed_kb.settings.blas_threads == 1
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
+    # 0 leaves the library alone: checked in a fresh process, whose default is every core
+    code = textwrap.dedent("""
+        import numpy  # loads OpenBLAS
+        from threadpoolctl import threadpool_info
+        from kb.blas import limit_blas_threads
+        before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        limit_blas_threads(0)
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        assert before and before == after, (before, after)
+        limit_blas_threads(1)
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    limit_blas_threads(1)
