@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -340,17 +341,22 @@ class _MicroBatcher:
         with self._state:
             return self._busy == 0 and self._queue.empty()
 
-    def run_here(self, text: str) -> np.ndarray:
-        """One question on the caller's thread, as a lone request runs on a worker: all cores, with the
-        lanes held back meanwhile."""
+    @contextmanager
+    def _working(self):
+        """Counts an encode in progress (what `idle` reads)."""
         with self._state:
             self._busy += 1
         try:
-            with self._gate:
-                return self._fn([text])[0]
+            yield
         finally:
             with self._state:
                 self._busy -= 1
+
+    def run_here(self, text: str) -> np.ndarray:
+        """One question on the caller's thread, as a lone request runs on a worker: all cores, with the
+        lanes held back meanwhile."""
+        with self._working(), self._gate:
+            return self._fn([text])[0]
 
     @staticmethod
     def _deliver(batch: list, compute) -> None:
@@ -374,14 +380,8 @@ class _MicroBatcher:
                         batch.append(self._queue.get(timeout=left))
                     except queue.Empty:
                         break
-            with self._state:
-                self._busy += 1
-            try:
-                with self._gate:
-                    self._deliver(batch, self._fn)
-            finally:
-                with self._state:
-                    self._busy -= 1
+            with self._working():  # one worker: the model lock already orders it after a `run_here`
+                self._deliver(batch, self._fn)
 
     def _run_lane(self) -> None:
         while True:

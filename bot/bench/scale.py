@@ -102,16 +102,15 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     """Runs in its own process: load like a KnowledgeBase, then measure."""
     import faiss
 
+    from kb.blas import limit_blas_threads
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
+    from kb.settings import Settings
     from kb.text import display_text, search_text
     from kb.tokenize import Tokenizer
     from kb.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
-    from kb.blas import limit_blas_threads
-    from kb.settings import Settings
-
     limit_blas_threads(Settings().blas_threads)  # as a KnowledgeBase does
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()

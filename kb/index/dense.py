@@ -33,8 +33,8 @@ class DenseIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32,
-              ef_construction: int | None = None, ef_search: int | None = None, ivf_lists: int | None = None, pq_m: int = 48,
-              nprobe: int = 32) -> "DenseIndex":
+              ef_construction: int | None = None, ef_search: int | None = None, ivf_lists: int | None = None,
+              pq_m: int = 48, nprobe: int = 32) -> "DenseIndex":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if ef_search is None:  # SQ8 distances are cheaper: a wider search at the same cost
