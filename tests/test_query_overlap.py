@@ -160,18 +160,23 @@ def _reference_collapse(ranked):
     return [(i, ids) for i, ids in kept]
 
 
-def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
-    comp = seed_kb.composer
+def _with_copies(kb, questions):
+    """Each question's results with near-duplicates inserted as editors make them: a copy in another
+    document, a copy with a line cut off, a copy with a sentence added."""
     cases = []
-    for q in QUESTIONS + ["课件里重复的幻灯片", "服务质量"]:
-        res = seed_kb.searcher.search(q, 30)
-        ranked = list(zip(res.candidates, seed_kb.passages([c.row for c in res.candidates])))
-        # near-duplicates as editors make them: a copy in another document, a copy with a line cut off,
-        # a copy with a sentence added
+    for q in questions:
+        res = kb.searcher.search(q, 30)
+        ranked = list(zip(res.candidates, kb.passages([c.row for c in res.candidates])))
         for n, (c, p) in enumerate(ranked[:6]):
             text = [p.text, p.text[: int(len(p.text) * 0.9)], p.text + "另外请注意记录客户的联系方式。"][n % 3]
             ranked.insert(2 * n + 3, (Candidate(row=c.row), dataclasses.replace(p, id=f"{p.id}-copy{n}", text=text)))
         cases.append(ranked)
+    return cases
+
+
+def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
+    comp = seed_kb.composer
+    cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
 
     def ours(ranked):
         index = {id(c): i for i, (c, _) in enumerate(ranked)}
@@ -193,6 +198,24 @@ def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
         t.join()
     for k in range(6):
         assert got[k] == expected
+
+
+def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(seed_kb):
+    """Small KBs compare all their passages' pairs once at open; collapse then only looks them up."""
+    comp = seed_kb.composer
+    assert set(comp._neighbours) == {p.id for p in seed_kb.passages(list(range(seed_kb.stats()["passages"])))}
+    cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
+    table = comp.duplicates_among([p for ranked in cases for _, p in ranked])
+    assert sum(1 for v in table.values() if v) >= 6
+    original = comp._neighbours
+    comp._neighbours = table  # as if these passages (copies included) were the version's
+    try:
+        for ranked in cases:
+            index = {id(c): i for i, (c, _) in enumerate(ranked)}
+            got = [(index[id(c)], [s["passage_id"] for s in sources]) for c, _, sources in comp.collapse(ranked)]
+            assert got == _reference_collapse(ranked)
+    finally:
+        comp._neighbours = original
 
 
 def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
