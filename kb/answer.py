@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -19,6 +20,8 @@ from kb.search import Candidate
 from kb.sessions import Turn, resolve
 from kb.text import display_text, match_key, search_text, to_simplified
 
+log = logging.getLogger(__name__)
+
 NO_ANSWER = "知识库里没有相关内容。"
 _CASE_INTENT = re.compile(r"案例|例子|举例|举个|故事|实例|有没有(公司|企业|哪家)|别人(怎么|是怎么)|怎么做的|经验")
 _NUMBERING = re.compile(r"^\s*(第[一二三四五六七八九十百\d]+[章节篇条]|[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[、.．]?|法则\s*\d+)\s*")
@@ -29,7 +32,7 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 # a smaller duplicate matrix).
 MIN_CANDIDATES = 20
 DUP_JACCARD = 0.8
-DUPLICATES_AT_OPEN = 2000  # passages (~0.35 ms each at open); above, near-duplicates are found per question
+WARM_AT_OPEN = 2000  # passages (~0.8 ms each, on a thread of its own); above, answers work it out per question
 
 
 FEATURES = ("sentence", "passage", "coverage", "lexical")
@@ -100,9 +103,13 @@ class AnswerComposer:
         self._gram_vocab: dict[str, int] = {}
         self._gram_lock = threading.Lock()
         self._sentences: dict[str, list[tuple[str, str]]] = {}
-        # Whether two passages are near-duplicates does not depend on the question: for a KB of up to
-        # DUPLICATES_AT_OPEN passages every pair is compared once, here, and `collapse` only looks it up.
-        self._neighbours: dict[str, frozenset[str]] = self._all_duplicates()
+        # What does not depend on the question is worked out once, beside the first requests, for a KB of
+        # up to WARM_AT_OPEN passages: every pair's near-duplicate verdict (`collapse` then only looks it
+        # up) and every passage's normalised sentences for highlighting. Until `warmed` is set, answers
+        # compute what they need themselves.
+        self._neighbours: dict[str, frozenset[str]] = {}
+        self.warmed = threading.Event()
+        threading.Thread(target=self._warm, name="answer-warm-up", daemon=True).start()
 
     # --- pieces --------------------------------------------------------------------------------
     def passage_dict(self, p: Passage, score: float | None = None, sources: list[dict] | None = None) -> dict:
@@ -175,7 +182,7 @@ class AnswerComposer:
         """Near-duplicates (same text in two documents, repeated slides) become one result with both sources.
 
         A result joins the first kept one it shares >= 80 % of its 4-grams with (Jaccard) or that contains
-        95 % of the smaller one's. For a KB whose pairs were all compared at open this is a look-up (20
+        95 % of the smaller one's. For a KB whose pairs were all compared at open (`_warm`) a look-up (20
         results: ~0.05 ms instead of ~0.45); otherwise the overlaps come from one sparse product instead
         of ~800 set intersections."""
         if not ranked:
@@ -209,13 +216,20 @@ class AnswerComposer:
                 kept.append((i, [src]))
         return [(ranked[i][0], ranked[i][1], sources) for i, sources in kept]
 
-    def _all_duplicates(self, block: int = 512) -> dict[str, frozenset[str]]:
-        """Each passage's near-duplicates among all of the version's passages, if there are at most
-        DUPLICATES_AT_OPEN (seeds: 184 passages in ~60 ms); {} for larger KBs, which compare per question."""
-        n = len(self.kb.store.kinds)
-        if not 0 < n <= DUPLICATES_AT_OPEN:
-            return {}
-        return self.duplicates_among(self.kb.passages(list(range(n))), block)
+    def _warm(self) -> None:
+        """All passages' near-duplicates and highlight sentences, if there are at most WARM_AT_OPEN
+        (seeds: 184 passages, ~0.15 s); larger KBs compare and normalise per question, caching as they go."""
+        try:
+            n = len(self.kb.store.kinds)
+            if 0 < n <= WARM_AT_OPEN:
+                passages = self.kb.passages(list(range(n)))
+                self._neighbours = self.duplicates_among(passages)
+                for p in passages:
+                    self._sentence_keys(p)
+        except Exception:  # noqa: BLE001 - e.g. the version closed meanwhile; answers work without it
+            log.warning("answer warm-up skipped", exc_info=True)
+        finally:
+            self.warmed.set()
 
     def duplicates_among(self, passages: list[Passage], block: int = 512) -> dict[str, frozenset[str]]:
         """Passage id -> ids of its near-duplicates among `passages` (every id present)."""

@@ -201,8 +201,10 @@ def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
 
 
 def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(seed_kb):
-    """Small KBs compare all their passages' pairs once at open; collapse then only looks them up."""
+    """Small KBs compare all their passages' pairs once, beside the first requests; collapse then only
+    looks them up."""
     comp = seed_kb.composer
+    assert comp.warmed.wait(30)
     assert set(comp._neighbours) == {p.id for p in seed_kb.passages(list(range(seed_kb.stats()["passages"])))}
     cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
     table = comp.duplicates_among([p for ranked in cases for _, p in ranked])
