@@ -48,5 +48,6 @@ def serve(settings: Settings | None = None, *, log_level: str = "info", reload: 
         log_level=log_level,
         proxy_headers=True,
         server_header=False,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=30,
     )
