@@ -109,6 +109,25 @@ def test_bm25_reads_format_1(tmp_path):
             np.testing.assert_array_equal(a, b)
 
 
+def test_bm25_weights_kept_at_load_rank_bit_for_bit_like_weights_computed_per_query(monkeypatch):
+    """Small indexes compute every posting's weight once (STORE_WEIGHTS_MAX); larger ones per query term.
+    Both must give the same float32 scores, on the exhaustive and on the pruned path."""
+    rng = np.random.default_rng(5)
+    docs = _corpus(rng, n=2500, vocab=300, mean_len=15)
+    kept = BM25Index.build(docs, "t")
+    monkeypatch.setattr(BM25Index, "STORE_WEIGHTS_MAX", 0)
+    computed = BM25Index.build(docs, "t")
+    assert kept._stored is not None and computed._stored is None
+    queries = [[f"t{t}" for t in rng.integers(0, 100, size=int(rng.integers(1, 12)))] for _ in range(40)]
+    for pruned in (False, True):
+        if pruned:
+            _pruned(kept), _pruned(computed)
+        for q in queries:
+            for x, y in zip(kept.search(q, 20), computed.search(q, 20)):
+                np.testing.assert_array_equal(x, y)
+            np.testing.assert_array_equal(kept.scores(q), computed.scores(q))
+
+
 def test_bm25_weights_are_okapi():
     docs = [["a", "b"], ["a", "a", "c"], ["d"]]
     index = BM25Index.build(docs, "t")

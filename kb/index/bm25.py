@@ -70,6 +70,7 @@ class BM25Index:
     # rank exactly as before; larger ones by row, the same whichever path (pruned or not) a query takes.
     LEGACY_TIES_BELOW = 10_000
     MARGIN = 1e-6  # relative slack on every pruning comparison (float rounding never prunes a tie)
+    STORE_WEIGHTS_MAX = 2_000_000  # postings: up to this, weights are computed once at load (8 MB)
 
     def __init__(self, indptr: np.ndarray, rows: np.ndarray, vocab: dict[str, int], name: str, *,
                  tf: np.ndarray | None = None, norm: np.ndarray | None = None, idf: np.ndarray | None = None,
@@ -81,9 +82,15 @@ class BM25Index:
         self._k1p1 = np.float32(k1 + 1)
         self.n_docs = int(norm.size) if norm is not None else 0
         self.n_terms = len(indptr) - 1
+        self._stored = data
         if colmax is None or headptr is None:
             colmax, headptr, headrows = self._bounds()
         self.colmax, self.headptr, self.headrows = colmax, headptr, headrows
+        nnz = int(self.indptr[-1]) if self.n_terms else 0
+        if data is None and 0 < nnz <= self.STORE_WEIGHTS_MAX:
+            # Small indexes keep every posting's weight (4 bytes each, in memory): a query slices them
+            # instead of evaluating the formula per term (seeds: ~20 terms a question; same float32 values).
+            self._stored = self._slice_weights(0, nnz, np.repeat(np.arange(self.n_terms), np.diff(self.indptr)))
         self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
         self._pool_lock = threading.Lock()
 
@@ -157,8 +164,8 @@ class BM25Index:
 
     def _slice_weights(self, a: int, b: int, cols) -> np.ndarray:
         """Weights of postings a:b (cols: their term, a scalar or one per posting)."""
-        if self.data is not None:
-            return self.data[a:b]
+        if self._stored is not None:
+            return self._stored[a:b]
         return _weights(self.tf[a:b], self.norm[self.rows[a:b]], self.idf[cols], self._k1p1)
 
     def _column(self, col: int, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +184,8 @@ class BM25Index:
         np.minimum(pos, b - a - 1, out=pos)
         hit = rows[pos] == cand
         pos = pos[hit] + a
-        if self.data is not None:
-            w = self.data[pos]
+        if self._stored is not None:
+            w = self._stored[pos]
         else:
             w = _weights(self.tf[pos], self.norm[cand[hit]], self.idf[col], self._k1p1)
         return hit, (w * np.float32(m) if m != 1 else w)
