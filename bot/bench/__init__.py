@@ -16,7 +16,7 @@ import platform
 import time
 from pathlib import Path
 
-from bot.bench.common import load, log, write_json
+from bot.bench.common import bare_ms, load, log, write_json
 
 PARTS = ("engines", "query", "http", "ingest", "scale")
 
@@ -46,7 +46,7 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
 
     t0 = time.perf_counter()
     dev = Path(__file__).resolve().parents[2] / "tests" / "data" / "dev.jsonl"
-    per_level = http_per_level or ({1: 80, 8: 300, 32: 600} if quick else {1: 200, 8: 800, 32: 1600})
+    per_level = http_per_level or ({1: 200, 8: 300, 32: 600} if quick else {1: 400, 8: 800, 32: 1600})
     top = per_level.get(max(http_levels), 0)
     need = sum(per_level.get(c, 0) for c in http_levels) + top + len(http_engines) * (per_level.get(min(http_levels), 0) + top + 20) + 200
     pool = qmod.unique_questions(n_questions or (need + 1200), settings.docs_dirs, dev)
@@ -95,8 +95,13 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
 
         others = tuple(e for e in http_engines if e != settings.encoder_engine
                        and (e != "onnx-int8" or onnx_model_path(settings.model_name_or_path, "int8")))
+        encoder = kb.encoder if kb is not None else None
+        if encoder is None:
+            from kb.encoder import Encoder
+
+            encoder = Encoder.from_settings(settings)
         result["http"] = http_bench.run(settings, out_dir, http_qs, repeat, list(http_levels), per_level,
-                                        compare_no_batching, others)
+                                        compare_no_batching, others, floor=lambda texts: bare_ms(encoder, texts))
         save()
     if "ingest" in parts:
         from bot.bench import ingest_bench
@@ -165,8 +170,13 @@ def summary_lines(r: dict) -> list[str]:
                 out.append(_level_line(label, c, x))
         bare = _g(r, "query_path", "bare_encode", "p50")
         c1 = _g(h, "levels", "1", "latency_ms", "p50")
+        near = _g(h, "levels", "1", "bare_encode_interleaved_ms", "p50")
+        if near and c1:
+            out.append(f"  /v1/ask p50 at c=1 / bare encode p50 interleaved with it = {c1} / {near} = "
+                       f"{round(c1 / near, 3)}")
         if bare and c1:
-            out.append(f"  /v1/ask p50 at c=1 / in-process bare encode p50 = {c1} / {bare} = {round(c1 / bare, 3)}")
+            out.append(f"  /v1/ask p50 at c=1 / in-process bare encode p50 (query part) = {c1} / {bare} = "
+                       f"{round(c1 / bare, 3)}")
         for engine, runs in h.get("engines", {}).items():
             if "error" in runs:
                 out.append(f"  engine {engine}: error {runs['error'][:200]}")

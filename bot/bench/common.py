@@ -81,3 +81,13 @@ class Timer:
     @property
     def s(self) -> float:
         return time.perf_counter() - self.t0
+
+
+def bare_ms(encoder, texts: list[str]) -> list[float]:
+    """Milliseconds of each text's bare query encode (no cache, no batcher): the floor of an answer."""
+    out = []
+    for text in texts:
+        t = time.perf_counter()
+        encoder.encode_query_uncached(text)
+        out.append((time.perf_counter() - t) * 1000)
+    return out

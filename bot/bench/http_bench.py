@@ -86,7 +86,8 @@ class Server:
         self.log_file.close()
 
 
-def drive(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
+def _load(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
+    """One run of the load generator: its raw latencies, statuses and requests/s."""
     spec = tmp / f"load-{port}-{concurrency}-{len(questions)}.json"
     spec.write_text(json.dumps({"port": port, "questions": questions, "concurrency": concurrency},
                                ensure_ascii=False), "utf-8")
@@ -94,7 +95,10 @@ def drive(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
                           timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed: {proc.stderr[-2000:]}")
-    raw = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _summary(raw: dict, questions: list[str], concurrency: int) -> dict:
     return {
         "concurrency": concurrency,
         "requests": len(raw["latencies_ms"]),
@@ -109,10 +113,43 @@ def drive(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
     }
 
 
+def drive(port: int, questions: list[str], concurrency: int, tmp: Path) -> dict:
+    return _summary(_load(port, questions, concurrency, tmp), questions, concurrency)
+
+
+def drive_with_floor(port: int, questions: list[str], tmp: Path, floor, blocks: int = 8) -> dict:
+    """Concurrency 1 in `blocks` runs, with the same questions encoded bare (`floor`: texts -> ms each, in
+    this process, while the server idles) before each run and after the last. On shared vCPUs the speed
+    moves by 10-25 % within minutes; bare encodes taken in the same minutes as the requests make their
+    ratio a measurement of the service, not of the machine's mood."""
+    size = -(-len(questions) // blocks)
+    chunks = [questions[i:i + size] for i in range(0, len(questions), size)]
+    bare: list[float] = []
+    merged: dict = {"latencies_ms": [], "statuses": {}, "n_errors": 0, "healthz_ms": [], "wall_s": 0.0}
+    for chunk in chunks:
+        bare += floor(chunk)
+        raw = _load(port, chunk, 1, tmp)
+        merged["latencies_ms"] += raw["latencies_ms"]
+        merged["healthz_ms"] += raw["healthz_ms"]
+        merged["n_errors"] += raw["n_errors"]
+        merged["wall_s"] += raw["wall_s"]
+        for k, v in raw["statuses"].items():
+            merged["statuses"][k] = merged["statuses"].get(k, 0) + v
+    bare += floor(chunks[-1])
+    merged["rps"] = len(merged["latencies_ms"]) / merged["wall_s"] if merged["wall_s"] else 0.0
+    out = _summary(merged, questions, 1)
+    out["bare_encode_interleaved_ms"] = pct(bare, 50, 95)
+    out["ratio_p50_to_bare_encode_interleaved_p50"] = round(
+        out["latency_ms"]["p50"] / out["bare_encode_interleaved_ms"]["p50"], 3)
+    return out
+
+
 def run(settings, out_dir: Path, unique: list[str], repeat: list[str], levels: list[int],
-        per_level: dict[int, int], compare_no_batching: bool = True, other_engines: tuple[str, ...] = ()) -> dict:
+        per_level: dict[int, int], compare_no_batching: bool = True, other_engines: tuple[str, ...] = (),
+        floor=None) -> dict:
     """unique: distinct questions (consumed in order, never reused); repeat: the repeat mix;
-    other_engines: encoder engines also measured (lowest and highest level, unique questions)."""
+    other_engines: encoder engines also measured (lowest and highest level, unique questions);
+    floor: texts -> bare encode ms each (this process's model), interleaved with the c=1 run."""
     tmp = out_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     data = private_data_dir(settings, tmp / "http-data")
@@ -134,7 +171,12 @@ def run(settings, out_dir: Path, unique: list[str], repeat: list[str], levels: l
         log(f"http: ready in {result['cold_start_s']} s, RSS {result['rss_after_start_mb']} MB")
         drive(server.port, take(20), 4, tmp)  # warm-up (first requests pay for lazy imports)
         for c in levels:
-            r = drive(server.port, take(per_level[c]), c, tmp)
+            if c == 1 and floor is not None:
+                r = drive_with_floor(server.port, take(per_level[c]), tmp, floor)
+                log(f"http unique c=1: bare encode p50 {r['bare_encode_interleaved_ms']['p50']} ms interleaved, "
+                    f"ratio {r['ratio_p50_to_bare_encode_interleaved_p50']}")
+            else:
+                r = drive(server.port, take(per_level[c]), c, tmp)
             result["levels"][str(c)] = r
             log(f"http unique c={c}: p50 {r['latency_ms']['p50']} ms, {r['rps']} req/s")
         for c in [x for x in levels if x > 1]:
