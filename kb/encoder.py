@@ -359,13 +359,21 @@ class _MicroBatcher:
             return self._fn([text])[0]
 
     @staticmethod
-    def _deliver(batch: list, compute) -> None:
+    def _compute(batch: list, compute) -> tuple[object, BaseException | None]:
         try:
-            vecs = compute([t for t, _ in batch])
-            for (_, fut), v in zip(batch, vecs):
-                fut.set_result(v)
-        except BaseException as exc:  # deliver the error to every waiter instead of dying silently
-            for _, fut in batch:
+            return compute([t for t, _ in batch]), None
+        except BaseException as exc:  # delivered to every waiter instead of killing the worker silently
+            return None, exc
+
+    @staticmethod
+    def _hand_out(batch: list, outcome: tuple[object, BaseException | None]) -> None:
+        """Results go out only once the worker no longer counts as busy: a caller woken by its vector may
+        ask `idle()` for its next question at once, and must find the encoder idle."""
+        vecs, exc = outcome
+        for i, (_, fut) in enumerate(batch):
+            if exc is None:
+                fut.set_result(vecs[i])
+            else:
                 fut.set_exception(exc)
 
     def _run(self) -> None:
@@ -381,7 +389,8 @@ class _MicroBatcher:
                     except queue.Empty:
                         break
             with self._working():  # one worker: the model lock already orders it after a `run_here`
-                self._deliver(batch, self._fn)
+                outcome = self._compute(batch, self._fn)
+            self._hand_out(batch, outcome)
 
     def _run_lane(self) -> None:
         while True:
@@ -393,11 +402,12 @@ class _MicroBatcher:
             try:
                 if solo:
                     with self._gate:
-                        self._deliver(batch, self._fn)
+                        outcome = self._compute(batch, self._fn)
                 else:
                     with self._gate:  # a lone request on all cores finishes first
                         pass
-                    self._deliver(batch, lambda texts: self._fn(texts, lane=True))
+                    outcome = self._compute(batch, lambda texts: self._fn(texts, lane=True))
             finally:
                 with self._state:
                     self._busy -= 1
+            self._hand_out(batch, outcome)

@@ -373,6 +373,28 @@ def test_an_idle_encoder_defers_the_question_to_the_callers_thread(encoder):
     assert len(results) == 4 and all(r is results[0] for r in results), "computed once, shared"
 
 
+def _wait_idle(enc, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not enc._batcher.idle():
+        assert time.monotonic() < deadline, "the encoder never became idle"
+        time.sleep(0.001)
+
+
+def test_a_caller_woken_by_its_vector_finds_the_encoder_idle(seed_kb):
+    """Workers stop counting as busy before they hand out results: the next question of a caller whose
+    vector just arrived is deferred (encoded on its own thread), not queued behind a finished batch."""
+    enc = seed_kb.encoder
+    _wait_idle(enc)
+    seen: list[bool] = []
+    for i in range(5):
+        fut = enc._batcher.submit_async(f"刚刚算完的问题 {i}")
+        # a done-callback runs the moment the result is set, on the worker's thread: the earliest any
+        # woken caller could look
+        fut.add_done_callback(lambda _: seen.append(enc._batcher.idle()))
+        fut.result(timeout=30)
+    assert seen == [True] * 5
+
+
 def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(seed_kb):
     """The composer defers the encode only when the searcher does not wait on the vector from its own
     threads: a parallel searcher gets a batcher Future (a deferred one would never be computed)."""
@@ -399,6 +421,7 @@ def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(s
     try:
         for q in QUESTIONS[:3]:
             enc.clear_cache()
+            _wait_idle(enc)  # the premise: nothing else in flight (earlier tests share this encoder)
             deferred = seed_kb.ask(q)
             assert seen[-1] is True
             enc.clear_cache()
