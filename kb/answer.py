@@ -32,7 +32,7 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 # a smaller duplicate matrix).
 MIN_CANDIDATES = 20
 DUP_JACCARD = 0.8
-WARM_AT_OPEN = 2000  # passages (~0.8 ms each, on a thread of its own); above, answers work it out per question
+WARM_AT_OPEN = 2000  # passages (~0.6 ms each, on a thread of its own); above, answers work it out per question
 
 
 FEATURES = ("sentence", "passage", "coverage", "lexical")
@@ -183,7 +183,7 @@ class AnswerComposer:
 
         A result joins the first kept one it shares >= 80 % of its 4-grams with (Jaccard) or that contains
         95 % of the smaller one's. For a KB whose pairs were all compared at open (`_warm`) a look-up (20
-        results: ~0.05 ms instead of ~0.45); otherwise the overlaps come from one sparse product instead
+        results: ~0.08 ms instead of ~0.47); otherwise the overlaps come from one sparse product instead
         of ~800 set intersections."""
         if not ranked:
             return []
@@ -197,8 +197,8 @@ class AnswerComposer:
                 self._gram_vocab.clear()
             ids = [self._gram_ids(p) for _, p in ranked]
             width = len(self._gram_vocab)
-        incidence = _incidence(ids, width)
-        dup = _near_duplicates(incidence, incidence, _sizes(ids), _sizes(ids)).tolist()
+        incidence, sizes = _incidence(ids, width), _sizes(ids)
+        dup = _near_duplicates(incidence, incidence, sizes, sizes).tolist()
         return self._keep_first(ranked, lambda i, j: dup[i][j])
 
     @staticmethod
@@ -218,7 +218,7 @@ class AnswerComposer:
 
     def _warm(self) -> None:
         """All passages' near-duplicates and highlight sentences, if there are at most WARM_AT_OPEN
-        (seeds: 184 passages, ~0.15 s); larger KBs compare and normalise per question, caching as they go."""
+        (seeds: 184 passages, ~0.11 s); larger KBs compare and normalise per question, caching as they go."""
         try:
             n = len(self.kb.store.kinds)
             if 0 < n <= WARM_AT_OPEN:

@@ -95,11 +95,9 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
 
         others = tuple(e for e in http_engines if e != settings.encoder_engine
                        and (e != "onnx-int8" or onnx_model_path(settings.model_name_or_path, "int8")))
-        encoder = kb.encoder if kb is not None else None
-        if encoder is None:
-            from kb.encoder import Encoder
+        from kb.encoder import Encoder
 
-            encoder = Encoder.from_settings(settings)
+        encoder = kb.encoder if kb is not None else Encoder.from_settings(settings)  # the c=1 floor
         result["http"] = http_bench.run(settings, out_dir, http_qs, repeat, list(http_levels), per_level,
                                         compare_no_batching, others, floor=lambda texts: bare_ms(encoder, texts))
         save()

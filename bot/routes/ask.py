@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 import time
 
-from fastapi import APIRouter, HTTPException
 import orjson
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 

@@ -83,14 +83,15 @@ class BM25Index:
         self.n_docs = int(norm.size) if norm is not None else 0
         self.n_terms = len(indptr) - 1
         self._stored = data
-        if colmax is None or headptr is None:
-            colmax, headptr, headrows = self._bounds()
-        self.colmax, self.headptr, self.headrows = colmax, headptr, headrows
         nnz = int(self.indptr[-1]) if self.n_terms else 0
         if data is None and 0 < nnz <= self.STORE_WEIGHTS_MAX:
             # Small indexes keep every posting's weight (4 bytes each, in memory): a query slices them
             # instead of evaluating the formula per term (seeds: ~20 terms a question; same float32 values).
+            # First, so that the bounds below read them too.
             self._stored = self._slice_weights(0, nnz, np.repeat(np.arange(self.n_terms), np.diff(self.indptr)))
+        if colmax is None or headptr is None:
+            colmax, headptr, headrows = self._bounds()
+        self.colmax, self.headptr, self.headrows = colmax, headptr, headrows
         self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
         self._pool_lock = threading.Lock()
 
