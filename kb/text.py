@@ -24,8 +24,28 @@ def strip_pinyin_junk(text: str) -> str:
     return PINYIN_JUNK.sub("", text)
 
 
+def _identity_test(converter: OpenCC):
+    """A test that is true only for texts the converter leaves as they are: those with no character that
+    is a key of its character table and none of its phrases made only of other characters. OpenCC's
+    pure-Python conversion costs ~0.1 ms a question right after a model run; most questions are
+    Simplified already. None (always convert) if the converter's tables are not laid out as expected."""
+    try:
+        converter.convert("")  # loads the tables
+        tables = [table for group in converter._dict_chain_data for _, _, table in group]
+        chars = frozenset(k for t in tables for k in t if len(k) == 1)
+        phrases = tuple(k for t in tables for k in t if len(k) > 1 and chars.isdisjoint(k))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return lambda text: chars.isdisjoint(text) and not any(p in text for p in phrases)
+
+
+_UNCHANGED_BY_T2S = _identity_test(_T2S)
+
+
 @lru_cache(maxsize=65536)
 def _t2s_cached(text: str) -> str:
+    if _UNCHANGED_BY_T2S is not None and _UNCHANGED_BY_T2S(text):
+        return text
     return _T2S.convert(text)
 
 

@@ -1,12 +1,14 @@
 """Cleaning and splitting on the real seeds, plus small synthetic cases for each heading style."""
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from pathlib import Path
 
 import pytest
 
+from conftest import DEV_SET
 from ingest.clean import clean, find_mojibake
 from ingest.document import Block, SourceDocument
 from ingest.loaders import load
@@ -277,3 +279,28 @@ def test_run_together_deck():
     case = [p for p in ps if "我为人人" in p.text]
     assert case and case[0].kind == "case"
     assert all(not re.search(r"\d", p.text) for p in ps if "我为人人" in p.text)
+
+
+def test_simplified_text_skips_opencc_with_the_same_result(seeds):
+    """The shortcut for text OpenCC would leave alone gives OpenCC's own output on every seed line, the
+    dev questions and random mixes of their characters (with the phrases made of neutral characters)."""
+    import random
+
+    from opencc import OpenCC
+
+    import kb.text as T
+
+    assert T._UNCHANGED_BY_T2S is not None, "OpenCC's tables were not readable: every text converts"
+    reference = OpenCC("t2s")
+    lines = [line for source, _, _ in seeds.values() for line in source.splitlines() if line.strip()]
+    lines += [json.loads(line)["question"] for line in DEV_SET.read_text("utf-8").splitlines() if line.strip()]
+    rng = random.Random(7)
+    alphabet = "".join(sorted(set("".join(lines)))) + "沈默有序沈船乾燥後髮"
+    lines += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(5000)]
+    skipped = 0
+    for text in lines:
+        text = text[:2000]
+        assert T._t2s_cached.__wrapped__(text) == reference.convert(text), text
+        skipped += T._UNCHANGED_BY_T2S(text)
+    assert skipped > 100  # Simplified lines exist in the seeds and the dev set: the shortcut is taken
+    assert T.to_simplified("客戶服務") == "客户服务" and T.to_simplified("沈默") == "沉默"
