@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,7 @@ class BM25Index:
     LEGACY_TIES_BELOW = 10_000
     MARGIN = 1e-6  # relative slack on every pruning comparison (float rounding never prunes a tie)
     STORE_WEIGHTS_MAX = 2_000_000  # postings: up to this, weights are computed once at load (8 MB)
+    OFFSETS_LIST_MAX = 200_000  # terms: up to this, column offsets are also kept as a Python list (7 MB)
 
     def __init__(self, indptr: np.ndarray, rows: np.ndarray, vocab: dict[str, int], name: str, *,
                  tf: np.ndarray | None = None, norm: np.ndarray | None = None, idf: np.ndarray | None = None,
@@ -92,6 +94,9 @@ class BM25Index:
         if colmax is None or headptr is None:
             colmax, headptr, headrows = self._bounds()
         self.colmax, self.headptr, self.headrows = colmax, headptr, headrows
+        # A query reads two offsets a term; from a list they are plain ints (numpy scalars cost ~1 us each
+        # right after a model run).
+        self._offsets = self.indptr.tolist() if self.n_terms <= self.OFFSETS_LIST_MAX else self.indptr
         self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
         self._pool_lock = threading.Lock()
 
@@ -171,7 +176,7 @@ class BM25Index:
 
     def _column(self, col: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, weight × query count) of one term."""
-        a, b = int(self.indptr[col]), int(self.indptr[col + 1])
+        a, b = int(self._offsets[col]), int(self._offsets[col + 1])
         w = self._slice_weights(a, b, col)
         return self.rows[a:b], (w * np.float32(m) if m != 1 else w)
 
@@ -195,16 +200,17 @@ class BM25Index:
     def term_columns(self, tokens: list[str]) -> list[int]:
         return [self.vocab[t] for t in tokens if t in self.vocab]
 
-    def _query(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        cols = self.term_columns(tokens)
-        if not cols:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        return np.unique(np.asarray(cols, dtype=np.int64), return_counts=True)
+    def _query(self, tokens: list[str]) -> tuple[list[int], list[int]]:
+        """The query's distinct term columns, ascending (the order scores are summed in), and how often
+        each occurs. Plain lists: a question has ~10 terms, too few for numpy's call overhead."""
+        counts = Counter(self.term_columns(tokens))
+        cols = sorted(counts)
+        return cols, [counts[c] for c in cols]
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (repeated tokens count once each time)."""
         acc = np.zeros(self.n_docs, dtype=np.float64)
-        for c, m in zip(*(x.tolist() for x in self._query(tokens))):
+        for c, m in zip(*self._query(tokens)):
             rows, w = self._column(c, m)
             acc[rows] += w
         return acc.astype(np.float32)
@@ -220,20 +226,20 @@ class BM25Index:
         The remaining (long, low-idf) lists are only probed, by binary search, for the candidates whose
         partial score plus the remaining bounds still reaches θ, and θ rises as candidates complete."""
         cols, counts = self._query(tokens)
-        if cols.size == 0 or k <= 0:
+        if not cols or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        lens = self.indptr[cols + 1] - self.indptr[cols]
-        if int(lens.sum()) <= self.EXHAUSTIVE_MAX:
-            return self._exhaustive(cols.tolist(), counts.tolist(), k)
-        return self._maxscore(cols, counts, k)
+        at = self._offsets
+        if sum(int(at[c + 1]) - int(at[c]) for c in cols) <= self.EXHAUSTIVE_MAX:
+            return self._exhaustive(cols, counts, k)
+        return self._maxscore(np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64), k)
 
     def search_exhaustive(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Every posting of every query term accumulated, ties at the k-th score broken by row: the reference
         the pruned search must equal exactly."""
         cols, counts = self._query(tokens)
-        if cols.size == 0 or k <= 0:
+        if not cols or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        return self._exhaustive(cols.tolist(), counts.tolist(), k, legacy_ties=False)
+        return self._exhaustive(cols, counts, k, legacy_ties=False)
 
     def _exhaustive(self, cols: list[int], counts: list[int], k: int,
                     legacy_ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -245,12 +251,12 @@ class BM25Index:
         if rows.size * 8 < self.n_docs:  # few postings: work on the touched passages only
             touched, inv = np.unique(rows, return_inverse=True)
             s = np.bincount(inv, weights=ws, minlength=touched.size).astype(np.float32)
+            keep = s > 0
+            touched, s = touched[keep], s[keep]
         else:
             dense = np.bincount(rows, weights=ws, minlength=self.n_docs).astype(np.float32)
-            touched = np.flatnonzero(dense)
+            touched = np.flatnonzero(dense > 0)
             s = dense[touched]
-        keep = s > 0
-        touched, s = touched[keep], s[keep]
         if not legacy_ties or self.n_docs >= self.LEGACY_TIES_BELOW:
             return _top(touched, s, k)
         # Ties at the k-th score as this index always broke them (argpartition's pick), so small corpora
