@@ -256,9 +256,9 @@ class HybridSearcher:
         Candidates are numbered in the order the channels found them, which breaks ties between equal
         cosines (a stable sort), as the one-object-per-candidate version did."""
         w = self.weights
-        seen = np.concatenate(found)
-        _, first = np.unique(seen, return_index=True)
-        rows = seen[np.sort(first)]
+        # Distinct rows in the order first found: an ordered dict of ~600 ints beats np.unique's sorts
+        # (0.20 -> 0.14 ms right after a model run).
+        rows = np.fromiter(dict.fromkeys(np.concatenate(found).tolist()), dtype=np.int64)
         n = len(rows)
         sorter = np.argsort(rows)
         ranks: dict[str, np.ndarray] = {}

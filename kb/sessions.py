@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -52,7 +52,7 @@ class SessionStore:
                 del self._sessions[s.id]
                 s = None
             if s is None:
-                sid = session_id if session_id and _ID_OK.match(session_id) else uuid.uuid4().hex
+                sid = session_id if session_id and _ID_OK.match(session_id) else secrets.token_hex(16)
                 s = Session(sid)
                 self._sessions[sid] = s
                 while len(self._sessions) > self.max_sessions:
