@@ -20,7 +20,7 @@ from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, ask, ops, pages
+from bot.routes import admin, ask, ask_shortcut, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from kb.settings import Settings
 
@@ -142,6 +142,7 @@ def create_app(
             if refresher is not None:
                 refresher.cancel()
             state.jobs.wait(timeout=60)
+            state.ask_pool.shutdown(wait=True)
             state.holder.close()
             state.db.close()
 
@@ -194,6 +195,8 @@ def create_app(
     app.openapi = openapi_with_limits  # type: ignore[method-assign]
 
     app.include_router(ask.router)
+    if settings.ask_shortcut:
+        ask_shortcut.install(app)
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
