@@ -44,12 +44,12 @@ _UNCHANGED_BY_T2S = _identity_test(_T2S)
 
 @lru_cache(maxsize=65536)
 def _t2s_cached(text: str) -> str:
-    if _UNCHANGED_BY_T2S is not None and _UNCHANGED_BY_T2S(text):
-        return text
     return _T2S.convert(text)
 
 
 def to_simplified(text: str) -> str:
+    if _UNCHANGED_BY_T2S is not None and _UNCHANGED_BY_T2S(text):  # before the cache: no slot for a no-op
+        return text
     if len(text) > 2000:  # long texts are not worth caching
         return _T2S.convert(text)
     return _t2s_cached(text)
