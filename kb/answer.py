@@ -109,7 +109,15 @@ class AnswerComposer:
         # compute what they need themselves.
         self._neighbours: dict[str, frozenset[str]] = {}
         self.warmed = threading.Event()
-        threading.Thread(target=self._warm, name="answer-warm-up", daemon=True).start()
+        self._closing = threading.Event()
+        self._warm_thread = threading.Thread(target=self._warm, name="answer-warm-up", daemon=True)
+        self._warm_thread.start()
+
+    def close(self) -> None:
+        """Stop the warm-up and wait for it: it reads the store, and closing SQLite under a running
+        query crashes the process (a KB opened and closed at once, e.g. a re-index's candidate)."""
+        self._closing.set()
+        self._warm_thread.join()
 
     # --- pieces --------------------------------------------------------------------------------
     def passage_dict(self, p: Passage, score: float | None = None, sources: list[dict] | None = None) -> dict:
@@ -221,10 +229,14 @@ class AnswerComposer:
         (seeds: 184 passages, ~0.11 s); larger KBs compare and normalise per question, caching as they go."""
         try:
             n = len(self.kb.store.kinds)
-            if 0 < n <= WARM_AT_OPEN:
+            if 0 < n <= WARM_AT_OPEN and not self._closing.is_set():
                 passages = self.kb.passages(list(range(n)))
+                if self._closing.is_set():
+                    return
                 self._neighbours = self.duplicates_among(passages)
                 for p in passages:
+                    if self._closing.is_set():
+                        return
                     self._sentence_keys(p)
         except Exception:  # noqa: BLE001 - e.g. the version closed meanwhile; answers work without it
             log.warning("answer warm-up skipped", exc_info=True)

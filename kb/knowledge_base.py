@@ -69,6 +69,7 @@ class KnowledgeBase:
         return KnowledgeBase.open(self.settings, self.encoder, self.sessions)
 
     def close(self) -> None:
+        self.composer.close()
         self.searcher.close()
         self.store.close()
 

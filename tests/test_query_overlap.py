@@ -432,3 +432,21 @@ def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(s
     finally:
         enc.encode_query_async = original
         large.searcher.close()
+
+
+def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_settings, seed_build, encoder):
+    """A KB closed while its warm-up still reads SQLite (a re-index candidate, a CLI command) used to
+    close the connection under the running query, which crashed the process."""
+    from kb.knowledge_base import KnowledgeBase
+
+    for _ in range(30):
+        kb = KnowledgeBase.open(seed_settings, encoder)
+        thread = kb.composer._warm_thread
+        kb.close()
+        assert not thread.is_alive()
+    kb = KnowledgeBase.open(seed_settings, encoder)  # and one left to finish still warms fully
+    try:
+        assert kb.composer.warmed.wait(30)
+        assert kb.composer._neighbours
+    finally:
+        kb.close()
