@@ -46,7 +46,7 @@ class KnowledgeBase:
             load_rescoring(folder, "unit_vectors"), np.load(folder / "unit_offsets.npy"),
             BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
-            parallel_from=settings.parallel_search_from)
+            parallel_from=settings.parallel_search_from, fuse_all_up_to=settings.fuse_all_up_to)
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);
     # below it both take well under a millisecond and a thread hop would cost more than it saves.
     parallel_search_from: int = 50_000
+    # Up to this many passages (exact index) hybrid search fuses every passage, not each channel's top 100:
+    # fewer, whole-array steps (kb/search.py, _WholeKB; faster up to ~1,000 passages, slower beyond).
+    # 0 = always fuse the channels' top rows.
+    fuse_all_up_to: int = 1_000
     # From this many vectors a version also stores them in float16, and serving re-scores from that copy
     # (half the resident pages; kb/vectors.py).
     half_vectors_from: int = 500_000

@@ -226,7 +226,8 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
     import copy
     from concurrent.futures import ThreadPoolExecutor
 
-    sequential = seed_kb.searcher
+    sequential = copy.copy(seed_kb.searcher)
+    sequential._whole = None  # the candidate path, which large KBs take (the seeds fuse whole arrays)
     parallel = copy.copy(sequential)
     parallel._pool = ThreadPoolExecutor(2, thread_name_prefix="dense-search")
     try:
@@ -251,14 +252,18 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
         parallel.search(QUESTIONS[0], 10, query_vector=late)
 
 
+def _parts(s):
+    return (s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words, s.chars, s.tokenizer, s.encoder,
+            s.hubs, s.unit_hubs, s.weights, s.depth)
+
+
 def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_kb):
     """From parallel_search_from on, the dense channel and the bigram BM25 run on the searcher's pool beside
     the words channel: same candidates, same scores, with a vector, a Future of one, or none."""
     from kb.search import HybridSearcher
 
-    s = seed_kb.searcher
-    parallel = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words, s.chars,
-                              s.tokenizer, s.encoder, s.hubs, s.unit_hubs, s.weights, s.depth, parallel_from=0)
+    s = HybridSearcher(*_parts(seed_kb.searcher), fuse_all_up_to=0)  # serial, on the candidate path
+    parallel = HybridSearcher(*_parts(seed_kb.searcher), parallel_from=0)
     try:
         assert parallel._pool is not None and s._pool is None
         for q in QUESTIONS:
@@ -414,6 +419,9 @@ def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(s
 
     enc.encode_query_async = spy
     s = seed_kb.searcher
+    small = copy.copy(seed_kb)
+    small.searcher = copy.copy(s)
+    small.searcher._whole = None  # compared on the candidate path, which large KBs take
     large = copy.copy(seed_kb)
     large.searcher = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words,
                                     s.chars, s.tokenizer, enc, s.hubs, s.unit_hubs, s.weights, s.depth,
@@ -422,7 +430,7 @@ def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(s
         for q in QUESTIONS[:3]:
             enc.clear_cache()
             _wait_idle(enc)  # the premise: nothing else in flight (earlier tests share this encoder)
-            deferred = seed_kb.ask(q)
+            deferred = type(seed_kb.composer)(small).ask(q, 10, None)
             assert seen[-1] is True
             enc.clear_cache()
             overlapped = type(seed_kb.composer)(large).ask(q, 10, None)
