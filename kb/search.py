@@ -269,12 +269,7 @@ class HybridSearcher:
             timings["dense_wait"] = (time.perf_counter() - t) * 1000  # after BM25: what was not overlapped
             found += dense_found
         elif use_dense:
-            t = time.perf_counter()
-            if query_vector is None:
-                qv = self.encoder.encode_query(to_simplified(shown))
-            else:
-                qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
-            timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
+            qv = self._vector(shown, query_vector, timings)
             _, dense_found, timings["dense"], full = self._dense_channel(qv)
             found += dense_found
         t = time.perf_counter()
@@ -282,6 +277,16 @@ class HybridSearcher:
         ranked = self._fuse(found, lexical, qv, k, full) if found else []
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return SearchResult(ranked, words, bigrams, timings)
+
+    def _vector(self, shown: str, query_vector: np.ndarray | Future | None, timings: dict) -> np.ndarray:
+        """The question's vector: given, awaited (a Future), or encoded here; the wait is timed."""
+        t = time.perf_counter()
+        if query_vector is None:
+            qv = self.encoder.encode_query(to_simplified(shown))
+        else:
+            qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
+        timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
+        return qv
 
     def _search_whole(self, shown: str, words: list[str], bigrams: list[str],
                       query_vector: np.ndarray | Future | None, k: int, timings: dict) -> SearchResult:
@@ -294,12 +299,7 @@ class HybridSearcher:
         lexical = [(name, index.scores(tokens))
                    for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars"))]
         timings["bm25"] = (time.perf_counter() - t) * 1000
-        t = time.perf_counter()
-        if query_vector is None:
-            qv = self.encoder.encode_query(to_simplified(shown))
-        else:
-            qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
-        timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
+        qv = self._vector(shown, query_vector, timings)
         t = time.perf_counter()
         whole = self._whole
         passage = self.vectors @ qv
