@@ -83,6 +83,16 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return np.lexsort((np.arange(len(scores)), -scores))
 
 
+def _segment_best(values: np.ndarray, seg: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per contiguous segment (starts `seg`, non-empty lengths `counts`): its maximum, and the position of
+    the first value equal to it (what np.argmax would pick)."""
+    if not len(seg):
+        return values[:0], seg
+    top = np.maximum.reduceat(values, seg)
+    at_top = np.flatnonzero(values == np.repeat(top, counts))
+    return top, at_top[np.searchsorted(at_top, seg)]
+
+
 _CHANNELS = ("words", "chars", "passage", "sentence")  # `_fuse`'s order
 FUSE_ALL_MAX = 1_000  # passages: a KB this small fuses all of them (`_WholeKB`); beyond, sorting all costs more
 
@@ -223,10 +233,7 @@ class HybridSearcher:
         # Per candidate, the first of its best units (what np.argmax would pick). Its units are one
         # contiguous segment: a segment maximum, then the first unit equal to it at or after the start.
         has = counts > 0
-        seg = first[has]
-        top = np.maximum.reduceat(adjusted, seg) if len(seg) else adjusted[:0]
-        at_top = np.flatnonzero(adjusted == np.repeat(top, counts[has]))
-        best = at_top[np.searchsorted(at_top, seg)]
+        top, best = _segment_best(adjusted, first[has], counts[has])
         sentence, sentence_adjusted = passage.copy(), corrected.copy()  # no sentences: the passage itself
         sentence[has], sentence_adjusted[has] = sims[best], adjusted[best]
         sentence_index = np.full(len(rows), -1, dtype=np.int64)
@@ -309,10 +316,7 @@ class HybridSearcher:
         sentence, sentence_adjusted = passage.copy(), adjusted.copy()  # no sentences: the passage itself
         sentence_index = np.full(whole.n, -1, dtype=np.int64)
         if len(whole.seg):
-            top = np.maximum.reduceat(unit_adjusted, whole.seg)
-            # The first of each passage's best sentences (what np.argmax would pick).
-            at_top = np.flatnonzero(unit_adjusted == np.repeat(top, whole.seg_counts))
-            best = at_top[np.searchsorted(at_top, whole.seg)]
+            top, best = _segment_best(unit_adjusted, whole.seg, whole.seg_counts)
             sentence[whole.has], sentence_adjusted[whole.has] = units[best], top
             sentence_index[whole.has] = best - whole.seg
         timings["dense"] = (time.perf_counter() - t) * 1000
