@@ -1,14 +1,15 @@
 """Tokens for the keyword side: jieba words and character bigrams of the normalised search text.
 
-jieba is wrapped here and nowhere else; the BM25 scorer only ever sees token lists.
+jieba is wrapped here (and cut by `kb.segment`) and nowhere else; the BM25 scorer only ever sees token lists.
 """
 from __future__ import annotations
 
 import re
-import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+from kb.segment import Segmenter
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORDISH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+")
@@ -53,17 +54,18 @@ class Tokenizer:
             self._jieba.initialized = True
         else:
             self._jieba.initialize()
-        self._lock = threading.Lock()  # jieba's lazy structures are not thread-safe while being extended
+        self._segmenter = Segmenter(self._jieba)
         for line in userdict.splitlines():
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
             freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-            self._jieba.add_word(parts[0], freq=freq)
+            self._segmenter.add_word(parts[0], freq=freq)
         self.stopwords = parse_stopwords(stopwords)
         self.synonyms = parse_synonyms(synonyms)
         for word in self.synonyms:
-            self._jieba.add_word(word)
+            self._segmenter.add_word(word)
+        self._segmenter.check()
         self._question_words = lru_cache(maxsize=4096)(lambda text: tuple(self._words(text)))
 
     @classmethod
@@ -83,8 +85,7 @@ class Tokenizer:
         return self._words(search_text)
 
     def _words(self, search_text: str) -> list[str]:
-        with self._lock:
-            raw = self._jieba.lcut_for_search(search_text)
+        raw = self._segmenter.cut_for_search(search_text)
         out = []
         for w in raw:
             w = w.strip()
