@@ -157,3 +157,32 @@ def test_choose_kind_by_size():
     assert choose_kind("auto", 49_999, 50_000) == "flat"
     big = choose_kind("auto", 1_000_000, 50_000)
     assert big != "flat"
+
+
+def test_bm25_scores_equal_term_by_term_accumulation(monkeypatch):
+    """`scores` sums all postings in one bincount: bit for bit what adding each distinct term's weights
+    × its count into a float64 accumulator gives, for stored and computed weights, repeated and unknown
+    query tokens."""
+    rng = np.random.default_rng(11)
+    docs = _corpus(rng, n=800, vocab=200, mean_len=12)
+    kept = BM25Index.build(docs, "t")
+    monkeypatch.setattr(BM25Index, "STORE_WEIGHTS_MAX", 0)
+    computed = BM25Index.build(docs, "t")
+
+    def reference(index: BM25Index, tokens: list[str]) -> np.ndarray:
+        acc = np.zeros(index.n_docs, dtype=np.float64)
+        counts: dict[int, int] = {}
+        for t in tokens:
+            if t in index.vocab:
+                counts[index.vocab[t]] = counts.get(index.vocab[t], 0) + 1
+        for col in sorted(counts):
+            a, b = int(index.indptr[col]), int(index.indptr[col + 1])
+            w = index._slice_weights(a, b, col)
+            acc[index.rows[a:b]] += w * np.float32(counts[col]) if counts[col] != 1 else w
+        return acc.astype(np.float32)
+
+    queries = [[f"t{t}" for t in rng.integers(0, 220, size=int(rng.integers(0, 25)))] for _ in range(200)]
+    queries += [["t1", "t1", "t2"], ["nope"], [], ["t3"] * 4]
+    for index in (kept, computed):
+        for q in queries:
+            np.testing.assert_array_equal(index.scores(q), reference(index, q))

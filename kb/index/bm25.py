@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -203,17 +202,28 @@ class BM25Index:
     def _query(self, tokens: list[str]) -> tuple[list[int], list[int]]:
         """The query's distinct term columns, ascending (the order scores are summed in), and how often
         each occurs. Plain lists: a question has ~10 terms, too few for numpy's call overhead."""
-        counts = Counter(self.term_columns(tokens))
-        cols = sorted(counts)
-        return cols, [counts[c] for c in cols]
+        found = [c for c in map(self.vocab.get, tokens) if c is not None]  # builtins only: no Counter
+        cols = sorted(set(found))
+        return cols, [1] * len(cols) if len(cols) == len(found) else [found.count(c) for c in cols]
 
     def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage for the query tokens (repeated tokens count once each time)."""
-        acc = np.zeros(self.n_docs, dtype=np.float64)
-        for c, m in zip(*self._query(tokens)):
-            rows, w = self._column(c, m)
-            acc[rows] += w
-        return acc.astype(np.float32)
+        """BM25 score of every passage for the query tokens (repeated tokens count once each time).
+
+        One bincount over the terms' postings, concatenated in column order: per passage the same float64
+        sums in the same order as adding term by term, in 4 numpy calls instead of ~2 a term (a question
+        has ~10 words and ~15 bigrams; each call costs several microseconds right after a model run)."""
+        cols, counts = self._query(tokens)
+        if not cols:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        if self._stored is not None and isinstance(self._offsets, list) and max(counts) == 1:
+            at, postings, stored = self._offsets, self.rows, self._stored  # the usual case, without a call a term
+            rows = np.concatenate([postings[at[c]:at[c + 1]] for c in cols])
+            weights = np.concatenate([stored[at[c]:at[c + 1]] for c in cols])
+        else:
+            parts = [self._column(c, m) for c, m in zip(cols, counts)]
+            rows = np.concatenate([r for r, _ in parts])
+            weights = np.concatenate([w for _, w in parts])
+        return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k best passages with score > 0, best first (ties by row), exactly as scoring every passage
