@@ -102,7 +102,7 @@ class AnswerComposer:
         self._grams: dict[str, np.ndarray] = {}
         self._gram_vocab: dict[str, int] = {}
         self._gram_lock = threading.Lock()
-        self._sentences: dict[str, list[tuple[str, str]]] = {}
+        self._sentences: dict[str, tuple[list[tuple[str, str]], str]] = {}
         # What does not depend on the question is worked out once, beside the first requests, for a KB of
         # up to WARM_AT_OPEN passages: every pair's near-duplicate verdict (`collapse` then only looks it
         # up) and every passage's normalised sentences for highlighting. Until `warmed` is set, answers
@@ -156,23 +156,33 @@ class AnswerComposer:
 
     def highlights(self, p: Passage, idf: dict[str, float], grams: set[str], limit: int = 2) -> list[str]:
         """The passage's sentences that share most with the question (idf-weighted words + bigrams)."""
+        keys, joined = self._sentence_keys(p)
+        # Only what occurs somewhere in the passage can score a sentence: one look through all its sentences
+        # at once first (most of the question's words and bigrams are absent), then each sentence. The same
+        # sums in the same order: the terms left out would have added nothing.
+        words = [(w, v) for w, v in idf.items() if w in joined]
+        found = [g for g in grams if g in joined]
+        if not words and not found:
+            return []
         scored = []
-        for i, (s, key) in enumerate(self._sentence_keys(p)):
-            score = sum(v for w, v in idf.items() if w in key)
-            score += 0.3 * sum(1 for g in grams if g in key)
+        for i, (s, key) in enumerate(keys):
+            score = sum(v for w, v in words if w in key)
+            score += 0.3 * sum(1 for g in found if g in key)
             if score > 0 and len(s) >= 6:
                 scored.append((score, i, s))
         best = sorted(scored, key=lambda x: (-x[0], x[1]))[:limit]
         return [s for _, _, s in sorted(best, key=lambda x: x[1])]
 
-    def _sentence_keys(self, p: Passage) -> list[tuple[str, str]]:
-        """The passage's sentences with their normalised search text (cached: normalising is most of the
-        highlighting cost, and a version never changes)."""
+    def _sentence_keys(self, p: Passage) -> tuple[list[tuple[str, str]], str]:
+        """The passage's sentences with their normalised search text, and those texts joined by NULs (a
+        word in any of them is in the joined text). Cached: normalising is most of the highlighting cost,
+        and a version never changes."""
         hit = self._sentences.get(p.id)
         if hit is None:
             if len(self._sentences) >= 16384:
                 self._sentences.clear()
-            hit = self._sentences[p.id] = [(s, search_text(s)) for s in sentences(p.text)]
+            keys = [(s, search_text(s)) for s in sentences(p.text)]
+            hit = self._sentences[p.id] = (keys, "\0".join(key for _, key in keys))
         return hit
 
     def _gram_ids(self, p: Passage) -> np.ndarray:
@@ -198,7 +208,8 @@ class AnswerComposer:
         table = self._neighbours
         if all(p.id in table for _, p in ranked):  # the version's own passages (the usual case)
             neighbours = [table[p.id] for _, p in ranked]
-            return self._keep_first(ranked, lambda i, j: ranked[j][1].id in neighbours[i])
+            return self._keep_first(ranked, lambda i, j: ranked[j][1].id in neighbours[i],
+                                    alone=[not n for n in neighbours])
         with self._gram_lock:  # one vocabulary for all request threads: ids must not race or be reset mid-way
             if len(self._grams) >= 16384 or len(self._gram_vocab) >= 2_000_000:  # bound the memory
                 self._grams.clear()
@@ -210,11 +221,16 @@ class AnswerComposer:
         return self._keep_first(ranked, lambda i, j: dup[i][j])
 
     @staticmethod
-    def _keep_first(ranked: list[tuple[Candidate, Passage]], dup) -> list[tuple[Candidate, Passage, list[dict]]]:
-        """Each result joins the first kept one it is a near-duplicate of (dup(i, j), j < i), or is kept."""
+    def _keep_first(ranked: list[tuple[Candidate, Passage]], dup, alone: list[bool] | None = None
+                    ) -> list[tuple[Candidate, Passage, list[dict]]]:
+        """Each result joins the first kept one it is a near-duplicate of (dup(i, j), j < i), or is kept.
+        alone[i]: result i has no near-duplicate at all (most), so it is kept without asking dup."""
         kept: list[tuple[int, list[dict]]] = []
         for i, (c, p) in enumerate(ranked):
             src = {"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path, "passage_id": p.id}
+            if alone is not None and alone[i]:
+                kept.append((i, [src]))
+                continue
             for j, sources in kept:
                 if dup(i, j):
                     if all(s["passage_id"] != p.id for s in sources):
