@@ -119,10 +119,14 @@ class _WholeKB:
         self.n = len(s.vectors)
         self.channel_rows = np.arange(len(_CHANNELS))[:, None]
         self.positions = np.arange(1, self.n + 1)  # ranks, for each channel's sorted rows
-        self.weight = np.asarray([getattr(s.weights, name) for name in _CHANNELS], dtype=np.float64)[:, None]
+        weight = np.asarray([getattr(s.weights, name) for name in _CHANNELS], dtype=np.float64)[:, None]
+        # Each channel's RRF term by rank, column 0 (no rank) 0.0: one gather instead of a division and a
+        # select per passage, the same float64 values.
+        self.rrf = np.zeros((len(_CHANNELS), self.n + 1))
+        self.rrf[:, 1:] = weight / (s.weights.k + self.positions)
 
 
-@dataclass
+@dataclass(slots=True)  # ~25 made a question: slots make each cheaper to build and read
 class Candidate:
     row: int
     score: float = 0.0  # fused score
@@ -322,7 +326,6 @@ class HybridSearcher:
         timings["dense"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        w = self.weights
         # The four channels as one (4 x n) array, in `_fuse`'s order (the order the scores are summed in):
         # one sort ranks them all (ties by row); a lexical channel ranks only passages with a score > 0,
         # which sort first, so zeroing the others' ranks leaves the hits' ranks as they are.
@@ -331,8 +334,7 @@ class HybridSearcher:
         ranks = np.empty(channel.shape, dtype=np.int64)
         ranks[whole.channel_rows, order] = whole.positions
         ranks[:2] *= channel[:2] > 0
-        with np.errstate(divide="ignore"):
-            score = np.where(ranks > 0, whole.weight / (w.k + ranks), 0.0).sum(axis=0)
+        score = whole.rrf[whole.channel_rows, ranks].sum(axis=0)
         top_rows = np.argsort(-score, kind="stable")[: max(k, 1)]  # ties by row
         floats = np.stack([passage, adjusted, sentence, sentence_adjusted, lexical[0][1], lexical[1][1]])
         picked = floats[:, top_rows].T.tolist()
