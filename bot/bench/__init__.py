@@ -131,10 +131,10 @@ def _g(d, *keys, default=None):
 
 def _level_line(label: str, c: str, x: dict) -> str:
     """One load level of the HTTP bench: latency percentiles, throughput, and /healthz when probed."""
-    healthz = x.get("healthz_during_load_ms")
+    healthz = (x.get("healthz_during_load_ms") or {}).get("p99")
     return (f"  {label:6s} c={c:>2}: p50 {x['latency_ms']['p50']:7.1f}  p95 {x['latency_ms']['p95']:7.1f}"
             f"  p99 {x['latency_ms']['p99']:7.1f} ms  {x['rps']:6.1f} req/s  ok {x['ok']}/{x['requests']}"
-            + (f"  healthz p99 {healthz['p99']} ms" if healthz else "") + f"  (load {x['load']['load1']})")
+            + (f"  healthz p99 {healthz} ms" if healthz is not None else "") + f"  (load {x['load']['load1']})")
 
 
 def summary_lines(r: dict) -> list[str]:
