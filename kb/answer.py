@@ -103,6 +103,7 @@ class AnswerComposer:
         self._gram_vocab: dict[str, int] = {}
         self._gram_lock = threading.Lock()
         self._sentences: dict[str, tuple[list[tuple[str, str]], str]] = {}
+        self._fields: dict[str, dict] = {}
         # What does not depend on the question is worked out once, beside the first requests, for a KB of
         # up to WARM_AT_OPEN passages: every pair's near-duplicate verdict (`collapse` then only looks it
         # up) and every passage's normalised sentences for highlighting. Until `warmed` is set, answers
@@ -121,13 +122,18 @@ class AnswerComposer:
 
     # --- pieces --------------------------------------------------------------------------------
     def passage_dict(self, p: Passage, score: float | None = None, sources: list[dict] | None = None) -> dict:
-        d = {
-            "id": p.id, "kind": p.kind, "title": p.title, "text": p.text, "doc": p.doc_id,
-            "doc_title": p.doc_title, "section": p.section, "section_path": p.section_path, "page": p.page,
-            "start": p.start, "end": p.end,
-            "sources": sources or [{"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path,
-                                    "passage_id": p.id}],
-        }
+        base = self._fields.get(p.id)
+        if base is None:  # the passage's own fields, once per version (an answer lists ~14 passages)
+            if len(self._fields) >= 16384:
+                self._fields.clear()
+            base = self._fields[p.id] = {
+                "id": p.id, "kind": p.kind, "title": p.title, "text": p.text, "doc": p.doc_id,
+                "doc_title": p.doc_title, "section": p.section, "section_path": p.section_path, "page": p.page,
+                "start": p.start, "end": p.end,
+            }
+        d = dict(base)
+        d["sources"] = sources or [{"doc": p.doc_id, "doc_title": p.doc_title, "section_path": p.section_path,
+                                    "passage_id": p.id}]
         if score is not None:
             d["score"] = round(float(score), 4)
         return d
@@ -282,14 +288,15 @@ class AnswerComposer:
         # Content words only matter for a possible follow-up: a first question reaches the model without jieba.
         content = len(self.kb.tokenizer.words(search_text(shown))) if session.turns else 0
         resolved = resolve(session, shown, content)
-        wants_case = bool(_CASE_INTENT.search(to_simplified(shown)))
+        simplified = to_simplified(shown)
+        wants_case = bool(_CASE_INTENT.search(simplified))
 
         # Under load the model encodes the question while BM25 runs here: "encode" is submit-to-vector
         # time (it overlaps "bm25"), "encode_wait" the part this request still waited for. On an idle
         # encoder the question is encoded on this thread after BM25 (Encoder.encode_query_async), unless
         # the searcher runs channels on its own threads (large KBs), which wait on the vector themselves.
         t = time.perf_counter()
-        qvec = self.kb.encoder.encode_query_async(to_simplified(resolved),
+        qvec = self.kb.encoder.encode_query_async(simplified if resolved is shown else to_simplified(resolved),
                                                   defer_when_idle=not self.kb.searcher.parallel)
         ready: list[float] = []
         qvec.add_done_callback(lambda _: ready.append(time.perf_counter()))

@@ -28,7 +28,8 @@ _HAN_ONLY = re.compile(r"[\u4E00-\u9FD5]+")
 # A word no Han-only block can contain: it carries the pad of jieba-rs's total.
 _TOTAL_PAD = "\x00\x01"
 _PROBE = ("客户投诉快递晚到要赔钱我该怎么处理服务人员应当耐心倾听顾客的抱怨并及时给予答复"
-          "迪斯尼乐园的员工培训强调以客户为中心首问负责制让每一位来电的消费者都得到回应")
+          "迪斯尼乐园的员工培训强调以客户为中心"
+          "首问负责制让每一位来电的消费者都得到回应")
 
 
 class Segmenter:

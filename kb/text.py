@@ -57,7 +57,16 @@ def to_simplified(text: str) -> str:
 
 def display_text(text: str) -> str:
     """What an agent reads: width-folded, junk-free, in the document's own script."""
+    if len(text) <= 512:  # a question is folded by the answer, the search and search_text: once is enough
+        return _display_cached(text)
+    return _display(text)
+
+
+def _display(text: str) -> str:
     return _SPACES.sub(" ", strip_pinyin_junk(fold_width(text))).strip()
+
+
+_display_cached = lru_cache(maxsize=8192)(_display)
 
 
 def search_text(text: str) -> str:
