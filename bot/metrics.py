@@ -58,6 +58,10 @@ class Metrics:
         self.documents.set(float(stats.get("documents", counts.get("documents", 0)) or 0))
         self.ready.set(1)
 
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -89,6 +93,4 @@ class MetricsMiddleware:
             path = getattr(route, "path_format", None) or getattr(route, "path", None)
             if not path:
                 path = "static" if scope.get("path", "").startswith("/static/") else "unmatched"
-            method = scope.get("method", "GET")
-            self.metrics.requests.labels(path, method, str(status)).inc()
-            self.metrics.latency.labels(path, method).observe(time.perf_counter() - start)
+            self.metrics.observe_request(path, scope.get("method", "GET"), status, time.perf_counter() - start)

@@ -45,20 +45,25 @@ class SecurityHeadersMiddleware:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                if path in CROSS_ORIGIN_PATHS:
-                    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-                else:
-                    headers.setdefault("Cross-Origin-Resource-Policy", "same-site")
-                ctype = headers.get("content-type", "")
-                if ctype.startswith("text/html"):
-                    headers["Content-Security-Policy"] = self.docs_csp if path.startswith("/docs") else self.csp
-                    headers.setdefault("Cache-Control", "no-cache")
+                add_security_headers(message, path, self.csp, self.docs_csp)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def add_security_headers(start: Message, path: str, csp: str, docs_csp: str) -> None:
+    """The headers every response gets (also the answers bot/routes/ask_shortcut.py sends itself)."""
+    headers = MutableHeaders(scope=start)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if path in CROSS_ORIGIN_PATHS:
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    else:
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-site")
+    ctype = headers.get("content-type", "")
+    if ctype.startswith("text/html"):
+        headers["Content-Security-Policy"] = docs_csp if path.startswith("/docs") else csp
+        headers.setdefault("Cache-Control", "no-cache")
 
 
 def _json_error(status: int, detail: str) -> tuple[Message, Message]:

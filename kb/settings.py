@@ -75,8 +75,9 @@ class Settings(BaseSettings):
     # uvicorn's line per request: off by default, every question is in the ask log and the metrics already,
     # and on 2 cores the log line is ~0.1-0.25 ms of each request's event-loop time.
     access_log: bool = False
-    # Well-formed POST /v1/ask requests skip FastAPI's per-request machinery (bot/routes/ask_shortcut.py);
-    # false: the typed route answers all of them (the reference; same answers and errors).
+    # POST /v1/ask questions that will be answered skip the middleware stack and FastAPI's routing
+    # (bot/routes/ask_shortcut.py; not with cors_origins set); false: the typed route answers all of them
+    # (the reference; same answers, headers and errors).
     ask_shortcut: bool = True
     admin_token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)

@@ -1,9 +1,9 @@
 """POST /v1/ask's shortcut (bot/routes/ask_shortcut.py) answers exactly as the typed route does.
 
 Two services over copies of the same KB, one with the shortcut and one without (KB_ASK_SHORTCUT=false),
-get the same requests: good ones, follow-ups, and every kind of bad one. Status, headers that matter and
-bodies must be equal (less what differs by nature: timings and fresh session ids), and the shortcut must
-really have taken the good ones.
+get the same requests: good ones, follow-ups, and every kind of bad one. Status, every header and the
+bodies must be equal (less what differs by nature: the date, timings and fresh session ids, and so the
+length), and the shortcut must really have taken the good ones and only those.
 """
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ def _comparable(r) -> tuple:
         data = r.text
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k not in VOLATILE}
-    return r.status_code, r.headers.get("content-type"), r.headers.get("retry-after"), data
+    headers = sorted((k, v) for k, v in r.headers.items() if k not in ("date", "content-length"))
+    return r.status_code, headers, data
 
 
 @pytest.fixture
@@ -82,13 +83,13 @@ def taken(monkeypatch):
     import bot.routes.ask_shortcut as shortcut
 
     count = {"n": 0}
-    answered = shortcut.answered
+    answer_bytes = shortcut.answer_bytes
 
     async def counting(*args, **kwargs):
         count["n"] += 1
-        return await answered(*args, **kwargs)
+        return await answer_bytes(*args, **kwargs)
 
-    monkeypatch.setattr(shortcut, "answered", counting)
+    monkeypatch.setattr(shortcut, "answer_bytes", counting)
     return count
 
 
@@ -99,9 +100,26 @@ def test_the_shortcut_answers_as_the_typed_route(pair, taken):
         assert _comparable(a) == _comparable(b), name
         if a.status_code == 200:
             assert a.json()["session_id"] and b.json()["session_id"]
-    # the six good ones and the four the model accepts but this deployment's limits refuse (blank, control
-    # character, 501 characters, top_k 51); every other one went to the typed route
-    assert taken["n"] == 10
+    # the six good ones; every other one (also the four the model accepts but this deployment's limits
+    # refuse: blank, control character, 501 characters, top_k 51) went to the typed route
+    assert taken["n"] == 6
+
+
+def test_a_body_that_outgrows_the_limit_while_streaming_is_the_typed_routes_413(pair, taken):
+    """No content-length (chunked): the shortcut reads up to the limit, then hands the read part and the
+    rest of the stream to the stack, whose body limit answers."""
+    fast, typed = pair
+    body = json.dumps({"question": "问" * 40_000}, ensure_ascii=False).encode()
+
+    def chunks():
+        for i in range(0, len(body), 8192):
+            yield body[i:i + 8192]
+
+    a = fast.post("/v1/ask", content=chunks(), headers=JSON)
+    b = typed.post("/v1/ask", content=chunks(), headers=JSON)
+    assert a.status_code == 413 and _comparable(a) == _comparable(b)
+    small = fast.post("/v1/ask", content=iter([b'{"question": "', "退款".encode(), b'"}']), headers=JSON)
+    assert small.status_code == 200 and taken["n"] == 1
 
 
 def test_follow_ups_and_sessions_through_the_shortcut(pair, taken):
@@ -137,3 +155,41 @@ def test_shortcut_counts_logs_and_limits_like_the_route(tmp_path, seed_settings,
         assert 'kb_http_requests_total{method="POST",route="/v1/ask",status="200"} 2.0' in text
         assert 'kb_http_requests_total{method="POST",route="/v1/ask",status="429"} 1.0' in text
         assert 'kb_asks_total{matched="true"} 2.0' in text
+
+
+def test_an_error_while_answering_is_the_typed_routes_500(tmp_path, seed_settings, seed_build, model_dir,
+                                                         encoder, monkeypatch):
+    from bot.app import create_app
+    from kb.knowledge_base import KnowledgeBase
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(KnowledgeBase, "ask", broken)
+    responses = []
+    for on in (True, False):
+        settings = service_settings_for(tmp_path / str(on), seed_settings, model_dir, ask_shortcut=on)
+        with TestClient(create_app(settings, encoder=encoder), raise_server_exceptions=False) as c:
+            responses.append(_send(c, {"question": SEED_QUESTION}, JSON))
+            assert 'kb_http_requests_total{method="POST",route="/v1/ask",status="500"} 1.0' in c.get("/metrics").text
+    assert responses[0].status_code == 500
+    assert _comparable(responses[0]) == _comparable(responses[1])
+
+
+def test_cross_origin_questions_go_through_cors(tmp_path, seed_settings, seed_build, model_dir, encoder, taken):
+    """With KB_CORS_ORIGINS set the CORS middleware shapes every response (Vary: Origin even without an
+    Origin header): the shortcut leaves all of them to the stack."""
+    from bot.app import create_app
+
+    results = []
+    for on in (True, False):
+        settings = service_settings_for(tmp_path / str(on), seed_settings, model_dir, ask_shortcut=on,
+                                        cors_origins=["https://shop.example"])
+        with TestClient(create_app(settings, encoder=encoder)) as c:
+            for origin in ("https://shop.example", "https://elsewhere.example"):
+                results.append(_send(c, {"question": SEED_QUESTION}, {**JSON, "origin": origin}))
+            results.append(_send(c, {"question": SEED_QUESTION}, JSON))
+    assert results[0].headers["access-control-allow-origin"] == "https://shop.example"
+    assert [_comparable(r) for r in results[:3]] == [_comparable(r) for r in results[3:]]
+    assert results[2].headers["vary"] == "Origin"
+    assert taken["n"] == 0
