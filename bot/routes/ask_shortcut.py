@@ -19,7 +19,6 @@ Starlette's error middleware, counted as a 500, as the typed route's would.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import FastAPI, HTTPException
@@ -27,7 +26,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.holder import KBNotReady
-from bot.routes.ask import _answer_json, checked
+from bot.routes.ask import answer_bytes, checked
 from bot.schemas import AskRequest
 from bot.security import add_security_headers
 
@@ -47,12 +46,6 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-async def answer_bytes(kb, state, question: str, top_k: int, session_id: str | None) -> bytes:
-    """The answer's JSON, made on an ask thread (the typed route's own `_answer_json`)."""
-    return await asyncio.get_running_loop().run_in_executor(
-        state.ask_pool, _answer_json, kb, state, question, top_k, session_id)
 
 
 class AskShortcut:
