@@ -39,11 +39,12 @@ class KnowledgeBase:
                                f"({self.manifest['dim']}); re-run `kb ingest` with this model")
         limit_blas_threads(settings.blas_threads)
         self.store = PassageStore(folder / "kb.sqlite")
-        self.vectors = load_rescoring(folder, "vectors")
+        dense, dense_units = DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units")
+        self.vectors = load_rescoring(folder, "vectors", dense)
         self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
         self.searcher = HybridSearcher(
-            DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units"), self.vectors,
-            load_rescoring(folder, "unit_vectors"), np.load(folder / "unit_offsets.npy"),
+            dense, dense_units, self.vectors,
+            load_rescoring(folder, "unit_vectors", dense_units), np.load(folder / "unit_offsets.npy"),
             BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
             parallel_from=settings.parallel_search_from, fuse_all_up_to=settings.fuse_all_up_to)

@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     microbatch_ms: float = 2.0
     microbatch_max: int = 32
 
-    # Dense index: exact while small, HNSW above hnsw_from vectors, HNSW over SQ8 codes above hnsw_sq_from;
-    # IVF-PQ / IVF-SQ8 when asked for.
-    dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"] = "auto"
+    # Dense index: exact while small, HNSW above hnsw_from vectors, HNSW over float16 vectors (also the
+    # re-scoring copy) from hnsw_sq_from on; HNSW over SQ8 codes, IVF-PQ / IVF-SQ8 when asked for.
+    dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"] = "auto"
     hnsw_from: int = 50_000
     hnsw_sq_from: int = 500_000
     # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);

@@ -4,6 +4,7 @@ Every version keeps `<name>.npy` in float32 (what incremental ingest reuses). Fr
 it also writes `<name>.f16.npy`, and serving maps that instead: re-scoring reads ~400 rows a question
 scattered over the whole file, so the pages a long-running service keeps resident are half as many
 (1M passages: 1.46 -> 0.73 GB at most). A cosine moves by ~1e-4, far below what separates two results.
+An `hnswf16` index stores float16 vectors itself: serving re-scores from those, and no copy is written.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import numpy as np
 HALF_SUFFIX = ".f16.npy"
 
 
-def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int) -> bool:
-    """Writes the float16 copy when the set is large enough; in chunks, so a 1M set needs no second
-    full-size array in memory."""
-    if len(vectors) < half_from:
+def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int, dense_kind: str = "") -> bool:
+    """Writes the float16 copy when the set is large enough and its index does not hold one; in chunks, so
+    a 1M set needs no second full-size array in memory."""
+    if len(vectors) < half_from or dense_kind == "hnswf16":
         return False
     out = np.lib.format.open_memmap(folder / f"{name}{HALF_SUFFIX}", mode="w+", dtype=np.float16,
                                     shape=vectors.shape)
@@ -28,10 +29,14 @@ def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int
     return True
 
 
-def load_rescoring(folder: Path, name: str) -> np.ndarray:
-    """The memory-mapped re-scoring vectors (float16 copy if the version has one), as a plain ndarray
-    over the file's pages: indexing an np.memmap builds a memmap object per slice, which cost more than
-    the arithmetic in the search loop."""
+def load_rescoring(folder: Path, name: str, dense=None) -> np.ndarray:
+    """The re-scoring vectors: the dense index's own float16 vectors if it stores them (`dense`, a
+    `DenseIndex`), else memory-mapped (the float16 copy if the version has one), as a plain ndarray over
+    the file's pages: indexing an np.memmap builds a memmap object per slice, which cost more than the
+    arithmetic in the search loop."""
+    stored = dense.stored_vectors() if dense is not None else None
+    if stored is not None:
+        return stored
     half = folder / f"{name}{HALF_SUFFIX}"
     path = half if half.is_file() else folder / f"{name}.npy"
     return np.asarray(np.load(path, mmap_mode="r"))

@@ -138,7 +138,7 @@ def test_bm25_weights_are_okapi():
     assert index.scores(["a"])[1] == pytest.approx(expect, rel=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"])
 def test_dense_index_kinds_at_small_scale(tmp_path, kind):
     rng = np.random.default_rng(0)
     v = rng.normal(size=(3000, 32)).astype(np.float32)
@@ -155,8 +155,41 @@ def test_choose_kind_by_size():
     assert choose_kind("flat", 10**7, 50_000) == "flat"
     assert choose_kind("auto", 1_000, 50_000) == "flat"
     assert choose_kind("auto", 49_999, 50_000) == "flat"
-    big = choose_kind("auto", 1_000_000, 50_000)
-    assert big != "flat"
+    assert choose_kind("auto", 50_000, 50_000) == "hnsw"
+    assert choose_kind("auto", 499_999, 50_000, 500_000) == "hnsw"
+    assert choose_kind("auto", 1_000_000, 50_000, 500_000) == "hnswf16"
+    assert choose_kind("hnswsq", 1_000_000, 50_000, 500_000) == "hnswsq"
+
+
+def test_hnswf16_stored_vectors_are_the_float16_vectors_without_a_copy(tmp_path):
+    """The re-scoring copy of an hnswf16 index is a read-only view of its own codes: float16 within one
+    unit in the last place of `astype(float16)`, still valid after the index object is dropped by its
+    caller (the array holds it), and the same after a save/load round trip. Other kinds store none."""
+    import gc
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(2000, 48)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    half = v.astype(np.float16)
+    idx = DenseIndex.build(v, "hnswf16")
+    stored = idx.stored_vectors()
+    assert stored.shape == v.shape and stored.dtype == np.float16 and not stored.flags.writeable
+    ulp = np.abs(np.spacing(half)).astype(np.float32)
+    assert np.all(np.abs(stored.astype(np.float32) - half.astype(np.float32)) <= ulp)
+    assert np.mean(stored == half) > 0.999
+    assert not stored.flags.owndata and stored.base is not None  # a view of the index's memory, no copy
+    idx.save(tmp_path, "d")
+    del idx
+    gc.collect()
+    np.testing.assert_array_equal(stored, stored.copy())  # the index is alive while the array is
+    again = DenseIndex.load(tmp_path, "d").stored_vectors()
+    gc.collect()
+    np.testing.assert_array_equal(again, stored)
+    rows, scores = DenseIndex.load(tmp_path, "d").search(v[7], 3)
+    assert rows[0] == 7 and abs(scores[0] - float(again[7].astype(np.float32) @ v[7])) < 1e-3
+    assert DenseIndex.build(v, "hnsw").stored_vectors() is None
+    assert DenseIndex.build(v, "hnswsq").stored_vectors() is None
+    assert DenseIndex.build(v[:0], "hnswf16").stored_vectors().shape == (0, 48)
 
 
 def test_bm25_scores_equal_term_by_term_accumulation(monkeypatch):

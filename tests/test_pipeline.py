@@ -110,6 +110,32 @@ def test_unreadable_file_is_reported_and_the_rest_ingested(tmp_path, model_dir, 
     assert all("/" in msg for msg in bad.values())  # Chinese / English message
 
 
+def test_hnswf16_kb_rescores_from_the_index_and_writes_no_copy(tmp_path, model_dir, encoder, seed_kb):
+    """With the index kind for the largest KBs (hnswf16, forced here on the seeds), serving re-scores from
+    the index's own float16 vectors, no float16 file is written, float32 stays for incremental ingest, and
+    the answers are the seeds' answers: same top rows, scores within 1e-3."""
+    settings = make_settings(tmp_path / "data", model_dir, half_vectors_from=1, dense_index="hnswf16")
+    build_version(settings, encoder=encoder)
+    kb = KnowledgeBase.open(settings, encoder=encoder)
+    try:
+        folder = kb.folder
+        assert not list(folder.glob("*.f16.npy"))
+        assert (folder / "vectors.npy").is_file() and (folder / "unit_vectors.npy").is_file()
+        for vectors, name in ((kb.searcher.vectors, "vectors"), (kb.searcher.unit_vectors, "unit_vectors")):
+            assert vectors.dtype == np.float16 and not vectors.flags.owndata
+            full = np.load(folder / f"{name}.npy")
+            assert vectors.shape == full.shape
+            assert np.abs(vectors.astype(np.float32) - full).max() < 1e-3
+        for q in ["客户投诉快递晚到要赔钱，我该怎么处理？", "什么是首问负责制", "客人嫌等太久要求打折"]:
+            got, ref = kb.search(q, 5), seed_kb.search(q, 5)
+            assert [c.row for c in got.candidates[:3]] == [c.row for c in ref.candidates[:3]], q
+            for a, b in zip(got.candidates, ref.candidates):
+                if a.row == b.row:
+                    assert abs(a.dense - b.dense) < 1e-3 and abs(a.sentence - b.sentence) < 1e-3
+    finally:
+        kb.close()
+
+
 def test_large_kb_rescores_from_a_float16_copy_with_the_same_answers(tmp_path, model_dir, encoder, seed_kb):
     """From half_vectors_from on a version also stores float16 vectors and serving re-scores from them;
     the float32 ones stay for incremental reuse. Answers keep their order; scores move by < 1e-3."""

@@ -200,10 +200,10 @@ def summary_lines(r: dict) -> list[str]:
                        f"disk BM25 {s['disk_mb'].get('bm25_words')}+{s['disk_mb'].get('bm25_chars')} MB")
             for kind, x in s["search"].items():
                 if "error" in x:
-                    out.append(f"     {kind:6s} error")
+                    out.append(f"     {kind:7s} error")
                     continue
                 sm = x["search_ms"]
-                out.append(f"     {kind:6s} build {s['build_s'].get('dense_' + kind)} s, disk {s['disk_mb'].get('dense_' + kind)} MB, "
+                out.append(f"     {kind:7s} build {s['build_s'].get('dense_' + kind)} s, disk {s['disk_mb'].get('dense_' + kind)} MB, "
                            f"RSS {x.get('rss_after_search_mb')} MB serving ({x.get('rss_after_search_file_backed_mb')} file-backed; "
                            f"{x['rss_after_queries_mb']} after the exhaustive reference), recall@10 {x['dense_recall@10']} "
                            f"({x['param_name']}={x['chosen_param']}), p50/p95 ms dense {_g(sm, 'dense', 'p50')}/{_g(sm, 'dense', 'p95')}"

@@ -46,7 +46,7 @@ def plot(r: dict, path: Path) -> None:
         sizes = r["scale"]["sizes"]
         ns = sorted(sizes, key=int)
         ax = axes[1][0]
-        for kind in ("flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"):
+        for kind in ("flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"):
             pts = [(int(n), sizes[n]["search"][kind]) for n in ns if kind in sizes[n]["search"]
                    and "search_ms" in sizes[n]["search"][kind]]
             if pts:
@@ -70,7 +70,7 @@ def plot(r: dict, path: Path) -> None:
         ax.set_title("search cost vs corpus size")
         ax.legend(fontsize=7)
         ax = axes[1][1]
-        for kind in ("flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"):
+        for kind in ("flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"):
             pts = [(int(n), sizes[n]) for n in ns if kind in sizes[n]["search"]]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1]["build_s"].get(f"dense_{kind}", 0) + 1e-3 for p in pts], "o-",

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.bench.common import dir_size_mb, load, log, pct, peak_rss_mb, rss_mb
+from kb.index.dense import HNSW_KINDS
 
 DEPTH = 100  # what HybridSearcher asks each channel for
 HNSW_EF = (32, 64, 128, 256, 512)
@@ -59,7 +60,8 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray,
     vectors.flush()
     info["build_s"]["vectors"] = round(time.perf_counter() - t, 2)
     info["disk_mb"]["vectors"] = dir_size_mb(folder / "vectors.npy")
-    if write_half_copy(folder, "vectors", vectors, half_from):  # what a KB version of this size stores
+    # what a KB version of this size stores, unless every kind built here holds its own float16 vectors
+    if any(k != "hnswf16" for k in kinds) and write_half_copy(folder, "vectors", vectors, half_from):
         info["disk_mb"]["vectors_f16"] = dir_size_mb(folder / "vectors.f16.npy")
     del corpus
     # exact top-10 (ground truth for recall) by brute force in chunks
@@ -87,12 +89,13 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray,
 
 
 HNSWSQ_EF = (128, 256, 512, 1024, 2048)
-DEFAULT_KINDS = ["flat", "hnsw", "hnswsq", "ivfpq", "ivfsq"]
-LARGE_KINDS = ["hnswsq"]  # from 1M on: flat costs 116 ms a query, HNSW-flat 744 s to build and 1.7 GB
+HNSWF16_EF = (128, 256, 384, 512, 576, 640, 768, 1024)  # finer: its recall climbs steeply near 0.98
+DEFAULT_KINDS = ["flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"]
+LARGE_KINDS = ["hnswf16"]  # from 1M on: flat costs 116 ms a query, HNSW-flat 744 s to build and 1.7 GB
 
 
 def _set_param(dense, kind: str, value: int) -> None:
-    if kind in ("hnsw", "hnswsq"):
+    if kind in HNSW_KINDS:
         dense.set_params(efSearch=value)
     elif kind in ("ivfpq", "ivfsq"):
         dense.set_params(nprobe=value)
@@ -115,8 +118,10 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()
     dense = DenseIndex.load(folder, f"dense_{kind}")
-    vectors = load_rescoring(folder, "vectors")  # float16 copy from half_vectors_from on, as served
+    # as served: the index's own float16 vectors (hnswf16), else the float16 copy from half_vectors_from on
+    vectors = load_rescoring(folder, "vectors", dense)
     out["rescoring_dtype"] = str(vectors.dtype)
+    out["rescoring_from"] = "index" if dense.stored_vectors() is not None else "file"
     words, chars = BM25Index.load(folder, "words"), BM25Index.load(folder, "chars")
     tokenizer = Tokenizer.from_folder(None)
     out["load_s"] = round(time.perf_counter() - t, 2)
@@ -133,7 +138,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
 
     # recall / latency sweep of the index's search parameter
     sweep = {}
-    params = {"hnsw": HNSW_EF, "hnswsq": HNSWSQ_EF, "ivfpq": IVF_NPROBE, "ivfsq": IVF_NPROBE}.get(kind, (0,))
+    params = {"hnsw": HNSW_EF, "hnswsq": HNSWSQ_EF, "hnswf16": HNSWF16_EF, "ivfpq": IVF_NPROBE, "ivfsq": IVF_NPROBE}.get(kind, (0,))
     for p in params:
         _set_param(dense, kind, p)
         lat, rec_raw, rec_rr, rec_deep, lat_deep = [], [], [], [], []
@@ -162,7 +167,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     _set_param(dense, kind, chosen)
     out["sweep"] = sweep
     out["chosen_param"] = chosen
-    out["param_name"] = {"hnsw": "efSearch", "hnswsq": "efSearch", "ivfpq": "nprobe", "ivfsq": "nprobe"}.get(kind)
+    out["param_name"] = "efSearch" if kind in HNSW_KINDS else {"ivfpq": "nprobe", "ivfsq": "nprobe"}.get(kind)
     out["dense_recall@10"] = sweep[str(chosen)]["recall@10_reranked"]
 
     # the channels and the whole hybrid search (encode excluded: the query vector is given)
