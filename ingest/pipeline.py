@@ -25,7 +25,7 @@ from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
-from kb.index.dense import DenseIndex, choose_kind
+from kb.index.dense import DenseIndex, choose_kind, holds_vectors
 from kb.search import hub_scores
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
@@ -335,8 +335,9 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             np.save(folder / "unit_vectors.npy", unit_vectors)
             kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from, settings.hnsw_sq_from)
             unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from, settings.hnsw_sq_from)
-            write_half_copy(folder, "vectors", vectors, settings.half_vectors_from, kind)
-            write_half_copy(folder, "unit_vectors", unit_vectors, settings.half_vectors_from, unit_kind)
+            for name, vecs, vkind in (("vectors", vectors, kind), ("unit_vectors", unit_vectors, unit_kind)):
+                if not holds_vectors(vkind):  # an hnswf16 index serves its own float16 vectors
+                    write_half_copy(folder, name, vecs, settings.half_vectors_from)
             np.save(folder / "unit_offsets.npy", unit_offsets)
             np.save(folder / "unit_keys.npy", _key_array(unit_keys))
             np.save(folder / "vector_keys.npy", _key_array(keys))

@@ -15,10 +15,10 @@ import numpy as np
 HALF_SUFFIX = ".f16.npy"
 
 
-def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int, dense_kind: str = "") -> bool:
-    """Writes the float16 copy when the set is large enough and its index does not hold one; in chunks, so
-    a 1M set needs no second full-size array in memory."""
-    if len(vectors) < half_from or dense_kind == "hnswf16":
+def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int) -> bool:
+    """Writes the float16 copy when the set is large enough; in chunks, so a 1M set needs no second
+    full-size array in memory. Callers skip it when the dense index holds the vectors itself."""
+    if len(vectors) < half_from:
         return False
     out = np.lib.format.open_memmap(folder / f"{name}{HALF_SUFFIX}", mode="w+", dtype=np.float16,
                                     shape=vectors.shape)

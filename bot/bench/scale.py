@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.bench.common import dir_size_mb, load, log, pct, peak_rss_mb, rss_mb
-from kb.index.dense import HNSW_KINDS
+from kb.index.dense import HNSW_KINDS, holds_vectors
 
 DEPTH = 100  # what HybridSearcher asks each channel for
 HNSW_EF = (32, 64, 128, 256, 512)
@@ -61,7 +61,7 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray,
     info["build_s"]["vectors"] = round(time.perf_counter() - t, 2)
     info["disk_mb"]["vectors"] = dir_size_mb(folder / "vectors.npy")
     # what a KB version of this size stores, unless every kind built here holds its own float16 vectors
-    if any(k != "hnswf16" for k in kinds) and write_half_copy(folder, "vectors", vectors, half_from):
+    if not all(holds_vectors(k) for k in kinds) and write_half_copy(folder, "vectors", vectors, half_from):
         info["disk_mb"]["vectors_f16"] = dir_size_mb(folder / "vectors.f16.npy")
     del corpus
     # exact top-10 (ground truth for recall) by brute force in chunks
@@ -121,7 +121,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     # as served: the index's own float16 vectors (hnswf16), else the float16 copy from half_vectors_from on
     vectors = load_rescoring(folder, "vectors", dense)
     out["rescoring_dtype"] = str(vectors.dtype)
-    out["rescoring_from"] = "index" if dense.stored_vectors() is not None else "file"
+    out["rescoring_from"] = "index" if holds_vectors(kind) else "file"
     words, chars = BM25Index.load(folder, "words"), BM25Index.load(folder, "chars")
     tokenizer = Tokenizer.from_folder(None)
     out["load_s"] = round(time.perf_counter() - t, 2)

@@ -9,8 +9,8 @@ the index and restored at load.
 """
 from __future__ import annotations
 
-import json
 import ctypes
+import json
 from pathlib import Path
 
 import faiss
@@ -19,6 +19,12 @@ import numpy as np
 
 
 HNSW_KINDS = ("hnsw", "hnswsq", "hnswf16")
+_HOLDS_VECTORS = ("hnswf16",)  # kinds whose stored vectors are the re-scoring copy (`stored_vectors`)
+
+
+def holds_vectors(kind: str) -> bool:
+    """Whether an index of this kind serves its own float16 vectors for re-scoring (no copy needed)."""
+    return kind in _HOLDS_VECTORS
 
 
 def choose_kind(requested: str, n: int, hnsw_from: int, hnsw_sq_from: int = 500_000) -> str:
@@ -99,7 +105,7 @@ class DenseIndex:
         """For `hnswf16`, the index's own float16 vectors as a read-only (n, dim) array without a copy; None
         for other kinds. FAISS's float16 encoder rounds like `astype(np.float16)` except for one value in
         15,000, which lands one unit in the last place away (a cosine moves by < 1e-4)."""
-        if self.kind != "hnswf16":
+        if not holds_vectors(self.kind):
             return None
         storage = faiss.downcast_index(self.index.storage)
         n, dim = int(storage.ntotal), int(storage.d)
