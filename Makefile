@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install model ingest run serve test test-fast soak bench browser clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first: resolving plain `torch` would pull a multi-GB CUDA build.

@@ -45,7 +45,8 @@ class KnowledgeBase:
         self.searcher = HybridSearcher(
             dense, dense_units, self.vectors,
             load_rescoring(folder, "unit_vectors", dense_units), np.load(folder / "unit_offsets.npy"),
-            BM25Index.load(folder, "words"), BM25Index.load(folder, "chars"), self.tokenizer, encoder,
+            BM25Index.load(folder, "words", native=settings.bm25_native),
+            BM25Index.load(folder, "chars", native=settings.bm25_native), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
             parallel_from=settings.parallel_search_from, fuse_all_up_to=settings.fuse_all_up_to)
         from kb.answer import AnswerComposer

@@ -8,7 +8,9 @@ per term; a posting's weight ``tf·(k1+1) / (tf + norm[row]) · idf[term]`` is r
 as at build time (5 bytes a posting instead of 8 for stored float weights). The big arrays are separate
 ``.npy`` files, memory-mapped at load: only the pages of terms that queries use become resident.
 
-Search is exact top-k (no posting is ever dropped) with MaxScore dynamic pruning, see `search`.
+Search is exact top-k (no posting is ever dropped) with MaxScore dynamic pruning, see `search`. Where the
+compiled kernel was built at install (`_bm25c.c`, the same algorithm and float operations in C, GIL released)
+queries that need pruning run there; `native=False`, or a missing kernel, runs the numpy code below.
 """
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+try:  # built by `pip install` from _bm25c.c (pyproject's ext-modules); the numpy path stands in without it
+    from kb.index import _bm25c
+except ImportError:  # pragma: no cover - only where the package was not built (no C compiler)
+    _bm25c = None
 
 FORMAT = 2  # 1 = scipy .npz of float weights (versions built before; still loaded)
 _ARRAYS = ("indptr", "rows", "tf", "norm", "idf", "colmax", "headptr", "headrows")
@@ -76,7 +83,7 @@ class BM25Index:
     def __init__(self, indptr: np.ndarray, rows: np.ndarray, vocab: dict[str, int], name: str, *,
                  tf: np.ndarray | None = None, norm: np.ndarray | None = None, idf: np.ndarray | None = None,
                  k1: float = 1.2, data: np.ndarray | None = None, colmax: np.ndarray | None = None,
-                 headptr: np.ndarray | None = None, headrows: np.ndarray | None = None):
+                 headptr: np.ndarray | None = None, headrows: np.ndarray | None = None, native: bool = True):
         self.indptr, self.rows, self.vocab, self.name = indptr, rows, vocab, name
         self.tf, self.norm, self.idf, self.data = tf, norm, idf, data  # data: stored weights (format 1)
         self.k1 = k1
@@ -98,6 +105,8 @@ class BM25Index:
         self._offsets = self.indptr.tolist() if self.n_terms <= self.OFFSETS_LIST_MAX else self.indptr
         self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
         self._pool_lock = threading.Lock()
+        # The compiled MaxScore reads tf/norm/idf (format 2); format 1 (stored weights only) stays in numpy.
+        self.native = bool(native and _bm25c is not None and tf is not None)
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
@@ -241,7 +250,16 @@ class BM25Index:
         at = self._offsets
         if sum(int(at[c + 1]) - int(at[c]) for c in cols) <= self.EXHAUSTIVE_MAX:
             return self._exhaustive(cols, counts, k)
-        return self._maxscore(np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64), k)
+        pruned = self._maxscore_native if self.native else self._maxscore
+        return pruned(np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64), k)
+
+    def search_numpy(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`search` without the compiled kernel (the reference it must equal bit for bit)."""
+        native, self.native = self.native, False
+        try:
+            return self.search(tokens, k)
+        finally:
+            self.native = native
 
     def search_exhaustive(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Every posting of every query term accumulated, ties at the k-th score broken by row: the reference
@@ -354,6 +372,18 @@ class BM25Index:
         keep = s > 0
         return _top(cand[keep], s[keep], k)
 
+    def _maxscore_native(self, cols: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`_maxscore` in C (`_bm25c.c`): the same steps, sums and result."""
+        out = (np.empty(k, dtype=np.int64), np.empty(k, dtype=np.float32))
+        acc = self._acc()
+        try:  # the kernel hands the accumulator back zeroed, as _maxscore does
+            n = _bm25c.maxscore(self.indptr, self.rows, self.tf, self.norm, self.idf, self._stored, self.headptr,
+                                self.headrows, self.colmax, cols, counts, acc, out, float(self._k1p1), k,
+                                self.MARGIN)
+        finally:
+            self._release(acc)
+        return out[0][:n], out[1][:n]
+
     def max_score(self, tokens: list[str]) -> float:
         """The score a passage would get if it held every query term at ideal tf (for normalisation)."""
         return float(sum(float(self.colmax[c]) for c in self.term_columns(tokens)))
@@ -376,8 +406,9 @@ class BM25Index:
                                                                   folder / f"{prefix}.vocab.json"]
 
     @classmethod
-    def load(cls, folder: Path, name: str, mmap: bool = True) -> "BM25Index":
-        """Postings (rows, tf, head rows) memory-mapped unless mmap=False; small arrays in memory."""
+    def load(cls, folder: Path, name: str, mmap: bool = True, native: bool = True) -> "BM25Index":
+        """Postings (rows, tf, head rows) memory-mapped unless mmap=False; small arrays in memory.
+        native=False: pruned searches in numpy even where the compiled kernel is built."""
         prefix = f"bm25_{name}"
         vocab = json.loads((folder / f"{prefix}.vocab.json").read_text("utf-8"))
         if not (folder / f"{prefix}.json").exists():  # format 1: a scipy CSC matrix of float weights
@@ -391,4 +422,4 @@ class BM25Index:
         big = {"rows", "tf", "headrows"}
         arrays = {a: (np.asarray(np.load(folder / f"{prefix}.{a}.npy", mmap_mode="r"))
                       if mmap and a in big else np.load(folder / f"{prefix}.{a}.npy")) for a in _ARRAYS}
-        return cls(arrays.pop("indptr"), arrays.pop("rows"), vocab, name, k1=meta["k1"], **arrays)
+        return cls(arrays.pop("indptr"), arrays.pop("rows"), vocab, name, k1=meta["k1"], native=native, **arrays)
