@@ -244,6 +244,17 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
         broken.set_exception(RuntimeError("model exploded"))
         with pytest.raises(RuntimeError, match="model exploded"):
             parallel.search(QUESTIONS[0], 10, query_vector=broken)
+
+        class FailingIndex:  # one half of the dense channel fails: its error reaches the caller, no hang
+            kind = "hnsw"
+
+            def search(self, qv, k):
+                raise RuntimeError("sentence index failed")
+
+        half_broken = copy.copy(parallel)
+        half_broken.units = FailingIndex()
+        with pytest.raises(RuntimeError, match="sentence index failed"):
+            half_broken.search(QUESTIONS[0], 10, query_vector=seed_kb.encoder.encode_query_uncached(QUESTIONS[0]))
     finally:
         parallel.close()
     late: Future = Future()  # a vector arriving after the pool closed is an error, never a hang
