@@ -25,6 +25,7 @@ from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
+from kb.npyfile import save_array
 from kb.index.dense import DenseIndex, choose_kind, holds_vectors
 from kb.search import hub_scores
 from kb.passage import KINDS, Passage, content_hash, passage_id
@@ -331,8 +332,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         progress("index", 0, 3)
         vid, folder = versions.begin()
         try:
-            np.save(folder / "vectors.npy", vectors)
-            np.save(folder / "unit_vectors.npy", unit_vectors)
+            save_array(folder / "vectors.npy", vectors)  # memory-mapped when served (kb/npyfile.py)
+            save_array(folder / "unit_vectors.npy", unit_vectors)
             kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from, settings.hnsw_sq_from)
             unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from, settings.hnsw_sq_from)
             for name, vecs, vkind in (("vectors", vectors, kind), ("unit_vectors", unit_vectors, unit_kind)):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.npyfile import save_array
+
 try:  # built by `pip install` from _bm25c.c (pyproject's ext-modules); the numpy path stands in without it
     from kb.index import _bm25c
 except ImportError:  # pragma: no cover - only where the package was not built (no C compiler)
@@ -394,7 +396,7 @@ class BM25Index:
             raise ValueError("a format-1 index (stored weights) is read-only; rebuild it")
         prefix = f"bm25_{self.name}"
         for a in _ARRAYS:
-            np.save(folder / f"{prefix}.{a}.npy", getattr(self, a))
+            save_array(folder / f"{prefix}.{a}.npy", getattr(self, a))  # memory-mapped when served
         (folder / f"{prefix}.json").write_text(json.dumps(
             {"format": FORMAT, "k1": self.k1, "passages": self.n_docs, "terms": self.n_terms}))
         (folder / f"{prefix}.vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), "utf-8")
