@@ -134,3 +134,21 @@ def test_native_refuses_arrays_of_the_wrong_kind():
     bad[11].flags.writeable = False
     with pytest.raises((TypeError, ValueError, BufferError)):
         bm25._bm25c.maxscore(*bad)
+
+
+def test_without_the_kernel_numpy_answers_and_says_so(monkeypatch, caplog):
+    """An install that could not compile the kernel still searches (numpy), and logs why it is slower."""
+    rng = np.random.default_rng(4)
+    docs = _corpus(rng, n=2000, vocab=200, mean_len=15)
+    with_kernel = _pruned(BM25Index.build(docs, "t"))
+    queries = [[f"t{t}" for t in rng.integers(0, 60, size=8)] for _ in range(10)]
+    expected = [with_kernel.search(q, 20) for q in queries]
+    monkeypatch.setattr(bm25, "_bm25c", None)
+    bm25._warn_no_kernel.cache_clear()
+    with caplog.at_level("WARNING", logger="kb.index.bm25"):
+        without = _pruned(BM25Index.build(docs, "t"))
+    assert not without.native and "not built" in caplog.text
+    for q, ref in zip(queries, expected):
+        for x, y in zip(without.search(q, 20), ref):
+            np.testing.assert_array_equal(x, y)
+    bm25._warn_no_kernel.cache_clear()

@@ -14,7 +14,9 @@ queries that need pruning run there; `native=False`, or a missing kernel, runs t
 """
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -26,6 +28,15 @@ try:  # built by `pip install` from _bm25c.c (pyproject's ext-modules); the nump
     from kb.index import _bm25c
 except ImportError:  # pragma: no cover - only where the package was not built (no C compiler)
     _bm25c = None
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _warn_no_kernel() -> None:
+    log.warning("kb.index._bm25c is not built (no C compiler at `pip install`?): BM25 searches run in numpy, "
+                "~2x slower on large KBs; reinstall with `pip install -e .` to build it")
+
 
 FORMAT = 2  # 1 = scipy .npz of float weights (versions built before; still loaded)
 _ARRAYS = ("indptr", "rows", "tf", "norm", "idf", "colmax", "headptr", "headrows")
@@ -109,6 +120,8 @@ class BM25Index:
         self._pool_lock = threading.Lock()
         # The compiled MaxScore reads tf/norm/idf (format 2); format 1 (stored weights only) stays in numpy.
         self.native = bool(native and _bm25c is not None and tf is not None)
+        if native and _bm25c is None:
+            _warn_no_kernel()
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
@@ -246,22 +259,21 @@ class BM25Index:
         the remaining ones sum below θ: a passage none of the scattered terms holds cannot reach the top k.
         The remaining (long, low-idf) lists are only probed, by binary search, for the candidates whose
         partial score plus the remaining bounds still reaches θ, and θ rises as candidates complete."""
+        return self._search(tokens, k, self.native)
+
+    def search_numpy(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """`search` without the compiled kernel (the reference it must equal bit for bit)."""
+        return self._search(tokens, k, False)
+
+    def _search(self, tokens: list[str], k: int, native: bool) -> tuple[np.ndarray, np.ndarray]:
         cols, counts = self._query(tokens)
         if not cols or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         at = self._offsets
         if sum(int(at[c + 1]) - int(at[c]) for c in cols) <= self.EXHAUSTIVE_MAX:
             return self._exhaustive(cols, counts, k)
-        pruned = self._maxscore_native if self.native else self._maxscore
+        pruned = self._maxscore_native if native else self._maxscore
         return pruned(np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64), k)
-
-    def search_numpy(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """`search` without the compiled kernel (the reference it must equal bit for bit)."""
-        native, self.native = self.native, False
-        try:
-            return self.search(tokens, k)
-        finally:
-            self.native = native
 
     def search_exhaustive(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Every posting of every query term accumulated, ties at the k-th score broken by row: the reference
