@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.npyfile import write_data, write_header
+
 HALF_SUFFIX = ".f16.npy"
 
 
@@ -20,12 +22,10 @@ def write_half_copy(folder: Path, name: str, vectors: np.ndarray, half_from: int
     full-size array in memory. Callers skip it when the dense index holds the vectors itself."""
     if len(vectors) < half_from:
         return False
-    out = np.lib.format.open_memmap(folder / f"{name}{HALF_SUFFIX}", mode="w+", dtype=np.float16,
-                                    shape=vectors.shape)
-    for a in range(0, len(vectors), 100_000):
-        out[a:a + 100_000] = vectors[a:a + 100_000]
-    out.flush()
-    del out
+    with open(folder / f"{name}{HALF_SUFFIX}", "wb", buffering=0) as f:  # small writes: kb/npyfile.py
+        write_header(f, np.float16, vectors.shape)
+        for a in range(0, len(vectors), 100_000):
+            write_data(f, np.asarray(vectors[a:a + 100_000], dtype=np.float16))
     return True
 
 

@@ -41,3 +41,15 @@ def test_no_write_is_larger_than_the_chunk():
     f = Recording()
     write_array(f, np.arange(1_000_000, dtype=np.float32))
     assert max(f.sizes) <= CHUNK and sum(f.sizes) == len(f.getvalue()) > 4_000_000
+
+
+def test_half_copy_is_what_np_save_writes_for_the_float16_vectors(tmp_path):
+    from kb.vectors import HALF_SUFFIX, load_rescoring, write_half_copy
+
+    vectors = np.random.default_rng(3).standard_normal((250_001, 8)).astype(np.float32)  # 3 chunks of rows
+    assert write_half_copy(tmp_path, "v", vectors, half_from=1000)
+    ref = io.BytesIO()
+    np.save(ref, vectors.astype(np.float16))
+    assert (tmp_path / f"v{HALF_SUFFIX}").read_bytes() == ref.getvalue()
+    assert load_rescoring(tmp_path, "v").dtype == np.float16
+    assert not write_half_copy(tmp_path, "w", vectors[:10], half_from=1000)
