@@ -152,3 +152,29 @@ def test_without_the_kernel_numpy_answers_and_says_so(monkeypatch, caplog):
         for x, y in zip(without.search(q, 20), ref):
             np.testing.assert_array_equal(x, y)
     bm25._warn_no_kernel.cache_clear()
+
+
+def test_a_damaged_index_is_an_error_not_a_write_out_of_bounds(monkeypatch):
+    """Rows or offsets that point outside the index (a damaged file) raise ValueError; the accumulator the
+    search borrowed goes back zeroed, and the index answers as before once its arrays are whole again."""
+    monkeypatch.setattr(BM25Index, "STORE_WEIGHTS_MAX", 0)
+    rng = np.random.default_rng(8)
+    docs = _corpus(rng, n=3000, vocab=100, mean_len=20)
+    index = _pruned(BM25Index.build(docs, "t"))
+    last_term = max(index.vocab, key=index.vocab.get)
+    query = [f"t{t}" for t in range(12)] + [last_term]
+    ok = index.search(query, 50)
+    good = index.rows
+    damaged = good.copy()
+    for term in query:  # a row past the last passage in every term's list (the first term is always read)
+        damaged[index.indptr[index.vocab[term]]] = index.n_docs + 5
+    index.rows = damaged
+    with pytest.raises(ValueError, match="does not have"):
+        index.search(query, 50)
+    assert index._pool and all(not acc.any() for acc in index._pool)
+    index.rows = np.ascontiguousarray(good[:-10])  # postings cut short: the last term's run past them
+    with pytest.raises(ValueError, match="outside"):
+        index.search(query, 50)
+    index.rows = good
+    for x, y in zip(index.search(query, 50), ok):
+        np.testing.assert_array_equal(x, y)

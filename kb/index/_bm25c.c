@@ -159,7 +159,8 @@ static int cmp_term(const void *a, const void *b) { /* upper bound descending, t
     return (x->col > y->col) - (x->col < y->col);
 }
 
-/* Returns the number of results written (<= k), or -1 when out of memory. */
+/* Returns the number of results written (<= k); -1: out of memory; -2: a posting's row is not a passage of
+the index (a damaged file: nothing is written out of bounds). */
 static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *headrows, const float *colmax,
                         const int64_t *cols, const int64_t *counts, int64_t t, int64_t k, int64_t n_docs,
                         double margin, double *acc, int64_t *out_rows, float *out_s) {
@@ -191,10 +192,14 @@ static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *
     if (!bits) goto done;
     for (int64_t i = 0; i < t; i++) {
         int64_t c = terms[i].col, ha = headptr[c], hb = headptr[c + 1];
-        if (hb > ha) {
-            for (int64_t p = ha; p < hb; p++) mark(bits, headrows[p]);
-        } else {
-            for (int64_t p = ix->indptr[c]; p < ix->indptr[c + 1]; p++) mark(bits, ix->rows[p]);
+        const int32_t *from = hb > ha ? headrows + ha : ix->rows + ix->indptr[c];
+        int64_t len = hb > ha ? hb - ha : ix->indptr[c + 1] - ix->indptr[c];
+        for (int64_t p = 0; p < len; p++) {
+            if ((uint32_t)from[p] >= (uint64_t)n_docs) {
+                result = -2;
+                goto done;
+            }
+            mark(bits, from[p]);
         }
         n_seeds += hb > ha ? hb - ha : ix->indptr[c + 1] - ix->indptr[c];
     }
@@ -223,6 +228,10 @@ static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *
         part = malloc((size_t)((b - a) ? (b - a) : 1) * sizeof(double));
         if (!cand || !part) goto done;
         for (int64_t p = a; p < b; p++) {
+            if ((uint32_t)ix->rows[p] >= (uint64_t)n_docs) {
+                result = -2;
+                goto done;
+            }
             float w = weight(ix, p, ix->rows[p], c, terms[0].m);
             if ((double)w >= floor) {
                 cand[n_cand] = ix->rows[p];
@@ -235,18 +244,24 @@ static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *
         touched = malloc((size_t)(total ? total : 1) * sizeof(int32_t));
         if (!touched) goto done;
         int64_t n_touched = 0;
-        for (int64_t i = 0; i < e; i++) { /* weights are > 0: a passage at 0 is one not touched yet */
+        int damaged = 0;
+        for (int64_t i = 0; i < e && !damaged; i++) { /* weights are > 0: a passage at 0 is not touched yet */
             int64_t c = terms[i].col, a = ix->indptr[c], b = ix->indptr[c + 1];
             int32_t m = terms[i].m;
             for (int64_t p = a; p < b; p++) {
                 int32_t r = ix->rows[p];
+                if ((uint32_t)r >= (uint64_t)n_docs) {
+                    damaged = 1;
+                    break;
+                }
                 if (acc[r] == 0.0) touched[n_touched++] = r;
                 acc[r] += (double)weight(ix, p, r, c, m);
             }
         }
-        cand = malloc((size_t)(n_touched ? n_touched : 1) * sizeof(int32_t));
+        cand = damaged ? NULL : malloc((size_t)(n_touched ? n_touched : 1) * sizeof(int32_t));
         if (!cand) { /* the accumulator goes back zeroed whatever happens */
             memset(acc, 0, (size_t)n_docs * sizeof(double));
+            result = damaged ? -2 : -1;
             goto done;
         }
         for (int64_t i = 0; i < n_touched; i++)
@@ -351,6 +366,22 @@ static int get(PyObject *obj, Py_buffer *view, const Spec *spec) {
 
 #define N_ARRAYS 13
 
+/* The query's columns and their postings ranges lie inside every array the search reads: checked before the
+search, for the terms it reads only (a whole-index check would read every page of a memory-mapped index). */
+static int columns_fit(const Py_buffer *v, int stored, Py_ssize_t t) {
+    const int64_t *indptr = v[0].buf, *headptr = v[6].buf, *cols = v[9].buf, *counts = v[10].buf;
+    int64_t n_terms = v[0].len / 8 - 1, n_post = v[1].len / 4, n_head = v[7].len / 4;
+    int64_t weights = stored ? v[5].len / 4 : v[2].len / v[2].itemsize;
+    if (n_terms > v[4].len / 4 || n_terms > v[8].len / 4 || weights < n_post) return 0;
+    for (Py_ssize_t i = 0; i < t; i++) {
+        int64_t c = cols[i];
+        if (c < 0 || c >= n_terms || counts[i] < 1 || counts[i] > INT32_MAX) return 0;
+        if (indptr[c] < 0 || indptr[c] > indptr[c + 1] || indptr[c + 1] > n_post) return 0;
+        if (headptr[c] < 0 || headptr[c] > headptr[c + 1] || headptr[c + 1] > n_head) return 0;
+    }
+    return 1;
+}
+
 static PyObject *py_maxscore(PyObject *self, PyObject *args) {
     PyObject *objs[N_ARRAYS];
     float k1p1;
@@ -388,15 +419,21 @@ static PyObject *py_maxscore(PyObject *self, PyObject *args) {
                 objs[5] == Py_None ? NULL : views[5].buf, k1p1};
     Py_ssize_t t = views[9].len / 8, n_docs = views[3].len / 4;
     if (views[10].len / 8 != t || views[11].len / 8 != n_docs || out_rows.len / 8 < k || out_s.len / 4 < k ||
-        k <= 0 || t <= 0) {
+        k <= 0 || t <= 0 || views[6].len != views[0].len) {
         PyErr_SetString(PyExc_ValueError, "maxscore: inconsistent array sizes");
+    } else if (!columns_fit(views, objs[5] != Py_None, t)) {
+        PyErr_SetString(PyExc_ValueError, "maxscore: a query term's postings lie outside the index's arrays "
+                                          "(a damaged BM25 file: rebuild the version)");
     } else {
         int64_t n;
         Py_BEGIN_ALLOW_THREADS
         n = maxscore(&ix, views[6].buf, views[7].buf, views[8].buf, views[9].buf, views[10].buf, t, k, n_docs,
                      margin, views[11].buf, out_rows.buf, out_s.buf);
         Py_END_ALLOW_THREADS
-        ret = n < 0 ? PyErr_NoMemory() : PyLong_FromLongLong(n);
+        if (n == -2)
+            PyErr_SetString(PyExc_ValueError, "maxscore: a posting names a passage the index does not have "
+                                              "(a damaged BM25 file: rebuild the version)");
+        ret = n == -1 ? PyErr_NoMemory() : n < 0 ? NULL : PyLong_FromLongLong(n);
     }
     PyBuffer_Release(&out_rows);
     PyBuffer_Release(&out_s);
