@@ -25,8 +25,8 @@ from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.index.bm25 import BM25Index
-from kb.npyfile import save_array
 from kb.index.dense import DenseIndex, choose_kind, holds_vectors
+from kb.npyfile import save_array
 from kb.search import hub_scores
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings

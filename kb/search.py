@@ -94,6 +94,12 @@ def _segment_best(values: np.ndarray, seg: np.ndarray, counts: np.ndarray) -> tu
     return top, at_top[np.searchsorted(at_top, seg)]
 
 
+def _joined(qv: np.ndarray, parts, ms: float) -> tuple[np.ndarray, list[np.ndarray], float, dict]:
+    """The dense channel's result from its two halves (`HybridSearcher._dense_part` 0 and 1)."""
+    (rows, full), (owners, unit_full) = parts
+    return qv, [rows, owners], ms, {**full, **unit_full}
+
+
 _CHANNELS = ("words", "chars", "passage", "sentence")  # `_fuse`'s order
 FUSE_ALL_MAX = 1_000  # passages: a KB this small fuses all of them (`_WholeKB`); beyond, sorting all costs more
 
@@ -188,8 +194,8 @@ class HybridSearcher:
         product gives every cosine: the channel ranks them itself and hands them on to the re-scoring
         (`full`), which then reads no rows (seeds: 0.5 -> 0.1 ms a question for both steps)."""
         t = time.perf_counter()
-        (rows, full), (owners, unit_full) = self._dense_part(qv, 0), self._dense_part(qv, 1)
-        return qv, [rows, owners], (time.perf_counter() - t) * 1000, {**full, **unit_full}
+        parts = self._dense_part(qv, 0), self._dense_part(qv, 1)
+        return _joined(qv, parts, (time.perf_counter() - t) * 1000)
 
     def _dense_part(self, qv: np.ndarray, which: int) -> tuple[np.ndarray, dict]:
         """One half of the dense channel: 0 = the nearest passages, 1 = the passages of the nearest sentences."""
@@ -224,9 +230,7 @@ class HybridSearcher:
                 parts[which] = part
                 if out.done() or any(p is None for p in parts):
                     return
-                (rows, full), (owners, unit_full) = parts
-                ms = (time.perf_counter() - start[0]) * 1000
-                out.set_result((qv, [rows, owners], ms, {**full, **unit_full}))
+                out.set_result(_joined(qv, parts, (time.perf_counter() - start[0]) * 1000))
 
         def submit(qv: np.ndarray):
             start[0] = time.perf_counter()

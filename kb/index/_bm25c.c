@@ -18,9 +18,9 @@ The caller passes a zeroed float64 accumulator of n_docs and gets it back zeroed
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef STREAM_FACTOR
+/* A list up to this many times (candidates x scattered reads a candidate) long is read straight through:
+sequential reads cost a small fraction of a scattered one (4, 8 and 16 measured alike at 1M passages). */
 #define STREAM_FACTOR 8
-#endif
 
 typedef struct {
     const int64_t *indptr;
@@ -209,7 +209,7 @@ static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *
     seed_s = calloc((size_t)(n_seeds ? n_seeds : 1), sizeof(double));
     if (!seed_s) goto done;
     for (int64_t i = 0; i < t; i++) probe(ix, terms[i].col, terms[i].m, seeds, seed_s, n_seeds);
-    int64_t scratch_n = n_seeds;
+    int64_t scratch_n = 0; /* doubles `scratch` holds */
     double theta = 0.0;
 
     /* essential terms: until the remaining upper bounds sum below theta; always the first */
@@ -218,6 +218,7 @@ static int64_t maxscore(const Index *ix, const int64_t *headptr, const int32_t *
     if (n_seeds >= k) {
         scratch = malloc((size_t)n_seeds * sizeof(double));
         if (!scratch) goto done;
+        scratch_n = n_seeds;
         theta = kth_largest(seed_s, n_seeds, k, scratch) * slack;
     }
     while (e < t && rest[e] >= theta) e++;
