@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ingest.document import SourceDocument
 from kb.text import PINYIN_JUNK, to_simplified
@@ -154,18 +154,24 @@ class _S:
         return _S("".join(text), pos)
 
 
+_nfkc = lru_cache(maxsize=None)(partial(unicodedata.normalize, "NFKC"))  # per character: a few thousand keys
+
+
 def _fold(text: str, start: int) -> _S:
     """NFKC per character, keeping each output character's source offset."""
-    out, pos = [], []
-    for i, ch in enumerate(text):
-        f = unicodedata.normalize("NFKC", ch) if ord(ch) > 0x7F else ch
-        out.append(f)
+    folded = list(map(_nfkc, text))
+    joined = "".join(folded)
+    if len(joined) == len(text):  # each character folded to one (NFKC never gives ''): offsets are consecutive
+        return _S(joined, list(range(start, start + len(text))))
+    pos = []
+    for i, f in enumerate(folded):
         pos.extend([start + i] * len(f))
-    return _S("".join(out), pos)
+    return _S(joined, pos)
 
 
 _SPACE_RUN = re.compile(r"[ \t\u3000\xa0]+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _CJK_GAP = re.compile(rf"(?<=[，。、：；！？“”])\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+(?=[，。、：；！？“”,.;:!?])")
 
 
@@ -239,13 +245,15 @@ _PINYIN_REMNANT = re.compile(r"\?[A-Za-z\u00C0-\u024F\u0300-\u036F]{1,8}\)")
 _ODD_CHAR = re.compile(r"[\ue000-\uf8ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\ufffd\u0370-\u03ff\u0400-\u04ff]")
 
 
-def _char_class(tok: str, traditional: bool, freq: dict) -> int:
+@lru_cache(maxsize=None)  # jieba's global dictionary never changes (kb.tokenize adds words to its own copy)
+def _char_class(tok: str, traditional: bool) -> int:
     """2 strong garbage, 1 weak, 0 normal (for a single-character token)."""
     if _ODD_CHAR.match(tok):
         return 2
     if tok == "?":
         return 1
-    if re.match(rf"[{_CJK}]", tok):
+    if _CJK_CHAR.match(tok):
+        freq = _jieba().dt.FREQ
         f = freq.get(to_simplified(tok), 0)
         if f < RARE:
             return 2
@@ -269,8 +277,11 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
     """
     if not text:
         return []
+    # Every reported span holds a strong mark: a pinyin remnant or a character of class 2. Without one there is
+    # nothing to find, and no need to segment (most lines of a clean document).
+    if not _PINYIN_REMNANT.search(text) and all(_char_class(c, traditional) < 2 for c in set(text)):
+        return []
     jb = _jieba()
-    freq = jb.dt.FREQ
     simp = to_simplified(text)
     if len(simp) != len(text):  # t2s is length-preserving for nearly all text; fall back per character
         simp = "".join(to_simplified(c) for c in text)
@@ -281,11 +292,11 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
     for w, a, b in jb.tokenize(simp, HMM=False):
         if b - a == 1:
             if marks[a] == 0:
-                marks[a] = _char_class(text[a], traditional, freq)
+                marks[a] = _char_class(text[a], traditional)
         else:
             for i in range(a, b):
                 if marks[i] == 0:
-                    marks[i] = -1 if re.match(rf"[{_CJK}]", text[i]) else 0
+                    marks[i] = -1 if _CJK_CHAR.match(text[i]) else 0
     # Latin letters glued to a pinyin remnant or inside a garbage run are weak, others normal.
     spans: list[tuple[int, int]] = []
     i, n = 0, len(text)
@@ -299,14 +310,14 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
                 j += 1
                 continue
             # bridge one normal single character between suspicious characters
-            if marks[j] == 0 and j + 1 < n and marks[j + 1] > 0 and re.match(rf"[{_CJK}]", text[j]):
+            if marks[j] == 0 and j + 1 < n and marks[j + 1] > 0 and _CJK_CHAR.match(text[j]):
                 j += 1
                 continue
             break
         run = text[i:j]
         strong = sum(1 for k in range(i, j) if marks[k] == 2)
         has_q = "?" in run
-        han = sum(1 for c in run if re.match(rf"[{_CJK}]", c) or _ODD_CHAR.match(c))
+        han = sum(1 for c in run if _CJK_CHAR.match(c) or _ODD_CHAR.match(c))
         if (strong >= 2 and han >= 2) or (strong >= 1 and has_q and han >= 2) or (strong >= 3):
             # a genuine question mark ends a sentence: keep it if it is the first character of the run
             a = i
@@ -318,7 +329,7 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
     # garbage separated by a few non-Han characters ("男菹10.突顒佣") is one span
     merged: list[tuple[int, int]] = []
     for a, b in spans:
-        if merged and a - merged[-1][1] <= 4 and not re.search(rf"[{_CJK}]", text[merged[-1][1]:a]):
+        if merged and a - merged[-1][1] <= 4 and not _CJK_CHAR.search(text[merged[-1][1]:a]):
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
@@ -506,11 +517,13 @@ def _recurring_labels(bodies: list[str]) -> list[str]:
     """Running section labels ("七.案例迪斯尼") printed on many slides of a deck."""
     starts = [(i, m.start()) for i, b in enumerate(bodies) for m in re.finditer(rf"[{_CN_NUM}]+[.、]", b)]
     conts = [bodies[i][p:p + 30] for i, p in starts]
+    # how many continuations start with a given prefix (4+ characters): counted once, not per continuation
+    prefixes = Counter(o[:L] for o in conts for L in range(4, len(o) + 1))
     labels: set[str] = set()
     for c in conts:
         best = None
         for L in range(4, len(c) + 1):
-            cnt = sum(1 for o in conts if o.startswith(c[:L]))
+            cnt = prefixes[c[:L]]
             if cnt < 3:
                 break
             if best is not None and cnt < 0.6 * best[1] and cnt < 8:
