@@ -5,7 +5,8 @@ L2-normalised mean-pooled embedding, so kb/encoder_onnx.py needs nothing but ONN
 `tokenizers` at run time (no torch import: fast start, small memory). The export is deterministic
 (torch's TorchScript-based exporter; same bytes twice) and is skipped when `onnx/export.json` records
 an export of the same weights by this exporter version. An int8 copy (dynamic quantisation of most MatMuls,
-see `_quantize_int8`) is written beside it for KB_ENCODER_ENGINE=onnx-int8.
+see `_quantize_int8`) is written beside it for KB_ENCODER_ENGINE=onnx-int8, and the fp32 graph's body
+without its word-embedding table (`_body_graph`) for OpenVINO (kb/encoder_openvino.py).
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from ingest.model_convert import file_sha256
 from kb.encoder_onnx import DATA_SUFFIX, EXPORT_RECORD, FILES, ONNX_DIR, onnx_model_path
+from kb.encoder_openvino import BODY, BODY_INPUT, openvino_body
 
-EXPORTER_VERSION = 3  # 2: int8 keeps FFN output MatMuls + embeddings fp32; 3: weights in external files
+EXPORTER_VERSION = 4  # 2: int8 keeps FFN output MatMuls + embeddings fp32; 3: weights in external files;
+# 4: the body graph for OpenVINO
 OPSET = 17
 
 
@@ -98,6 +101,44 @@ def _with_external_weights(src: Path, dest: Path) -> list[Path]:
     return [dest, dest.with_name(dest.name + DATA_SUFFIX)]
 
 
+def _body_graph(fp32: Path, dest: Path) -> dict:
+    """dest: the fp32 graph from the word-embedding lookup on (input `token_embeddings`, batch x tokens x
+    hidden, plus `attention_mask`); returns where the table lies in fp32's weights file.
+
+    OpenVINO reads every page of the weights it is given and keeps a converted copy: with the 250k-row
+    table in the graph one compiled model cost 520 MB of file pages + 120 MB anonymous (measured). The
+    run time looks the rows up in the memory-mapped table itself, so only the rows questions use are ever
+    resident, as under ONNX Runtime. The table's Gather becomes an Identity from the new input, and the
+    shapes taken of `input_ids` are taken of `attention_mask` (the same shape)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(fp32), load_external_data=False)
+    graph = model.graph
+    gather = next(n for n in graph.node if n.op_type == "Gather" and n.input[1:] == ["input_ids"])
+    table = next(t for t in graph.initializer if t.name == gather.input[0])
+    external = {e.key: e.value for e in table.external_data}
+    if table.data_type != TensorProto.FLOAT or len(table.dims) != 2 or "location" not in external:
+        raise ValueError(f"{fp32}: the word-embedding table is not an external 2-d float tensor")
+    for node in graph.node:
+        if node is not gather and "input_ids" in node.input:
+            if node.op_type != "Shape":
+                raise ValueError(f"{fp32}: input_ids feeds {node.op_type} {node.name}, not only the lookup")
+            node.input[0] = "attention_mask"
+    at = list(graph.node).index(gather)
+    graph.node.remove(gather)
+    graph.node.insert(at, helper.make_node("Identity", [BODY_INPUT], list(gather.output), name=BODY_INPUT))
+    graph.initializer.remove(table)
+    graph.input.remove(next(i for i in graph.input if i.name == "input_ids"))
+    graph.input.insert(0, helper.make_tensor_value_info(BODY_INPUT, TensorProto.FLOAT,
+                                                        ["batch", "tokens", int(table.dims[1])]))
+    onnx.external_data_helper.load_external_data_for_model(model, str(fp32.parent))
+    onnx.save_model(model, str(dest), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=dest.name + DATA_SUFFIX, size_threshold=1 << 20)
+    return {"file": external["location"], "offset": int(external.get("offset", 0)),
+            "shape": [int(d) for d in table.dims], "dtype": "float32"}
+
+
 def is_exported(model_dir: Path) -> bool:
     """Current: written by this exporter version, and every graph valid for these weights."""
     try:
@@ -105,11 +146,12 @@ def is_exported(model_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return (meta.get("exporter_version") == EXPORTER_VERSION
-            and all(onnx_model_path(model_dir, precision) is not None for precision in FILES))
+            and all(onnx_model_path(model_dir, precision) is not None for precision in FILES)
+            and openvino_body(model_dir) is not None)
 
 
 def export_onnx(model_dir: Path, force: bool = False) -> Path:
-    """Write `<model_dir>/onnx/` (fp32 + int8 graphs and export.json); returns the folder.
+    """Write `<model_dir>/onnx/` (fp32 + int8 graphs, the body graph, export.json); returns the folder.
 
     Built in a temporary sibling and renamed into place, so an interrupted export leaves no half folder."""
     model_dir = Path(model_dir).resolve()
@@ -128,11 +170,13 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
         for precision, src in scratch.items():
             published += _with_external_weights(src, tmp / FILES[precision])
             src.unlink()
+        table = _body_graph(tmp / FILES["fp32"], tmp / BODY)
+        published += [tmp / BODY, tmp / (BODY + DATA_SUFFIX)]
         for leftover in tmp.glob("*-opt.onnx"):  # the quantiser's pre-processing scratch file
             leftover.unlink()
         record = {"exporter_version": EXPORTER_VERSION, "opset": OPSET, "weights_size": weights.stat().st_size,
                   "weights_sha256": file_sha256(weights), "export_sha256": export_sha,
-                  "files": dict(FILES),
+                  "files": dict(FILES), "body": BODY, "token_embeddings": table,
                   "sha256": {f.name: file_sha256(f) for f in published}}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user

