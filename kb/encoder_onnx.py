@@ -27,6 +27,7 @@ EXPORT_RECORD = "export.json"
 FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 DATA_SUFFIX = ".data"  # each graph's weights, beside it: memory-mapped by ONNX Runtime, not copied
 RUN = 8
+TOKENIZER_CACHE = "tokenizer.vocab"  # the parsed Unigram vocabulary (kb/unigram.py write_cache), from setup
 
 
 def onnx_model_path(model_dir: str | Path, precision: str = "fp32") -> Path | None:
@@ -72,7 +73,7 @@ class OnnxBackend:
         st_config = folder / "sentence_bert_config.json"
         if st_config.is_file():
             max_len = int(json.loads(st_config.read_text()).get("max_seq_length", 512))
-        self.tokenizer = _tokenizer(folder / "tokenizer.json")
+        self.tokenizer = _tokenizer(folder / "tokenizer.json", folder / ONNX_DIR / TOKENIZER_CACHE)
         self.max_len = max_len
         pad = self.tokenizer.token_to_id("<pad>")
         self.pad_id = 0 if pad is None else pad
@@ -190,13 +191,13 @@ class _LibraryTokenizer:
         return [e.ids for e in self._tok.encode_batch(texts)]
 
 
-def _tokenizer(path: Path):
+def _tokenizer(path: Path, cache: Path | None = None):
     """e5's 250k-piece Unigram vocabulary costs 282 MB of RSS in `tokenizers` and ~47 MB in kb/unigram.py
     (same ids, tests/test_unigram.py); any other tokenizer.json goes to `tokenizers`."""
     from kb.unigram import UnigramTokenizer, UnsupportedTokenizer
 
     try:
-        return UnigramTokenizer.from_file(path)
+        return UnigramTokenizer.from_file(path, cache)
     except UnsupportedTokenizer:
         return _LibraryTokenizer(path)
 

@@ -14,12 +14,15 @@ min_score - 10, and consecutive `<unk>` fused.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import re
 from array import array
 from pathlib import Path
 
 UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY
+CACHE_FORMAT = 1
 
 
 class UnsupportedTokenizer(ValueError):
@@ -58,8 +61,11 @@ class UnigramTokenizer:
         self._normalizer, self._first, self._rest = _text_steps(spec)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "UnigramTokenizer":
-        return cls(*_read(Path(path).read_text(encoding="utf-8")))
+    def from_file(cls, path: str | Path, cache: str | Path | None = None) -> "UnigramTokenizer":
+        """`cache`: a file `write_cache` made of this tokenizer.json; used only if it is of these bytes."""
+        data = Path(path).read_bytes()
+        parsed = _read_cache(Path(cache), data) if cache is not None else None
+        return cls(*(parsed or _read(data.decode("utf-8"))))
 
     def token_to_id(self, piece: str) -> int | None:
         return self._added.get(piece, self._ids.get(piece))
@@ -127,6 +133,34 @@ class UnigramTokenizer:
                 path.append(piece[end])
             end = begin
         out.extend(reversed(path))
+
+
+def write_cache(path: str | Path, cache: str | Path) -> bool:
+    """The vocabulary of tokenizer.json `path`, parsed, for `from_file(path, cache)`: e5's loads in ~0.15 s
+    instead of ~1.2 s (pair by pair in Python), which the service's start and every ingest wait for. Written
+    at setup beside the ONNX export. False (nothing written) if the file is not of the layout `_read` knows."""
+    data = Path(path).read_bytes()
+    spec, ids, scores = _read(data.decode("utf-8"))
+    if ids is None:
+        return False
+    blob = marshal.dumps((CACHE_FORMAT, hashlib.sha256(data).hexdigest(), json.dumps(spec, ensure_ascii=False),
+                          list(ids), list(ids.values()), scores.tobytes()))
+    Path(cache).write_bytes(blob)
+    return True
+
+
+def _read_cache(cache: Path, data: bytes):
+    """(spec, piece -> id, scores) from `cache` if it was made of exactly `data`; None otherwise."""
+    try:
+        fmt, digest, spec, pieces, values, raw = marshal.loads(cache.read_bytes())
+        if fmt != CACHE_FORMAT or digest != hashlib.sha256(data).hexdigest():
+            return None
+        scores = array("d")
+        scores.frombytes(raw)
+        # The pieces come in one allocation run, as _read's do: the dict is the only thing left of the load.
+        return json.loads(spec), dict(zip(pieces, values)), scores
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
 
 
 _PAIR = re.compile(r'\s*\[\s*"((?:[^"\\]|\\.)*)"\s*,\s*(-?[0-9.eE+-]+)\s*\]\s*(,?)')

@@ -64,6 +64,25 @@ def test_the_file_read_whole_gives_the_same_tokenizer(pair, model_dir):
     assert whole.token_to_id("<pad>") == ours.token_to_id("<pad>") == 1
 
 
+def test_the_setup_cache_gives_the_same_tokenizer_and_only_for_its_file(pair, model_dir, tmp_path):
+    from kb.unigram import UnigramTokenizer, write_cache
+
+    _, ours = pair
+    path, cache = model_dir / "tokenizer.json", tmp_path / "tokenizer.vocab"
+    assert write_cache(path, cache)
+    cached = UnigramTokenizer.from_file(path, cache)
+    assert cached._ids == ours._ids and cached._scores == ours._scores and cached._added == ours._added
+    texts = _corpus_texts()[:60]
+    assert [cached.encode(t) for t in texts] == [ours.encode(t) for t in texts]
+    # a cache of other bytes (an edited tokenizer.json) is ignored, and so is a damaged one
+    edited = tmp_path / "tokenizer.json"
+    edited.write_text(path.read_text(encoding="utf-8").replace('"<unk>"', '"<UNK>"', 1), encoding="utf-8")
+    assert UnigramTokenizer.from_file(edited, cache).token_to_id("<UNK>") is not None
+    cache.write_bytes(cache.read_bytes()[:1000])
+    assert UnigramTokenizer.from_file(path, cache)._ids == ours._ids
+    assert not write_cache(model_dir / "config.json", tmp_path / "none")  # not a Unigram vocabulary
+
+
 def test_special_tokens_and_unknown_characters(pair):
     library, ours = pair
     for text in ["<s>", "a<s>b", "<mask>客服</s>", "\U0001F600\U0001F600", "", " ", "　", "<unk><unk>"]:
