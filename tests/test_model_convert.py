@@ -472,6 +472,13 @@ def test_openvino_body_graph_and_its_table(onnx_dir):
     ref = next(v for k, v in words.items() if k.endswith("word_embeddings.weight"))
     rows = [0, 1, 2, 6, 1000, 250036]
     assert np.array_equal(table[rows], ref[rows])
+    from kb.encoder_openvino import TokenTable  # what the backend reads the rows with
+
+    read = TokenTable(onnx_dir / "onnx" / spec["file"], spec["offset"], tuple(spec["shape"]))
+    batch = np.array([[0, 6, 6, 1000], [250036, 2, 1, 6]])
+    assert np.array_equal(read[batch], ref[batch])
+    with pytest.raises(IndexError):
+        read[np.array([[5, 250037]])]
 
 
 def test_openvino_is_auto_and_a_damaged_export_falls_back(onnx_dir, tmp_path):

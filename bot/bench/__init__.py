@@ -81,6 +81,7 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
 
         kb = KnowledgeBase.open(settings)
         result["encoder_engine"] = kb.encoder.engine
+        result["encoder_precision"] = getattr(kb.encoder.backend, "precision", "fp32")  # OpenVINO: bf16 / f32
     if "query" in parts:
         from bot.bench import query_path
 
@@ -150,7 +151,9 @@ def summary_lines(r: dict) -> list[str]:
         out.append(f"  fastest: {r['engines']['fastest_single_query']}")
     if "query_path" in r:
         q = r["query_path"]
-        out.append(f"Query path in-process ({q['engine']}), p50/p95 ms (load {q['load']['load1']}):")
+        precision = r.get("encoder_precision")
+        engine = f"{q['engine']}, {precision}" if precision and precision != "fp32" else q["engine"]
+        out.append(f"Query path in-process ({engine}), p50/p95 ms (load {q['load']['load1']}):")
         for k in ("normalize", "encode", "dense", "bm25", "fusion", "compose", "sum", "total", "bare_encode"):
             out.append(f"  {k:12s} {q[k]['p50']:8.2f} / {q[k]['p95']:8.2f}")
         out.append(f"  total p50 / bare encode p50 = {q['ratio_total_p50_to_bare_encode_p50']}")
