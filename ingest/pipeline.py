@@ -24,6 +24,7 @@ from ingest.corpus import list_files
 from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
+from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind, holds_vectors
 from kb.npyfile import save_array
@@ -276,6 +277,10 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         _checkpoint(settings, stage, done)  # test-only fault injection; a no-op otherwise
 
     t0 = time.perf_counter()
+    # As in a serving process: one BLAS thread. OpenBLAS's own threads beside OpenVINO's (the model loads on
+    # another thread meanwhile) hung 3 of 25 `kb ingest` runs in the hub-score product, spinning; 0 of 25
+    # with one thread, and the product costs little more (kb/blas.py).
+    limit_blas_threads(settings.blas_threads)
     report = BuildReport()
     versions = VersionStore(settings.versions_dir)
     cleanup_leftovers(settings)  # what a killed build left behind

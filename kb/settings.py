@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     # From this many vectors a version also stores them in float16, and serving re-scores from that copy
     # (half the resident pages; kb/vectors.py).
     half_vectors_from: int = 500_000
-    # numpy's BLAS threads in a serving process: one, so a product never leaves threads spinning on the
-    # cores the model needs (kb/blas.py); 0 = the BLAS library's default (every core).
+    # numpy's BLAS threads in a serving or ingest process: one, so a product never leaves threads spinning on
+    # the cores the model needs (kb/blas.py), and OpenBLAS's threads never meet OpenVINO's (an ingest hung in
+    # 3 of 25 runs with both); 0 = the BLAS library's default (every core).
     blas_threads: int = 1
 
     # Retrieval and answers.
