@@ -107,8 +107,8 @@ def _body_graph(fp32: Path, dest: Path) -> dict:
 
     OpenVINO reads every page of the weights it is given and keeps a converted copy: with the 250k-row
     table in the graph one compiled model cost 520 MB of file pages + 120 MB anonymous (measured). The
-    run time looks the rows up in the memory-mapped table itself, so only the rows questions use are ever
-    resident, as under ONNX Runtime. The table's Gather becomes an Identity from the new input, and the
+    run time reads the rows a batch uses from the table itself (kb/encoder_openvino.py `TokenTable`), so
+    nothing of it stays in the process. The table's Gather becomes an Identity from the new input, and the
     shapes taken of `input_ids` are taken of `attention_mask` (the same shape)."""
     import onnx
     from onnx import TensorProto, helper

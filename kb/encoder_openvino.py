@@ -1,8 +1,8 @@
 """OpenVINO as an embedding backend: the exported e5-small, in bfloat16 where the CPU has it (AMX, AVX512-BF16).
 
 `kb setup-model` writes, beside the ONNX graphs, the fp32 graph's body without the word-embedding table
-(`onnx/body.onnx`, ingest/onnx_export.py). This backend looks the token rows up in the memory-mapped table
-(the fp32 graph's own weights file, located by `export.json`) and runs the body on OpenVINO's CPU plugin,
+(`onnx/body.onnx`, ingest/onnx_export.py). This backend reads the token rows from the table in the fp32
+graph's own weights file (located by `export.json`; `TokenTable`) and runs the body on OpenVINO's CPU plugin,
 which on such CPUs computes the MatMuls in bfloat16 with fp32 accumulation. Tokenisation, length-sorted
 runs and the single-threaded lanes are ONNX Runtime's (kb/encoder_onnx.py); only the runners differ.
 
@@ -58,7 +58,8 @@ def openvino_available(model_dir: str | Path) -> bool:
 class OpenVinoBackend(OnnxBackend):
     def __init__(self, model_dir: str | Path, query_prompt: str, passage_prompt: str, threads: int = 0,
                  batch_size: int = 32, wait_policy: str = ""):
-        if openvino_body(model_dir) is None:
+        self._body = openvino_body(model_dir)  # read once: `_runners` (called by OnnxBackend) opens it
+        if self._body is None:
             raise FileNotFoundError(f"no OpenVINO body graph in {model_dir}; run `kb setup-model`")
         super().__init__(model_dir, query_prompt, passage_prompt, threads, batch_size, "fp32", wait_policy)
         self.name = "openvino"
@@ -77,7 +78,7 @@ class OpenVinoBackend(OnnxBackend):
         two-thread search right after an encode was not slowed, where ONNX Runtime's spinning cost it ~10 ms)."""
         import openvino as ov
 
-        body, spec = openvino_body(model_dir)
+        body, spec = self._body
         table = TokenTable(model_dir / ONNX_DIR / spec["file"], int(spec["offset"]),
                            tuple(int(d) for d in spec["shape"]))
         core = ov.Core()
@@ -128,7 +129,7 @@ class _OpenVinoRunner:
     """A compiled model and its infer requests: a request runs one inference at a time, so each caller takes
     a free one (made when none is free: as many as callers ever ran at once)."""
 
-    def __init__(self, compiled, table: np.ndarray):
+    def __init__(self, compiled, table: TokenTable):
         self.compiled = compiled
         self.table = table
         self.dim = int(compiled.outputs[0].get_partial_shape()[-1].get_length())
