@@ -1,0 +1,38 @@
+"""The embeddable widget in a real headless Chromium, on another site whose origin the service allows."""
+from __future__ import annotations
+
+import pytest
+
+from conftest_browser import HostPage, browser, widget_ask  # noqa: F401 - fixtures
+from conftest_service import (  # noqa: F401 - fixtures
+    SEED_CASE_TITLE,
+    SEED_QUESTION,
+    LiveServer,
+    free_port,
+    service_settings_for,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model_dir, encoder, browser):
+    """A page on another origin embeds the widget with one script tag; the API allows that origin."""
+    from bot.app import create_app
+
+    port = free_port()
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, cors_origins=[f"http://127.0.0.1:{port}"])
+    with LiveServer(create_app(settings, encoder=encoder)) as api, HostPage(port, api.url + "/widget.js") as host:
+        ctx = browser.new_context(viewport={"width": 1100, "height": 800})
+        try:
+            page = ctx.new_page()
+            page.goto(host.origin + "/")
+            widget_ask(page, SEED_QUESTION)
+            assert page.locator("kb-assistant .head .t").inner_text().startswith("售后助手")
+            page.locator("kb-assistant .card.case .card-title", has_text=SEED_CASE_TITLE).wait_for()
+            # the source line opens the full passage, fetched across origins too
+            card = page.locator("kb-assistant .card.case").first
+            card.locator("button.source").click()
+            card.locator(".source-detail .full-text").wait_for()
+        finally:
+            ctx.close()
+
