@@ -72,6 +72,30 @@ def test_chat_page(live_server, page_factory, artifacts):
     assert page.locator(".msg").count() == 0
 
 
+FOLLOW_UP_QUESTION = "客户情绪很激动，一直在骂人，我该怎么安抚？"
+
+# The first card of the last answer has its head line in view: below the sticky top bar, above the question box.
+LAST_ANSWER_IN_VIEW = """() => {
+    const answers = document.querySelectorAll('.msg.bot:not(.pending)');
+    const card = answers.length && answers[answers.length - 1].querySelector('.card');
+    if (!card) return false;
+    const top = card.getBoundingClientRect().top;
+    const bar = document.querySelector('.topbar').getBoundingClientRect().bottom;
+    const box = document.querySelector('.composer').getBoundingClientRect().top;
+    return top >= bar && top + 40 <= box;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_a_follow_up_answer_is_scrolled_into_view_when_it_arrives(live_server, page_factory, width, height):
+    page = page_factory(width, height)
+    page.goto(live_server.url + "/")
+    for n, question in enumerate((SEED_QUESTION, FOLLOW_UP_QUESTION), start=1):
+        ask(page, question)
+        page.wait_for_function("n => document.querySelectorAll('.msg.bot:not(.pending)').length === n", arg=n)
+    page.wait_for_function(LAST_ANSWER_IN_VIEW, timeout=10_000)
+
+
 def test_question_text_is_never_html(live_server, page_factory):
     page = page_factory()
     page.goto(live_server.url + "/")

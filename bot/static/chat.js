@@ -53,7 +53,7 @@
     counter.textContent = len > state.maxChars * 0.8 ? len + " / " + state.maxChars : "";
   }
 
-  /* Scrolls `node` to the top of the view. */
+  /* Scrolls `node` to the top of the view (below the sticky top bar: .msg's scroll-margin-top). */
   function bringToTop(node) {
     node.scrollIntoView({ behavior: "smooth", block: "start" });
   }
@@ -107,6 +107,8 @@
     }
     reply.classList.remove("pending");
     reply.replaceChild(shown, reply.querySelector(".answer"));
+    // The answer is far taller than the pending line: scroll again, so that it reads from its start.
+    bringToTop(question);
     state.busy = false;
     sendBtn.disabled = false;
     input.focus();
