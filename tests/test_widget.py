@@ -1,18 +1,32 @@
-"""The embeddable widget in a real headless Chromium, on another site whose origin the service allows."""
+"""The embeddable widget in a real headless Chromium: on a phone, and on another site whose origin the service
+allows."""
 from __future__ import annotations
 
 import pytest
 
-from conftest_browser import HostPage, browser, widget_ask  # noqa: F401 - fixtures
+from conftest_browser import PHONE, HostPage, browser, page_factory, widget_ask  # noqa: F401 - fixtures
 from conftest_service import (  # noqa: F401 - fixtures
     SEED_CASE_TITLE,
     SEED_QUESTION,
     LiveServer,
     free_port,
+    live_server,
     service_settings_for,
 )
 
 pytestmark = pytest.mark.browser
+
+
+def test_send_can_be_tapped_on_a_phone_right_after_opening(live_server, page_factory):
+    page = page_factory(PHONE["width"], PHONE["height"], is_mobile=True, has_touch=True)
+    page.goto(live_server.url + "/widget-demo")
+    page.locator("kb-assistant .launcher").tap()
+    page.locator("kb-assistant textarea").fill(SEED_QUESTION)
+    box = page.locator("kb-assistant .send").bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.locator("kb-assistant .u", has_text=SEED_QUESTION).wait_for(timeout=10_000)
+    page.locator("kb-assistant .card.case .card-title", has_text=SEED_CASE_TITLE).wait_for()
+    assert page.locator("kb-assistant .panel").is_visible()
 
 
 def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model_dir, encoder, browser):

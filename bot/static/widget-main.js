@@ -71,6 +71,7 @@
 
     function toggle(open) {
       panel.hidden = !open;
+      root.classList.toggle("open", open);
       launcher.setAttribute("aria-expanded", String(open));
       if (open) ta.focus();
     }
