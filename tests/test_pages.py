@@ -96,6 +96,15 @@ def test_a_follow_up_answer_is_scrolled_into_view_when_it_arrives(live_server, p
     page.wait_for_function(LAST_ANSWER_IN_VIEW, timeout=10_000)
 
 
+def test_a_failed_question_stays_in_the_box(live_server, page_factory):
+    page = page_factory(allow=re.compile("ERR_FAILED"))
+    page.goto(live_server.url + "/")
+    page.route("**/v1/ask", lambda route: route.abort())
+    ask(page, SEED_QUESTION)
+    assert "无法连接" in page.locator(".msg.bot .error").inner_text()
+    assert page.input_value("#question") == SEED_QUESTION
+
+
 def test_question_text_is_never_html(live_server, page_factory):
     page = page_factory()
     page.goto(live_server.url + "/")

@@ -1,6 +1,8 @@
-"""The embeddable widget in a real headless Chromium: on a phone, and on another site whose origin the service
-allows."""
+"""The embeddable widget in a real headless Chromium: on a phone, on another site whose origin the service
+allows, and on one it does not."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -16,6 +18,8 @@ from conftest_service import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
+REFUSED = "此网站未获授权使用知识库"
+
 
 def test_send_can_be_tapped_on_a_phone_right_after_opening(live_server, page_factory):
     page = page_factory(PHONE["width"], PHONE["height"], is_mobile=True, has_touch=True)
@@ -27,6 +31,15 @@ def test_send_can_be_tapped_on_a_phone_right_after_opening(live_server, page_fac
     page.locator("kb-assistant .u", has_text=SEED_QUESTION).wait_for(timeout=10_000)
     page.locator("kb-assistant .card.case .card-title", has_text=SEED_CASE_TITLE).wait_for()
     assert page.locator("kb-assistant .panel").is_visible()
+
+
+def test_a_failed_question_stays_in_the_widget_box(live_server, page_factory):
+    page = page_factory(allow=re.compile("ERR_FAILED"))
+    page.goto(live_server.url + "/widget-demo")
+    page.route("**/v1/ask", lambda route: route.abort())
+    widget_ask(page, SEED_QUESTION)
+    assert "无法连接知识库服务" in page.locator("kb-assistant .error").inner_text()
+    assert page.locator("kb-assistant textarea").input_value() == SEED_QUESTION
 
 
 def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model_dir, encoder, browser):
@@ -50,3 +63,24 @@ def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model
         finally:
             ctx.close()
 
+
+@pytest.mark.parametrize("cors_origins", [[], ["http://shop.example"]], ids=["none-allowed", "another-allowed"])
+def test_a_site_not_in_cors_origins_is_told_so_and_keeps_the_question(
+        tmp_path, seed_settings, seed_build, model_dir, encoder, browser, cors_origins):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, cors_origins=cors_origins)
+    with LiveServer(create_app(settings, encoder=encoder)) as api, HostPage(free_port(), api.url + "/widget.js") as host:
+        ctx = browser.new_context(viewport={"width": 1100, "height": 800})
+        console: list[str] = []
+        try:
+            page = ctx.new_page()
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.goto(host.origin + "/")
+            widget_ask(page, SEED_QUESTION)
+            assert REFUSED in page.locator("kb-assistant .error").inner_text()
+            assert page.locator("kb-assistant textarea").input_value() == SEED_QUESTION
+            told = [m for m in console if "KB_CORS_ORIGINS" in m]
+            assert told and host.origin in told[0], console
+        finally:
+            ctx.close()

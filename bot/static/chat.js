@@ -104,6 +104,7 @@
       reply.classList.add(ans.matched ? "matched" : "unmatched");
     } catch (e) {
       shown = renderError(e.message);
+      if (!input.value) { input.value = text; autoresize(); } // a failure never loses the question
     }
     reply.classList.remove("pending");
     reply.replaceChild(shown, reply.querySelector(".answer"));

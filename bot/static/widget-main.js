@@ -19,6 +19,23 @@
     return kbapi.request(ORIGIN, method, path, body);
   }
 
+  /* What to tell the user when a call got no response. The browser hides why; the service answers a
+     cross-origin GET /widget-access from anywhere, so a refused origin can be told apart from a service
+     that is down, and the site's owner learns what to change. */
+  async function unreachableMessage(err) {
+    let access;
+    try {
+      access = await request("GET", "/widget-access");
+    } catch (e) {
+      return err.message;
+    }
+    if (access.allowed) return err.message;
+    console.error("坐席知识库助手：" + ORIGIN + " 的知识库服务不接受本网站（" + location.origin + "）的请求。" +
+      "请在服务端把 " + location.origin + " 加入 KB_CORS_ORIGINS（例如 KB_CORS_ORIGINS='[\"" + location.origin +
+      "\"]'）后重启服务。");
+    return "此网站未获授权使用知识库，请联系网站管理员";
+  }
+
   function mount() {
     const host = el("kb-assistant", { "data-kb-widget": "" });
     document.body.appendChild(host);
@@ -106,7 +123,8 @@
         sessionId = ans.session_id || sessionId;
         shown = answers.renderAnswer(ans, answerHost);
       } catch (e) {
-        shown = answers.renderError(e.message);
+        shown = answers.renderError(e.status === 0 ? await unreachableMessage(e) : e.message);
+        if (!ta.value) ta.value = q; // a failure never loses the question
       }
       waiting.replaceWith(shown);
       msgs.scrollTop = question.offsetTop - msgs.offsetTop - 8;
