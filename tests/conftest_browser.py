@@ -1,5 +1,5 @@
 """Fixtures and helpers for the browser tests (tests/test_pages.py, tests/test_widget.py,
-tests/test_answer_view.py): Debian's real headless Chromium driven by Playwright.
+tests/test_answer_view.py, tests/test_accessibility.py): Debian's real headless Chromium driven by Playwright.
 
 Import what you need into the test module (`from conftest_browser import ...`).
 """
@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+# axe-core, installed by `make test` (npm ci --prefix tests/js).
+AXE = REPO / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 PHONE = {"width": 390, "height": 844}
 

@@ -144,7 +144,7 @@ var KBAnswer = (function (dom) {
 
   function group(title, kind, items, host, startNum) {
     const g = el("section", { class: "group " + kind }, [
-      el("h4", { class: "group-title" }, [el("span", { class: "dot " + kind }), title + "（" + items.length + "）"]),
+      el("h2", { class: "group-title" }, [el("span", { class: "dot " + kind }), title + "（" + items.length + "）"]),
     ]);
     items.forEach((p, i) => g.appendChild(card(p, host, startNum ? { num: startNum + i } : { muted: true })));
     return g;
@@ -153,11 +153,13 @@ var KBAnswer = (function (dom) {
   function feedbackBar(ans, host) {
     const top = (ans.principles && ans.principles[0]) || (ans.cases && ans.cases[0]) || (ans.passages && ans.passages[0]);
     const label = el("span", { class: "fb-label", text: "这个回答有帮助吗？" });
-    const up = el("button", { type: "button", class: "icon-btn fb up", title: "有帮助", "aria-label": "有帮助" }, [icon("up"), "有用"]);
-    const down = el("button", { type: "button", class: "icon-btn fb down", title: "没帮助", "aria-label": "没帮助" }, [icon("down"), "没用"]);
+    const up = el("button", { type: "button", class: "icon-btn fb up" }, [icon("up"), "有用"]);
+    const down = el("button", { type: "button", class: "icon-btn fb down" }, [icon("down"), "没用"]);
     const copyAll = el("button", { type: "button", class: "icon-btn", title: "复制整个回答（含出处）" }, [icon("copy"), "复制回答"]);
     copyAll.addEventListener("click", () => copyWithNotice(host, ans.answer || "", "已复制回答"));
-    const comment = el("input", { type: "text", maxlength: "500", placeholder: "哪里不对或缺了什么？（可选）" });
+    const comment = el("input", {
+      type: "text", maxlength: "500", "aria-label": "没帮助的原因（可选）", placeholder: "哪里不对或缺了什么？（可选）",
+    });
     const box = el("form", { class: "fb-comment", hidden: true }, [
       comment, el("button", { type: "submit", class: "fb-submit", text: "提交" }),
     ]);
