@@ -18,7 +18,7 @@ from conftest_service import (  # noqa: F401 - fixtures
     live_server,
     service_settings_for,
 )
-from conftest_browser import ask, browser, page_factory  # noqa: F401 - fixtures
+from conftest_browser import ask, browser, page_factory, widget_ask  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -96,13 +96,22 @@ def test_a_follow_up_answer_is_scrolled_into_view_when_it_arrives(live_server, p
     page.wait_for_function(LAST_ANSWER_IN_VIEW, timeout=10_000)
 
 
-def test_a_failed_question_stays_in_the_box(live_server, page_factory):
+# Where to ask, where an error shows and the question box: on the chat page and in the widget.
+SURFACES = {
+    "chat": ("/", ask, ".msg.bot .error", "#question"),
+    "widget": ("/widget-demo", widget_ask, "kb-assistant .error", "kb-assistant textarea"),
+}
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_failed_question_stays_in_the_box(live_server, page_factory, surface):
+    path, asker, error, box = SURFACES[surface]
     page = page_factory(allow=re.compile("ERR_FAILED"))
-    page.goto(live_server.url + "/")
+    page.goto(live_server.url + path)
     page.route("**/v1/ask", lambda route: route.abort())
-    ask(page, SEED_QUESTION)
-    assert "无法连接" in page.locator(".msg.bot .error").inner_text()
-    assert page.input_value("#question") == SEED_QUESTION
+    asker(page, SEED_QUESTION)
+    assert "无法连接知识库服务" in page.locator(error).inner_text()
+    assert page.locator(box).input_value() == SEED_QUESTION
 
 
 def test_question_text_is_never_html(live_server, page_factory):

@@ -237,5 +237,5 @@ var KBAnswer = (function (dom) {
     return el("div", { class: "answer" }, [el("div", { class: "error", role: "alert", text: message })]);
   }
 
-  return { renderAnswer, renderError, renderHighlighted, highlightRanges };
+  return { renderAnswer, renderError };
 })(KBDom);
