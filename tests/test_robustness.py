@@ -549,11 +549,8 @@ def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_se
     import httpx
 
     from bot.app import create_app
+    from conftest_browser import ARGS, CHROMIUM
 
-    try:
-        from test_pages import ARGS, CHROMIUM
-    except ImportError:  # pragma: no cover
-        pytest.skip("browser helpers unavailable")
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
