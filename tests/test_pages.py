@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,53 +18,9 @@ from conftest_service import (  # noqa: F401 - fixtures
     live_server,
     service_settings_for,
 )
+from conftest_browser import ask, browser, page_factory, widget_ask  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-
-
-# The admin page probes with a wrong/missing token on purpose; those responses are logged by Chromium.
-EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (401|403|503)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page_factory(browser):
-    """New pages that record console errors and uncaught exceptions (CSP violations show up here)."""
-    pages, problems = [], []
-
-    def make(width: int = 1280, height: int = 900):
-        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                  permissions=["clipboard-read", "clipboard-write"])
-        page = ctx.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and not EXPECTED.search(m.text) else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        pages.append(ctx)
-        return page
-
-    yield make
-    for ctx in pages:
-        ctx.close()
-    assert problems == [], problems
-
-
-def ask(page, question: str) -> None:
-    page.fill("#question", question)
-    page.keyboard.press("Enter")
 
 
 def test_chat_page(live_server, page_factory, artifacts):
@@ -117,6 +72,48 @@ def test_chat_page(live_server, page_factory, artifacts):
     assert page.locator(".msg").count() == 0
 
 
+FOLLOW_UP_QUESTION = "客户情绪很激动，一直在骂人，我该怎么安抚？"
+
+# The first card of the last answer has its head line in view: below the sticky top bar, above the question box.
+LAST_ANSWER_IN_VIEW = """() => {
+    const answers = document.querySelectorAll('.msg.bot:not(.pending)');
+    const card = answers.length && answers[answers.length - 1].querySelector('.card');
+    if (!card) return false;
+    const top = card.getBoundingClientRect().top;
+    const bar = document.querySelector('.topbar').getBoundingClientRect().bottom;
+    const box = document.querySelector('.composer').getBoundingClientRect().top;
+    return top >= bar && top + 40 <= box;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_a_follow_up_answer_is_scrolled_into_view_when_it_arrives(live_server, page_factory, width, height):
+    page = page_factory(width, height)
+    page.goto(live_server.url + "/")
+    for n, question in enumerate((SEED_QUESTION, FOLLOW_UP_QUESTION), start=1):
+        ask(page, question)
+        page.wait_for_function("n => document.querySelectorAll('.msg.bot:not(.pending)').length === n", arg=n)
+    page.wait_for_function(LAST_ANSWER_IN_VIEW, timeout=10_000)
+
+
+# Where to ask, where an error shows and the question box: on the chat page and in the widget.
+SURFACES = {
+    "chat": ("/", ask, ".msg.bot .error", "#question"),
+    "widget": ("/widget-demo", widget_ask, "kb-assistant .error", "kb-assistant textarea"),
+}
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_a_failed_question_stays_in_the_box(live_server, page_factory, surface):
+    path, asker, error, box = SURFACES[surface]
+    page = page_factory(allow=re.compile("ERR_FAILED"))
+    page.goto(live_server.url + path)
+    page.route("**/v1/ask", lambda route: route.abort())
+    asker(page, SEED_QUESTION)
+    assert "无法连接知识库服务" in page.locator(error).inner_text()
+    assert page.locator(box).input_value() == SEED_QUESTION
+
+
 def test_question_text_is_never_html(live_server, page_factory):
     page = page_factory()
     page.goto(live_server.url + "/")
@@ -148,7 +145,7 @@ def test_widget_on_the_demo_page(live_server, page_factory, artifacts):
     ) != "rgb(255, 105, 180)"
     page.locator("kb-assistant textarea").fill(SEED_QUESTION)
     page.keyboard.press("Enter")
-    page.locator("kb-assistant .card.case .title", has_text=SEED_CASE_TITLE).wait_for()
+    page.locator("kb-assistant .card.case .card-title", has_text=SEED_CASE_TITLE).wait_for()
     assert page.locator("kb-assistant .card.principle").count() >= 1
     assert page.locator("kb-assistant mark").count() >= 1
     page.wait_for_timeout(200)
@@ -216,50 +213,6 @@ def test_admin_page_when_disabled(tmp_path, seed_settings, seed_build, model_dir
         page.locator("#disabled").wait_for()
         assert "KB_ADMIN_TOKEN" in page.locator("#disabled").inner_text()
         assert not page.locator("#login").is_visible()
-
-
-def test_widget_embedded_cross_origin(tmp_path, seed_settings, seed_build, model_dir, encoder, browser):
-    """A page on another origin embeds the widget with one script tag; the API allows that origin only."""
-    import http.server
-    import threading
-
-    from bot.app import create_app
-    from conftest_service import free_port
-
-    host_port = free_port()
-    host_origin = f"http://127.0.0.1:{host_port}"
-    settings = service_settings_for(tmp_path, seed_settings, model_dir, cors_origins=[host_origin])
-    with LiveServer(create_app(settings, encoder=encoder)) as api:
-        html = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>shop</title></head><body>'
-                f'<h1>别人的网站</h1><script src="{api.url}/widget.js" data-title="售后助手" async></script>'
-                f'</body></html>').encode("utf-8")
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(html)))
-                self.end_headers()
-                self.wfile.write(html)
-
-            def log_message(self, *a):
-                pass
-
-        host = http.server.ThreadingHTTPServer(("127.0.0.1", host_port), Handler)
-        t = threading.Thread(target=host.serve_forever, daemon=True)
-        t.start()
-        ctx = browser.new_context(viewport={"width": 1100, "height": 800})
-        try:
-            page = ctx.new_page()
-            page.goto(host_origin + "/")
-            page.locator("kb-assistant .launcher").click()
-            assert page.locator("kb-assistant .head .t").inner_text().startswith("售后助手")
-            page.locator("kb-assistant textarea").fill(SEED_QUESTION)
-            page.keyboard.press("Enter")
-            page.locator("kb-assistant .card.case .title", has_text=SEED_CASE_TITLE).wait_for()
-        finally:
-            ctx.close()
-            host.shutdown()
 
 
 def test_api_docs_render_offline(live_server, page_factory):

@@ -456,7 +456,7 @@ def test_page_scripts_render_text_never_html():
     (the browser tests in test_pages.py show a <script> question as text on the chat page)."""
     static = REPO / "bot" / "static"
     scripts = [p for p in static.glob("*.js") if p.name not in ("swagger-init.js",)]
-    assert {"chat.js", "widget.js", "admin.js", "kbui.js"} <= {p.name for p in scripts}
+    assert {"chat.js", "widget-main.js", "answer-view.js", "dom.js", "admin.js", "kbui.js"} <= {p.name for p in scripts}
     sinks = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(")
     for p in scripts:
         hits = sinks.findall(p.read_text("utf-8"))
@@ -549,11 +549,8 @@ def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_se
     import httpx
 
     from bot.app import create_app
+    from conftest_browser import ARGS, CHROMIUM
 
-    try:
-        from test_pages import ARGS, CHROMIUM
-    except ImportError:  # pragma: no cover
-        pytest.skip("browser helpers unavailable")
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -1,13 +1,21 @@
 """Pages: agents' chat, the embeddable widget and its demo, editors' admin, offline API docs."""
 from __future__ import annotations
 
+import json
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+# /widget.js is assembled from the chat page's own modules and the widget's shell, so that both render answers
+# from one source. The scripts run in one function scope, in this order; the styles become WIDGET_CSS.
+WIDGET_SCRIPTS = ("dom.js", "api.js", "answer-view.js", "widget-main.js")
+WIDGET_STYLES = ("palette.css", "answer.css", "widget.css")
+# Any page may load the widget and ask whether its origin may call the API.
+OPEN_TO_ALL_ORIGINS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,13 +48,33 @@ async def widget_demo() -> FileResponse:
     return _page("widget-demo.html")
 
 
+def widget_script() -> str:
+    """The widget as one script for `<script src=".../widget.js">` on any site: nothing leaks into the page."""
+    css = "\n".join((STATIC / name).read_text(encoding="utf-8") for name in WIDGET_STYLES)
+    scripts = "\n".join((STATIC / name).read_text(encoding="utf-8") for name in WIDGET_SCRIPTS)
+    return (f"/*! 坐席知识库助手 widget: {' + '.join(WIDGET_SCRIPTS)}, bundled by bot/routes/pages.py */\n"
+            f"(function () {{\n\"use strict\";\nvar WIDGET_CSS = {json.dumps(css)};\n{scripts}\n}})();\n")
+
+
 @router.get("/widget.js")
 async def widget_js() -> Response:
-    return FileResponse(
-        STATIC / "widget.js",
+    return Response(
+        widget_script(),
         media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        headers={"Cache-Control": "public, max-age=300", **OPEN_TO_ALL_ORIGINS},
     )
+
+
+@router.get("/widget-access")
+async def widget_access(request: Request) -> JSONResponse:
+    """Whether the page embedding the widget may call the API (its origin is in KB_CORS_ORIGINS, or is this
+    service's own). The browser hides why a refused cross-origin call failed; the widget asks here to tell
+    "this site is not authorised" from "the service is down"."""
+    origin = request.headers.get("origin")
+    allowed_origins = request.app.state.settings.cors_origins
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    allowed = origin is None or origin == own or "*" in allowed_origins or origin in allowed_origins
+    return JSONResponse({"origin": origin, "allowed": allowed}, headers={"Cache-Control": "no-store", **OPEN_TO_ALL_ORIGINS})
 
 
 @router.get("/favicon.ico")

@@ -1,7 +1,8 @@
 /* Editors' admin page. The token is kept in sessionStorage; all document text is rendered as text. */
 (function () {
   "use strict";
-  const { el, api, toast, formatBytes, formatTime } = window.KBUI;
+  const { el } = KBDom;
+  const { api, toast, formatBytes, formatTime } = KBUI;
   const $ = (id) => document.getElementById(id);
   const TOKEN_KEY = "kb.admin.token";
 

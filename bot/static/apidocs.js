@@ -1,7 +1,8 @@
 /* A small offline API reference rendered from /openapi.json (used when Swagger UI files are not installed). */
 (function () {
   "use strict";
-  const { el, api } = window.KBUI;
+  const { el } = KBDom;
+  const { api } = KBUI;
   const root = document.getElementById("docs");
 
   function resolve(spec, schema) {
