@@ -11,7 +11,6 @@ Queries are real: distinct agent questions (bench/questions.py) and their real e
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

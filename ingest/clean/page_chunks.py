@@ -8,7 +8,7 @@ import re
 
 from ingest.clean.boilerplate import BOILER_LINE_RE
 from ingest.clean.cleaned import CleanedBlock, CleanReport
-from ingest.clean.patterns import HEADING_SEG, SENT_END
+from ingest.clean.patterns import HEADING_SEG
 from ingest.clean.tracked import TrackedText
 
 _CHUNK_NO = re.compile(r"^(\d{1,3})、")
