@@ -7,8 +7,22 @@ from dataclasses import asdict, dataclass, field
 from ingest.document import SourceDocument
 
 
+class SourceSpan:
+    """Where a text with per-character source offsets (`self.offsets`) lies in the source: [start, end)."""
+
+    offsets: list[int]
+
+    @property
+    def start(self) -> int:
+        return self.offsets[0] if self.offsets else 0
+
+    @property
+    def end(self) -> int:
+        return self.offsets[-1] + 1 if self.offsets else 0
+
+
 @dataclass
-class CleanedBlock:
+class CleanedBlock(SourceSpan):
     """One cleaned line/paragraph/slide. `offsets[i]` is the source offset of `text[i]`."""
 
     text: str
@@ -20,14 +34,6 @@ class CleanedBlock:
     slide: bool = False  # one slide of a run-together deck
     new_article: bool = False  # a removed source attribution ("转自…") ended the previous article here
     labels: list[str] = field(default_factory=list)  # running section labels removed from a slide
-
-    @property
-    def start(self) -> int:
-        return self.offsets[0] if self.offsets else 0
-
-    @property
-    def end(self) -> int:
-        return self.offsets[-1] + 1 if self.offsets else 0
 
 
 @dataclass

@@ -6,24 +6,17 @@ import re
 from dataclasses import dataclass
 
 from ingest.clean import CleanedBlock
+from ingest.clean.cleaned import SourceSpan
 from ingest.split.sizes import MIN_CHARS
 
 _SENTENCE_END = re.compile(r"[。！？!?；;](?![”’」』])|[。！？!?][”’」』]")
 
 
 @dataclass
-class Piece:
+class Piece(SourceSpan):
     text: str
     offsets: list[int]
     page: int | None = None
-
-    @property
-    def start(self) -> int:
-        return self.offsets[0] if self.offsets else 0
-
-    @property
-    def end(self) -> int:
-        return self.offsets[-1] + 1 if self.offsets else 0
 
     def cut(self, a: int, b: int) -> "Piece":
         return Piece(self.text[a:b], self.offsets[a:b], self.page)
