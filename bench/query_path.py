@@ -69,7 +69,7 @@ def _hammer(enc, questions: list[str], threads: int) -> dict:
 def batching(settings, enc, questions: list[str], threads: int = 32) -> dict:
     """Throughput of distinct queries from `threads` concurrent callers: through `enc` (the micro-batcher
     as configured) and through an encoder built with batches of one (the service with
-    KB_MICROBATCH_MAX=1; its own model instance, loaded for this comparison and dropped after it)."""
+    KB_MICROBATCH_MAX=1; a second model instance, loaded for this comparison)."""
     from kb.encoder import Encoder
 
     half = len(questions) // 2
@@ -77,7 +77,6 @@ def batching(settings, enc, questions: list[str], threads: int = 32) -> dict:
     with_b = _hammer(enc, questions[:half], threads)
     unbatched = Encoder.from_settings(settings.model_copy(update={"microbatch_max": 1}))
     without = _hammer(unbatched, questions[half:], threads)
-    del unbatched
     log(f"batching: {with_b['qps']} q/s with, {without['qps']} q/s without")
     return {"threads": threads, "with_microbatching": with_b, "without": without,
             "speedup": round(with_b["qps"] / max(without["qps"], 1e-9), 2)}
