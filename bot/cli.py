@@ -1,4 +1,4 @@
-"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve, bench."""
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve."""
 from __future__ import annotations
 
 import argparse
@@ -210,12 +210,6 @@ def cmd_chat(args) -> int:
     return run_chat(_settings(args), args.url)
 
 
-def cmd_bench(args) -> int:
-    from bot.bench import run_bench
-
-    return run_bench(_settings(args), args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kb", description="客服知识库助手 / customer-service knowledge-base assistant")
     p.add_argument("--data-dir", help="data folder (default: KB_DATA_DIR or ./data)")
@@ -270,14 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int)
     s.set_defaults(fn=cmd_serve)
-
-    s = sub.add_parser("bench", help="benchmarks: query path, HTTP load, ingest, scale")
-    s.add_argument("--quick", action="store_true", help="skip the 1M-passage scale run")
-    s.add_argument("--out", default="bench-results")
-    s.add_argument("--parts", help="comma-separated subset of engines,query,http,ingest,scale (default: all)")
-    s.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
-                   help="scale sizes, e.g. 10000,100000 (default: 10k,100k,1M; --quick: 10k,100k)")
-    s.set_defaults(fn=cmd_bench)
     return p
 
 

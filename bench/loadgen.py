@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 load generator, run as its own process: `python -m bot.bench.loadgen SPEC.json`.
+"""A small HTTP/1.1 load generator, run as its own process: `python -m bench.loadgen SPEC.json`.
 
 Plain asyncio streams with keep-alive connections (a few tens of microseconds of client CPU per request,
 so the client steals little from the 2 cores the server runs on). `concurrency` connections each send

@@ -1,4 +1,4 @@
-"""Scale: build and search a synthetic corpus of 10k / 100k / 1M passages (bot/bench/synth.py).
+"""Scale: build and search a synthetic corpus of 10k / 100k / 1M passages (bench/synth.py).
 
 For each size: BM25 build (words + bigrams), each dense index kind (flat / hnsw / ivfpq) built with the
 product's DenseIndex, sizes on disk; then, in a fresh child process that loads one index kind the way
@@ -6,12 +6,11 @@ a KnowledgeBase does (FAISS index in memory, vectors.npy memory-mapped, both BM2
 latency excluding the query encode (dense top-100 + exact re-scoring, BM25 words, BM25 bigrams, the whole
 hybrid search), and dense recall@10 against exact search, sweeping efSearch (HNSW) / nprobe (IVF-PQ).
 
-Queries are real: distinct agent questions (bot/bench/questions.py) and their real e5 vectors.
+Queries are real: distinct agent questions (bench/questions.py) and their real e5 vectors.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.bench.common import dir_size_mb, load, log, pct, peak_rss_mb, rss_mb
+from bench.common import child_env, dir_size_mb, load, log, pct, peak_rss_mb, rss_mb
 from kb.index.dense import HNSW_KINDS, holds_vectors
 
 DEPTH = 100  # what HybridSearcher asks each channel for
@@ -30,7 +29,7 @@ RECALL_TARGET = 0.98
 
 
 def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray, half_from: int = 500_000) -> dict:
-    from bot.bench.synth import Corpus
+    from bench.synth import Corpus
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
     from kb.vectors import write_half_copy
@@ -265,7 +264,7 @@ def _rss_file_mb() -> float | None:
 
 
 def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kinds_for: dict) -> dict:
-    from bot.bench.synth import Material
+    from bench.synth import Material
 
     tmp = out_dir / "tmp" / "scale"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -279,7 +278,7 @@ def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kin
     results = {"method": __doc__.strip().splitlines()[0], "sizes": {}, "synthetic": {
         "text": "recombined seed sentences + jieba-dictionary filler words; tokens are the KB tokenizer's",
         "vectors": "synthetic: random convex mix of the passage's seed-sentence e5 vectors + a residual drawn "
-                   "from the real passages' residual Gaussian (not model-encoded; see bot/bench/synth.py)",
+                   "from the real passages' residual Gaussian (not model-encoded; see bench/synth.py)",
         "queries": f"{len(queries)} distinct agent questions, real e5 vectors"}}
     for n in sizes:
         folder = tmp / f"n{n}"
@@ -288,9 +287,9 @@ def run(settings, kb, out_dir: Path, sizes: list[int], questions: list[str], kin
         info = build(material, n, folder, kinds, queries, settings.half_vectors_from)
         info["search"] = {}
         for kind in kinds:
-            proc = subprocess.run([sys.executable, "-m", "bot.bench.scale", str(folder), kind, str(qfile)],
-                                  capture_output=True, text=True, timeout=7200, env=dict(
-                                      os.environ, KB_MODEL=settings.model_name_or_path,
+            proc = subprocess.run([sys.executable, "-m", "bench.scale", str(folder), kind, str(qfile)],
+                                  capture_output=True, text=True, timeout=7200, env=child_env(
+                                      KB_MODEL=settings.model_name_or_path,
                                       KB_ENCODER_ENGINE=settings.encoder_engine))
             if proc.returncode != 0:
                 info["search"][kind] = {"error": proc.stderr[-1500:]}

@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bot.bench.common import load, log
+from bench.common import child_env, load, log
 
 
 def _kb(args: list[str], env: dict) -> tuple[float, dict | None, str]:
@@ -44,7 +43,7 @@ def run(settings, out_dir: Path, convert: bool = True) -> dict:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    env = dict(os.environ)
+    env = child_env()
     docs = tmp / "docs"
     shutil.copytree(Path(settings.docs_dirs[0]), docs)
     env.update({"KB_DATA_DIR": str(tmp / "data"), "KB_MODEL": settings.model_name_or_path,

@@ -2,21 +2,20 @@
 
 The server is the real `kb serve` (uvicorn, one worker) in its own process, over a private copy of the
 current KB version (so the bench's questions never land in the real app database); the rate limiter is
-switched off (it would refuse a load test from one address). The load comes from bot/bench/loadgen.py in
+switched off (it would refuse a load test from one address). The load comes from bench/loadgen.py in
 another process.
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bot.bench.common import free_port, load, log, pct, rss_mb
-from bot.bench.questions import repeat_share
+from bench.common import child_env, free_port, load, log, pct, rss_mb
+from bench.questions import repeat_share
 
 
 def private_data_dir(settings, dest: Path) -> Path:
@@ -39,7 +38,7 @@ def private_data_dir(settings, dest: Path) -> Path:
 class Server:
     def __init__(self, settings, data_dir: Path, log_file: Path, env_extra: dict | None = None):
         self.port = free_port()
-        env = dict(os.environ)
+        env = child_env()
         env.update({
             "KB_DATA_DIR": str(data_dir),
             "KB_MODEL": settings.model_name_or_path,
@@ -92,8 +91,8 @@ def _load(port: int, questions: list[str], concurrency: int, tmp: Path, probe: b
     spec = tmp / f"load-{port}-{concurrency}-{len(questions)}.json"
     spec.write_text(json.dumps({"port": port, "questions": questions, "concurrency": concurrency,
                                 "probe": probe}, ensure_ascii=False), "utf-8")
-    proc = subprocess.run([sys.executable, "-m", "bot.bench.loadgen", str(spec)], capture_output=True, text=True,
-                          timeout=3600)
+    proc = subprocess.run([sys.executable, "-m", "bench.loadgen", str(spec)], capture_output=True, text=True,
+                          env=child_env(), timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

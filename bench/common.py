@@ -10,6 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]  # the checkout the bench belongs to (seeds/, tests/data/)
+
+
+def child_env(base: dict | None = None, **extra: str) -> dict:
+    """The environment for a child process (`python -m bench.…`, `python -m bot.cli …`): this checkout
+    first on PYTHONPATH, so the children run the same code as the bench wherever it was started from."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
 
 def pct(values, *ps: float) -> dict:
     """{"p50": …, "p95": …} in the values' unit, rounded; empty input gives None."""

@@ -4,14 +4,14 @@
   compose) and of their sum, over distinct questions (no cache hits), next to the bare query encode
   (Encoder.encode_query_uncached) measured in the same loop: the floor a dense answer cannot beat.
 - batching: N threads asking distinct questions at once through Encoder.encode_query, with the
-  micro-batcher (settings) and with batches of one; queries/s and the batch sizes the encoder saw.
+  micro-batcher (settings) and with an encoder of batches of one; queries/s and the batch sizes each saw.
 """
 from __future__ import annotations
 
 import threading
 import time
 
-from bot.bench.common import load, log, pct
+from bench.common import load, log, pct
 
 STAGES = ("normalize", "encode", "dense", "bm25", "fusion", "compose")
 
@@ -66,19 +66,17 @@ def _hammer(enc, questions: list[str], threads: int) -> dict:
             "batches": batches, "mean_batch": round(encoded / max(batches, 1), 2), "load": load()}
 
 
-def batching(enc, questions: list[str], threads: int = 32) -> dict:
-    """Throughput of distinct queries from `threads` concurrent callers, with and without micro-batching."""
-    from kb.encoder import _MicroBatcher
+def batching(settings, enc, questions: list[str], threads: int = 32) -> dict:
+    """Throughput of distinct queries from `threads` concurrent callers: through `enc` (the micro-batcher
+    as configured) and through an encoder built with batches of one (the service with
+    KB_MICROBATCH_MAX=1; a second model instance, loaded for this comparison)."""
+    from kb.encoder import Encoder
 
     half = len(questions) // 2
     enc.clear_cache()
     with_b = _hammer(enc, questions[:half], threads)
-    original = enc._batcher
-    enc._batcher = _MicroBatcher(enc._encode_query_batch, 0.0, 1)
-    try:
-        without = _hammer(enc, questions[half:], threads)
-    finally:
-        enc._batcher = original
+    unbatched = Encoder.from_settings(settings.model_copy(update={"microbatch_max": 1}))
+    without = _hammer(unbatched, questions[half:], threads)
     log(f"batching: {with_b['qps']} q/s with, {without['qps']} q/s without")
     return {"threads": threads, "with_microbatching": with_b, "without": without,
             "speedup": round(with_b["qps"] / max(without["qps"], 1e-9), 2)}

@@ -1,0 +1,78 @@
+"""Pieces of text with their source offsets, and how a long unit is cut: into sentences, at commas when a
+sentence is too long, and into chunks near a target size."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.clean import CleanedBlock
+from ingest.clean.cleaned import SourceSpan
+from ingest.split.sizes import MIN_CHARS
+
+_SENTENCE_END = re.compile(r"[。！？!?；;](?![”’」』])|[。！？!?][”’」』]")
+
+
+@dataclass
+class Piece(SourceSpan):
+    text: str
+    offsets: list[int]
+    page: int | None = None
+
+    def cut(self, a: int, b: int) -> "Piece":
+        return Piece(self.text[a:b], self.offsets[a:b], self.page)
+
+
+def piece_of(b: CleanedBlock) -> Piece:
+    return Piece(b.text, b.offsets, b.page)
+
+
+def sentences(p: Piece) -> list[Piece]:
+    """The piece cut after each sentence end (a closing quote after it stays with the sentence)."""
+    out, last = [], 0
+    for m in _SENTENCE_END.finditer(p.text):
+        out.append(p.cut(last, m.end()))
+        last = m.end()
+    if last < len(p.text):
+        out.append(p.cut(last, len(p.text)))
+    return [x for x in out if x.text.strip()]
+
+
+def hard_cut(p: Piece, size: int) -> list[Piece]:
+    """Cut a piece without sentence ends at commas, else at fixed width."""
+    out, start = [], 0
+    while len(p.text) - start > size:
+        window = p.text[start:start + size]
+        m = max(window.rfind(c) for c in ",，、 ")
+        cut = start + (m + 1 if m > size // 3 else size)
+        out.append(p.cut(start, cut))
+        start = cut
+    out.append(p.cut(start, len(p.text)))
+    return out
+
+
+def chunk(pieces: list[Piece], target: int, limit: int) -> list[list[Piece]]:
+    """Group pieces into chunks near `target` chars; pieces longer than `limit` are cut at sentences."""
+    flat: list[Piece] = []
+    for p in pieces:
+        if len(p.text) > limit:
+            for s in sentences(p):
+                flat.extend(hard_cut(s, limit) if len(s.text) > limit else [s])
+        else:
+            flat.append(p)
+    chunks: list[list[Piece]] = [[]]
+    size = 0
+    for p in flat:
+        if chunks[-1] and size + len(p.text) > target and size >= target * 0.4:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(p)
+        size += len(p.text)
+    if len(chunks) > 1 and sum(len(p.text) for p in chunks[-1]) < MIN_CHARS:  # no tiny last chunk
+        tail = chunks.pop()
+        chunks[-1].extend(tail)
+    return [c for c in chunks if c]
+
+
+def join_text(pieces: list[Piece]) -> str:
+    """The pieces' text, one line each, blank pieces left out."""
+    return "\n".join(t for t in (p.text.strip() for p in pieces) if t)
