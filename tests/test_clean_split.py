@@ -304,3 +304,22 @@ def test_simplified_text_skips_opencc_with_the_same_result(seeds):
         skipped += T._UNCHANGED_BY_T2S(text)
     assert skipped > 100  # Simplified lines exist in the seeds and the dev set: the shortcut is taken
     assert T.to_simplified("客戶服務") == "客户服务" and T.to_simplified("沈默") == "沉默"
+
+
+def test_recurring_slide_labels_come_out_in_the_same_order_under_any_hash_seed():
+    """Equal-length running labels are removed in one fixed order; set order (PYTHONHASHSEED) must not
+    decide which one a slide loses first."""
+    import subprocess
+    import sys
+
+    code = (
+        "from ingest.clean.slides import _recurring_labels, _recurring_suffixes\n"
+        "bodies = ['一.案例服务甲内容%d 结尾标签甲乙丙丁戊' % i for i in range(4)]"
+        " + ['二.案例服务乙内容%d 结尾标签己庚辛壬癸' % i for i in range(4)]\n"
+        "print(_recurring_labels(bodies), _recurring_suffixes(bodies))\n")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in range(8)}
+    assert len(outs) == 1, outs
+    labels = eval(outs.pop().split("] [")[0] + "]")  # noqa: S307 - our own subprocess's list
+    assert len(labels) >= 2 and len({len(x) for x in labels}) == 1

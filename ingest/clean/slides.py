@@ -94,8 +94,9 @@ def _recurring_labels(bodies: list[str]) -> list[str]:
             best = (c[:L], cnt)
         if best:
             labels.add(best[0].rstrip(":：-— "))
-    # keep the longest labels first so that "七.案例迪斯尼" is removed before "七.案例"
-    return sorted(labels, key=len, reverse=True)
+    # longest first, so that "七.案例迪斯尼" is removed before "七.案例"; equal lengths in text order, so the
+    # result does not depend on the string hash seed
+    return sorted(labels, key=lambda s: (-len(s), s))
 
 
 def _recurring_suffixes(bodies: list[str]) -> list[str]:
@@ -110,7 +111,7 @@ def _recurring_suffixes(bodies: list[str]) -> list[str]:
             found.add(s)
     # only keep maximal strings that start at a plausible boundary
     out = [s for s in found if not any(o != s and o.endswith(s) for o in found)]
-    return sorted(out, key=len, reverse=True)
+    return sorted(out, key=lambda s: (-len(s), s))
 
 
 def _deck_segments(blocks: list[CleanedBlock], nums: list[tuple[int, int]]) -> tuple[int, int, list[tuple[int, int, int]]]:
