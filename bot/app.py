@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot.admin_auth import AdminLockout, check_admin_token
 from bot.appdb import AppDB
 from bot.deps import ServiceState
 from bot.errors import install_error_handlers
@@ -118,6 +119,7 @@ def create_app(
     another KnowledgeBase-like object.
     """
     settings = settings or Settings()
+    check_admin_token(settings)
     opener = open_kb or _default_open_kb
 
     @asynccontextmanager
@@ -130,6 +132,7 @@ def create_app(
             db=db,
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
+            admin_lockout=AdminLockout.from_settings(settings),
         )
         state.holder.encoder = encoder
         app.state.service = state

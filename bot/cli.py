@@ -208,11 +208,16 @@ def cmd_stats(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from bot.admin_auth import AdminTokenTooShort
     from bot.server import serve
 
     settings = _settings(args)
     updates = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
-    serve(settings.model_copy(update=updates))
+    try:
+        serve(settings.model_copy(update=updates))
+    except AdminTokenTooShort as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -50,6 +50,7 @@ def service_settings_for(tmp: Path, seed_settings, model_dir, **extra):
     data = copy_seed_data(seed_settings, tmp / "data")
     extra.setdefault("admin_token", ADMIN_TOKEN)
     extra.setdefault("rate_limit_per_minute", 0)  # 0 = off; the limiter is tested on its own
+    extra.setdefault("admin_lockout_failures", 0)  # 0 = off; tested on its own (tests/test_admin_token_guards.py)
     return make_settings(data, model_dir, docs_dirs=[SEEDS], **extra)
 
 
