@@ -136,6 +136,7 @@ def create_app(
         )
         state.holder.encoder = encoder
         app.state.service = state
+        await run_in_threadpool(state.jobs.recover)
         await run_in_threadpool(_cleanup_leftovers, settings)
         await run_in_threadpool(load_kb, state, opener)
         refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None

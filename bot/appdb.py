@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.job_lock import FileJobLock
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS asks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -198,6 +200,8 @@ class AppDB:
 
     # --- jobs, shared by all worker processes ------------------------------------------------------
     def save_job(self, job: dict[str, Any]) -> None:
+        """Insert or update a job (the pid column is for people reading the table: whether a job is alive
+        is the job lock's to say, bot/job_lock.py)."""
         self._insert(
             "INSERT INTO jobs (id, kind, state, data, pid, updated) VALUES (?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data, updated = excluded.updated",
@@ -209,28 +213,34 @@ class AppDB:
             row = self._conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def running_job(self) -> dict[str, Any] | None:
-        """A job another live process is running (its process still exists)."""
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Jobs recorded as queued or running, newest first: running only while their owner holds the job
+        lock (bot/job_lock.py), dead otherwise."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT data, pid FROM jobs WHERE state IN ('queued', 'running') ORDER BY updated DESC"
+                "SELECT data FROM jobs WHERE state IN ('queued', 'running') ORDER BY updated DESC"
             ).fetchall()
-        for data, pid in rows:
-            if _alive(pid):
-                return json.loads(data)
-        return None
+        return [json.loads(r[0]) for r in rows]
+
+    def fail_unfinished_jobs(self, reason: str) -> list[str]:
+        """Record every queued or running job as failed with `reason`: only while holding the job lock,
+        when none of them can be alive. Returns their ids."""
+        now = time.time()
+        jobs = self.unfinished_jobs()
+        with self._lock:
+            for job in jobs:
+                job.update(state="failed", stage="failed", error=reason, finished_at=now)
+                self._conn.execute("UPDATE jobs SET state = 'failed', data = ?, updated = ? WHERE id = ?",
+                                   (json.dumps(job, ensure_ascii=False, default=str), now, job["id"]))
+            self._conn.commit()
+        return [job["id"] for job in jobs]
+
+    def job_lock(self, instance_id: str | None = None) -> FileJobLock:
+        """The lock a job's process holds while the job runs: a file beside this database."""
+        return FileJobLock(self.path.with_name(self.path.stem + ".jobs.lock"), instance_id)
 
     def recent_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute("SELECT data FROM jobs ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
