@@ -23,6 +23,7 @@ from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
 from bot.routes import admin, ask, ask_shortcut, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
+from bot.storage import install_disk_full_handlers
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_disk_full_handlers(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.job_lock import JobLock
+from bot.storage import is_disk_full, job_error
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +271,11 @@ class JobRunner:
         except JobFailed as e:
             job.error, job.details, job.state = str(e), e.details, "failed"
         except Exception as e:  # noqa: BLE001 - any failure is reported to the editor
-            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            job.error, job.state = f"{type(e).__name__}: {e}", "failed"
+            job.error, job.state = job_error(e), "failed"
+            if is_disk_full(e):
+                log.warning("job %s stopped: the disk is full", job.id)
+            else:
+                log.error("job %s failed:\n%s", job.id, traceback.format_exc())
         finally:
             job.finished_at = time.time()
             job.save()
