@@ -223,19 +223,17 @@ class JobRunner:
     def submit(self, kind: str, fn: Callable[[Job], dict[str, Any] | None]) -> Job:
         """Start a job, or raise JobBusy. A job that cannot be recorded (a full disk) is not started."""
         with self._lock:
-            busy = self._current is not None and not self._current.finished
-            if busy:
+            if self._current is not None and not self._current.finished:
                 raise JobBusy(self._current)
-            if self._job_lock is not None and not self._job_lock.try_acquire():
-                busy = True
-            else:
+            mine = self._job_lock is None or self._job_lock.try_acquire()
+            if mine:
                 try:
                     job = self._start(kind, fn)
                 except BaseException:
                     if self._job_lock is not None:
                         self._job_lock.release()
                     raise
-        if busy:
+        if not mine:  # another process (or runner) holds the job lock: its job, once it has recorded it
             raise JobBusy(self.current() or StoredJob({"id": "", "kind": kind, "state": "running"}))
         job.thread.start()
         return job
