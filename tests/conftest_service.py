@@ -84,6 +84,23 @@ def wait_job(client, job_id: str, headers: dict, timeout: float = 300) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
 
 
+def wait_until_ready(url: str, process, times: int = 1, timeout: float = 180) -> None:
+    """Until `times` answers of /readyz were 200 (a service started as `process`, a subprocess.Popen)."""
+    import httpx
+
+    deadline = time.time() + timeout
+    while times > 0:
+        if process.poll() is not None:
+            err = process.stderr.read()[-3000:] if process.stderr else ""
+            raise AssertionError(f"the service exited with {process.returncode}: {err}")
+        try:
+            times -= httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            pass
+        assert time.time() < deadline, "the service did not become ready"
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conftest import REPO, SEEDS
-from conftest_service import copy_seed_data, free_port
+from conftest_service import copy_seed_data, free_port, wait_until_ready
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -46,21 +46,13 @@ def test_sigterm_under_load_keeps_every_answered_question(tmp_path, seed_setting
                     answered.append(question)
 
     try:
-        deadline = time.time() + 180
-        ready = 0
-        while ready < workers * 3:  # with two workers, both have loaded (each answers some readiness probes)
-            assert server.poll() is None, server.stderr.read()[-3000:]
-            try:
-                ready += httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, "kb serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(url, server, times=workers * 3)  # two workers: both loaded, each answered probes
+        deadline = time.time() + 60
         agents = [threading.Thread(target=agent, args=(n,)) for n in range(4)]
         for t in agents:
             t.start()
         while len(answered) < 40:
-            assert time.time() < deadline + 60 and server.poll() is None
+            assert time.time() < deadline and server.poll() is None
             time.sleep(0.05)
         server.send_signal(signal.SIGTERM)  # mid-stream: questions are still being answered and queued
         assert server.wait(timeout=120) in (0, -signal.SIGTERM), server.stderr.read()[-3000:]

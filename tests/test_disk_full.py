@@ -20,7 +20,15 @@ from pathlib import Path
 import httpx
 
 from conftest import REPO, SEEDS
-from conftest_service import ADMIN_TOKEN, NEW_DOC_NAME, NEW_DOC_TEXT, OOS_QUESTION, copy_seed_data, free_port
+from conftest_service import (
+    ADMIN_TOKEN,
+    NEW_DOC_NAME,
+    NEW_DOC_TEXT,
+    OOS_QUESTION,
+    copy_seed_data,
+    free_port,
+    wait_until_ready,
+)
 from system_tools import require_root_and
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -61,17 +69,8 @@ def test_a_full_disk_refuses_writes_clearly_and_loses_nothing(tmp_path, seed_set
     inside = Path(f"/proc/{server.pid}/root") / str(data).lstrip("/")  # the tmpfs, as the service sees it
     url = f"http://127.0.0.1:{port}"
     try:
+        wait_until_ready(url, server)
         with httpx.Client(base_url=url, timeout=60) as c:
-            deadline = time.time() + 180
-            while True:
-                assert server.poll() is None, log_file.read_text()[-3000:]
-                try:
-                    if c.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.time() < deadline, "kb serve did not become ready"
-                time.sleep(0.3)
             assert c.post("/v1/feedback", json={"question": "before", "helpful": True}).status_code == 201
 
             filler = fill(inside)

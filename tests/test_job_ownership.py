@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from conftest import REPO, SEEDS
-from conftest_service import ADMIN_TOKEN, copy_seed_data, free_port
+from conftest_service import ADMIN_TOKEN, copy_seed_data, free_port, wait_until_ready
 from system_tools import require_root_and
 
 KB = [sys.executable, "-m", "bot.cli"]
@@ -70,16 +70,7 @@ class Pid1Service:
         raise AssertionError("unshare did not start the service")
 
     def wait_ready(self) -> None:
-        deadline = time.time() + 180
-        while True:
-            assert self.unshare.poll() is None, self.unshare.stderr.read()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.time() < deadline, "kb serve did not become ready"
-            time.sleep(0.3)
+        wait_until_ready(self.url, self.unshare)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.unshare.poll() is None:
