@@ -10,7 +10,7 @@ AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser clean
+.PHONY: install model ingest run serve test test-fast soak bench browser test-tools clean test-tools
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
@@ -57,14 +57,22 @@ $(AXE): tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: model browser
+# What the tests that run the product in namespaces of its own use: unshare (util-linux), strace, ip (iproute2).
+test-tools:
+	@if ! command -v unshare >/dev/null 2>&1 || ! command -v strace >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux strace iproute2 >/dev/null; \
+	fi
+
+test: model browser test-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-fast: model
+test-fast: model test-tools
 	$(BIN)/python -m pytest -q -m "not browser and not slow"
 
 # The slow tier includes the bench smoke test, which needs the bench's dependency group.
-soak: model browser $(BENCH_STAMP)
+soak: model browser test-tools $(BENCH_STAMP)
 	$(BIN)/python -m pytest -q -m slow -s
 
 # Figures printed and saved to bench-results/ (bench.json, bench.png); `python -m bench --help` for the parts.

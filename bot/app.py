@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot.admin_auth import AdminLockout, check_admin_token
 from bot.appdb import AppDB
 from bot.deps import ServiceState
 from bot.errors import install_error_handlers
@@ -22,6 +23,7 @@ from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
 from bot.routes import admin, ask, ask_shortcut, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
+from bot.storage import install_disk_full_handlers
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ def create_app(
     another KnowledgeBase-like object.
     """
     settings = settings or Settings()
+    check_admin_token(settings)
     opener = open_kb or _default_open_kb
 
     @asynccontextmanager
@@ -130,9 +133,11 @@ def create_app(
             db=db,
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
+            admin_lockout=AdminLockout.from_settings(settings),
         )
         state.holder.encoder = encoder
         app.state.service = state
+        await run_in_threadpool(state.jobs.recover)
         await run_in_threadpool(_cleanup_leftovers, settings)
         await run_in_threadpool(load_kb, state, opener)
         refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None
@@ -166,6 +171,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    install_disk_full_handlers(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -6,17 +6,25 @@ use the same connection (SQLite in WAL mode lets other processes read while one 
 Questions are logged off the request path: `log_ask` only queues the row and a writer thread commits
 what has queued up in one transaction (a commit per question cost a thread hop and a WAL write in every
 answer). Anything that reads the asks table, and close(), writes the queue first, so a read never misses
-a question already answered; only a process killed outright can lose the last ~0.2 s of the log.
+a question already answered; only a process killed outright (SIGKILL, a power cut) can lose the last
+~0.2 s of the log; a normal stop (SIGTERM) writes it all (docs/operations.md).
+
+With the disk full, writes fail with `DiskFull` (bot/storage.py: a 507 for the request) and queued
+questions wait in memory (up to MAX_WAITING_ASKS) until the disk has room again.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from bot.job_lock import FileJobLock
+from bot.storage import DiskFull, StorageHealth, is_disk_full
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS asks (
@@ -56,10 +64,15 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 
 ASK_LOG_INTERVAL = 0.2  # seconds the writer waits for more questions before committing
+ASK_LOG_RETRY = 2.0  # seconds between attempts while writing fails (a full disk)
+# Questions kept in memory while the log cannot be written (~0.5 KB each); beyond it the oldest go, counted.
+MAX_WAITING_ASKS = 100_000
 
 
 class AppDB:
     def __init__(self, path: Path):
+        self.storage = StorageHealth()
+        self.asks_dropped = 0  # questions the log had to let go while it could not be written
         self._pending: list[tuple] = []
         self._pending_cond = threading.Condition()
         self._closed = False
@@ -82,7 +95,10 @@ class AppDB:
             self._closed = True
             self._pending_cond.notify()
         self._writer.join(timeout=10)
-        self._write_asks()
+        try:
+            self._write_asks()
+        except sqlite3.Error:
+            logging.getLogger(__name__).error("stopping with %d questions not written to the log", len(self._pending))
         with self._lock:
             self._conn.close()
 
@@ -99,11 +115,27 @@ class AppDB:
             try:
                 self._conn.executemany(self._ASK_SQL, rows)
                 self._conn.commit()
-            except BaseException:
+            except BaseException as e:
                 self._conn.rollback()
-                with self._pending_cond:  # nothing is dropped: the rows wait for the next write
+                with self._pending_cond:  # the rows wait for the next write
                     self._pending[:0] = rows
+                    over = len(self._pending) - MAX_WAITING_ASKS
+                    if over > 0:
+                        del self._pending[:over]
+                        self.asks_dropped += over
+                if isinstance(e, sqlite3.Error):
+                    dropped = f", {self.asks_dropped} of the oldest let go" if self.asks_dropped else ""
+                    self.storage.failed(f"the question log ({len(self._pending)} questions waiting{dropped})", e)
                 raise
+        self.storage.succeeded()
+
+    def _flush_asks(self) -> None:
+        """Write the queued questions before a read; when that fails (a full disk) the read goes on
+        without them: they stay queued, and the failure is on the status page."""
+        try:
+            self._write_asks()
+        except sqlite3.Error:
+            pass
 
     def _write_asks_forever(self) -> None:
         while True:
@@ -112,23 +144,32 @@ class AppDB:
                     self._pending_cond.wait()
                 if self._closed:
                     return
-            time.sleep(ASK_LOG_INTERVAL)  # let a burst of questions share the commit
-            try:
-                self._write_asks()
-            except sqlite3.Error:  # locked for long or the disk is full: the rows stay queued, try again
-                import logging
+            # Let a burst of questions share the commit; while writes fail, try less often.
+            time.sleep(ASK_LOG_RETRY if self.storage.failing else ASK_LOG_INTERVAL)
+            self._flush_asks()
 
-                logging.getLogger(__name__).exception("could not write the question log")
+    def waiting_asks(self) -> int:
+        """Questions answered but not yet in the log."""
+        with self._pending_cond:
+            return len(self._pending)
 
     def journal_mode(self) -> str:
         with self._lock:
             return self._conn.execute("PRAGMA journal_mode").fetchone()[0]
 
-    def _insert(self, sql: str, args: tuple) -> int:
+    def _insert(self, sql: str, args: tuple, what: str) -> int:
         with self._lock:
-            cur = self._conn.execute(sql, args)
-            self._conn.commit()
-            return int(cur.lastrowid)
+            try:
+                cur = self._conn.execute(sql, args)
+                self._conn.commit()
+            except sqlite3.Error as e:
+                self._conn.rollback()
+                if is_disk_full(e):
+                    self.storage.failed(what, e)
+                    raise DiskFull(what) from e
+                raise
+        self.storage.succeeded()
+        return int(cur.lastrowid)
 
     def log_ask(self, answer: dict[str, Any], ms: float) -> None:
         """Queue one answered question for the log (written within ASK_LOG_INTERVAL)."""
@@ -165,11 +206,12 @@ class AppDB:
         return self._insert(
             "INSERT INTO feedback (ts, question, passage_id, helpful, comment, session_id, version) VALUES (?,?,?,?,?,?,?)",
             (time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
+            "feedback",
         )
 
     def feedback_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first."""
-        self._write_asks()
+        self._flush_asks()
         with self._lock:
             rows = self._conn.execute(
                 """
@@ -186,7 +228,7 @@ class AppDB:
         return [dict(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        self._write_asks()
+        self._flush_asks()
         with self._lock:
             asks, unmatched = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(matched = 0), 0) FROM asks"
@@ -194,14 +236,18 @@ class AppDB:
             fb, unhelpful = self._conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(helpful = 0), 0) FROM feedback"
             ).fetchone()
-        return {"asks": asks, "unanswered": unmatched, "feedback": fb, "unhelpful": unhelpful}
+        return {"asks": asks, "unanswered": unmatched, "feedback": fb, "unhelpful": unhelpful,
+                "asks_waiting": self.waiting_asks(), "asks_dropped": self.asks_dropped}
 
     # --- jobs, shared by all worker processes ------------------------------------------------------
     def save_job(self, job: dict[str, Any]) -> None:
+        """Insert or update a job (the pid column is for people reading the table: whether a job is alive
+        is the job lock's to say, bot/job_lock.py)."""
         self._insert(
             "INSERT INTO jobs (id, kind, state, data, pid, updated) VALUES (?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET state = excluded.state, data = excluded.data, updated = excluded.updated",
             (job["id"], job["kind"], job["state"], json.dumps(job, ensure_ascii=False, default=str), os.getpid(), time.time()),
+            "a job's record",
         )
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
@@ -209,28 +255,34 @@ class AppDB:
             row = self._conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def running_job(self) -> dict[str, Any] | None:
-        """A job another live process is running (its process still exists)."""
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        """Jobs recorded as queued or running, newest first: running only while their owner holds the job
+        lock (bot/job_lock.py), dead otherwise."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT data, pid FROM jobs WHERE state IN ('queued', 'running') ORDER BY updated DESC"
+                "SELECT data FROM jobs WHERE state IN ('queued', 'running') ORDER BY updated DESC"
             ).fetchall()
-        for data, pid in rows:
-            if _alive(pid):
-                return json.loads(data)
-        return None
+        return [json.loads(r[0]) for r in rows]
+
+    def fail_unfinished_jobs(self, reason: str) -> list[str]:
+        """Record every queued or running job as failed with `reason`: only while holding the job lock,
+        when none of them can be alive. Returns their ids."""
+        now = time.time()
+        jobs = self.unfinished_jobs()
+        with self._lock:
+            for job in jobs:
+                job.update(state="failed", stage="failed", error=reason, finished_at=now)
+                self._conn.execute("UPDATE jobs SET state = 'failed', data = ?, updated = ? WHERE id = ?",
+                                   (json.dumps(job, ensure_ascii=False, default=str), now, job["id"]))
+            self._conn.commit()
+        return [job["id"] for job in jobs]
+
+    def job_lock(self, instance_id: str | None = None) -> FileJobLock:
+        """The lock a job's process holds while the job runs: a file beside this database."""
+        return FileJobLock(self.path.with_name(self.path.stem + ".jobs.lock"), instance_id)
 
     def recent_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute("SELECT data FROM jobs ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

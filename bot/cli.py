@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kb.settings import Settings
@@ -17,14 +19,23 @@ def _settings(args) -> Settings:
     return Settings(**overrides)
 
 
-def _open_kb(settings: Settings):
+@contextmanager
+def _open_kb(settings: Settings) -> Iterator:
+    """The current version, closed before the command returns. Closing waits for the KB's background
+    threads (the answer warm-up): a daemon thread still inside numpy's C++ code when the interpreter exits
+    is unwound through it, and the process aborts ("terminate called without an active exception", exit
+    134) after printing its results."""
     from kb.knowledge_base import KnowledgeBase
     from kb.version import NoVersionError
 
     try:
-        return KnowledgeBase.open(settings)
+        kb = KnowledgeBase.open(settings)
     except NoVersionError as exc:
         sys.exit(f"error: {exc}")
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 def cmd_setup_model(args) -> int:
@@ -119,9 +130,10 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_search(args) -> int:
-    kb = _open_kb(_settings(args))
-    res = kb.search(args.query, args.k, mode=args.mode)
-    for rank, (c, p) in enumerate(zip(res.candidates, kb.passages([c.row for c in res.candidates])), 1):
+    with _open_kb(_settings(args)) as kb:
+        res = kb.search(args.query, args.k, mode=args.mode)
+        passages = kb.passages([c.row for c in res.candidates])
+    for rank, (c, p) in enumerate(zip(res.candidates, passages), 1):
         print(f"{rank:>2}. [{p.kind}] {c.score:.4f} cos={c.dense:.3f}  {p.doc_title} · {p.section_path}")
         if p.title:
             print(f"    《{p.title}》")
@@ -140,8 +152,8 @@ def print_answer(ans: dict, out=sys.stdout) -> None:
 
 
 def cmd_ask(args) -> int:
-    kb = _open_kb(_settings(args))
-    ans = kb.ask(args.question, top_k=args.k)
+    with _open_kb(_settings(args)) as kb:
+        ans = kb.ask(args.question, top_k=args.k)
     if args.json:
         print(json.dumps(ans, ensure_ascii=False, indent=1))
     else:
@@ -152,12 +164,12 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from kb.evaluate import EvalFileError, evaluate_file
 
-    kb = _open_kb(_settings(args))
-    try:
-        res = evaluate_file(kb, Path(args.file), mode=args.mode)
-    except EvalFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with _open_kb(_settings(args)) as kb:
+        try:
+            res = evaluate_file(kb, Path(args.file), mode=args.mode)
+        except EvalFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
     else:
@@ -182,25 +194,30 @@ def cmd_eval(args) -> int:
 def cmd_calibrate(args) -> int:
     from kb.calibrate import calibrate
 
-    settings = _settings(args)
-    kb = _open_kb(settings)
-    result = calibrate(kb, Path(args.file), write=not args.dry_run)
+    with _open_kb(_settings(args)) as kb:
+        result = calibrate(kb, Path(args.file), write=not args.dry_run)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
 
 
 def cmd_stats(args) -> int:
-    kb = _open_kb(_settings(args))
-    print(json.dumps(kb.stats(), ensure_ascii=False, indent=1))
+    with _open_kb(_settings(args)) as kb:
+        stats = kb.stats()
+    print(json.dumps(stats, ensure_ascii=False, indent=1))
     return 0
 
 
 def cmd_serve(args) -> int:
+    from bot.admin_auth import AdminTokenTooShort
     from bot.server import serve
 
     settings = _settings(args)
     updates = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
-    serve(settings.model_copy(update=updates))
+    try:
+        serve(settings.model_copy(update=updates))
+    except AdminTokenTooShort as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

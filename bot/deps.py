@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.admin_auth import AdminLockout, locked_out_message
 from bot.appdb import AppDB
 from bot.holder import KBHolder, KBNotReady
 from bot.jobs import JobRunner
@@ -34,6 +35,7 @@ class ServiceState:
     db: AppDB
     metrics: Metrics
     limiter: RateLimiter
+    admin_lockout: AdminLockout
     # Questions are answered on these threads: a plain executor hands a call over and back ~25 us faster
     # than anyio's thread pool, whose capacity (40) it keeps (a question waits on the model, not the CPU).
     ask_pool: ThreadPoolExecutor = field(
@@ -105,7 +107,7 @@ _bearer = HTTPBearer(auto_error=False, description="KB_ADMIN_TOKEN", scheme_name
 
 
 async def require_admin(
-    state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     token = state.settings.admin_token
     expected = token.get_secret_value() if token is not None else ""
@@ -116,8 +118,15 @@ async def require_admin(
         raise HTTPException(
             401, detail="需要管理令牌 / admin token required", headers={"WWW-Authenticate": "Bearer"}
         )
+    client = request.client.host if request.client else "unknown"
+    locked = state.admin_lockout.seconds_locked(client)
+    if locked > 0:  # a client guessing tokens gets no answer about them until its lockout ends
+        raise HTTPException(429, detail=locked_out_message(locked),
+                            headers={"Retry-After": str(max(1, int(locked + 0.999)))})
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        state.admin_lockout.failed(client)
         raise HTTPException(403, detail="管理令牌不正确 / wrong admin token")
+    state.admin_lockout.succeeded(client)
 
 
 AdminOnly = Depends(require_admin)

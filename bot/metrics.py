@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import PureWindowsPath
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -50,7 +51,8 @@ class Metrics:
         self.version.info(
             {
                 "version": str(kb.version_id),
-                "model": str(manifest.get("model", "")),
+                # The model's name only: its location on the server is nobody's business (/v1/info hides it too).
+                "model": model_name(str(manifest.get("model", ""))),
                 "created_at": str(manifest.get("created_at", "")),
             }
         )
@@ -64,6 +66,11 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def model_name(model: str) -> str:
+    """'/srv/kb/data/models/multilingual-e5-small' (or a Windows path, or a hub name) -> 'multilingual-e5-small'."""
+    return PureWindowsPath(model.rstrip("/\\")).name
 
 
 class MetricsMiddleware:

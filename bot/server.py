@@ -36,7 +36,10 @@ def app_factory():
 def serve(settings: Settings | None = None, *, log_level: str = "info", reload: bool = False) -> None:
     import uvicorn
 
+    from bot.admin_auth import check_admin_token
+
     settings = settings or Settings()
+    check_admin_token(settings)  # before uvicorn: a refused token is one clear line, not a worker's traceback
     os.environ[SETTINGS_ENV] = _dump(settings)
     uvicorn.run(
         "bot.server:app_factory",

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # (the reference; same answers, headers and errors).
     ask_shortcut: bool = True
     admin_token: SecretStr | None = None
+    admin_lockout_failures: int = Field(
+        5, ge=0, description="Wrong admin tokens in a row after which a client address is locked out of the "
+                             "admin API (429, even with the right token); 0 = never lock out.")
+    admin_lockout_seconds: float = Field(
+        60.0, gt=0, description="How long the first lockout lasts; each further one for the same address lasts "
+                                "twice as long, up to an hour.")
     cors_origins: list[str] = Field(default_factory=list)
     frame_ancestors: str = "'self'"
     max_question_chars: int = 500

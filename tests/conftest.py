@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

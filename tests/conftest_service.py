@@ -50,6 +50,7 @@ def service_settings_for(tmp: Path, seed_settings, model_dir, **extra):
     data = copy_seed_data(seed_settings, tmp / "data")
     extra.setdefault("admin_token", ADMIN_TOKEN)
     extra.setdefault("rate_limit_per_minute", 0)  # 0 = off; the limiter is tested on its own
+    extra.setdefault("admin_lockout_failures", 0)  # 0 = off; tested on its own (tests/test_admin_token_guards.py)
     return make_settings(data, model_dir, docs_dirs=[SEEDS], **extra)
 
 
@@ -81,6 +82,23 @@ def wait_job(client, job_id: str, headers: dict, timeout: float = 300) -> dict:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def wait_until_ready(url: str, process, times: int = 1, timeout: float = 180) -> None:
+    """Until `times` answers of /readyz were 200 (a service started as `process`, a subprocess.Popen)."""
+    import httpx
+
+    deadline = time.time() + timeout
+    while times > 0:
+        if process.poll() is not None:
+            err = process.stderr.read()[-3000:] if process.stderr else ""
+            raise AssertionError(f"the service exited with {process.returncode}: {err}")
+        try:
+            times -= httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            pass
+        assert time.time() < deadline, "the service did not become ready"
+        time.sleep(0.2)
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from bot.deps import DB, AdminOnly, AppSettings, CurrentKB, State
 from bot.jobs import JobBusy
 from bot.reindex import run_reindex
 from bot.schemas import TextBody
+from bot.storage import is_disk_full
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminOnly])
 
@@ -36,6 +37,7 @@ async def status(state: State, db: DB) -> dict:
         "job": job.to_dict() if job else None,
         "last_job": last.to_dict() if last else None,
         "counts": await run_in_threadpool(db.counts),
+        "storage": await run_in_threadpool(db.storage.report, state.settings.root),
         "supported_suffixes": list(_supported()),
         "max_upload_bytes": state.settings.max_upload_bytes,
         "eval_gate": bool(state.settings.eval_gate_file),
@@ -136,7 +138,9 @@ async def upload(
         raise HTTPException(400, detail=f"无法读取文件 / cannot read file: {e}") from None
     except CorpusError as e:
         raise HTTPException(400, detail=str(e)) from None
-    except OSError as e:  # e.g. a name the file system refuses (too long in bytes)
+    except OSError as e:  # e.g. a name the file system refuses (too long in bytes); a full disk: 507
+        if is_disk_full(e):
+            raise
         raise HTTPException(400, detail=f"无法保存文件 / cannot store the file: {e.strerror or type(e).__name__}") from None
     return {
         "doc_id": stored.doc_id,
