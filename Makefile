@@ -10,7 +10,7 @@ AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser test-tools clean test-tools
+.PHONY: install model ingest run serve test test-fast soak bench browser test-tools clean
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
