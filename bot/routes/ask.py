@@ -59,25 +59,13 @@ def _answer_json(kb, state: ServiceState, question: str, top_k: int, session_id:
     return orjson.dumps(answer)
 
 
-async def answer_bytes(kb, state: ServiceState, question: str, top_k: int, session_id: str | None) -> bytes:
-    """The answer's JSON, made on an ask thread (also the shortcut's, bot/routes/ask_shortcut.py)."""
-    return await asyncio.get_running_loop().run_in_executor(
-        state.ask_pool, _answer_json, kb, state, question, top_k, session_id)
-
-
-async def answered(kb, state: ServiceState, body: AskRequest) -> Response:
-    """The answer to a validated request."""
-    question, top_k = checked(body, state.settings)
-    return Response(await answer_bytes(kb, state, question, top_k, body.session_id), media_type="application/json")
-
-
 @router.post("/ask", dependencies=[RateLimited], summary="Ask the knowledge base", response_model=dict)
 async def ask(body: AskRequest, kb: CurrentKB, state: State) -> Response:
-    """Returns the matching 原则 (principles) and 案例 (cases), each with its source, or matched=false.
-
-    Questions that will be answered usually take the shortcut in bot/routes/ask_shortcut.py; this typed
-    route is the reference it must equal, and it answers every request the shortcut does not take."""
-    return await answered(kb, state, body)
+    """Returns the matching 原则 (principles) and 案例 (cases), each with its source, or matched=false."""
+    question, top_k = checked(body, state.settings)
+    content = await asyncio.get_running_loop().run_in_executor(
+        state.ask_pool, _answer_json, kb, state, question, top_k, body.session_id)
+    return Response(content, media_type="application/json")
 
 
 @router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="Feedback on an answer (helpful or not)")
