@@ -291,19 +291,14 @@ class AnswerComposer:
         simplified = to_simplified(shown)
         wants_case = bool(_CASE_INTENT.search(simplified))
 
-        # Under load the model encodes the question while BM25 runs here: "encode" is submit-to-vector
-        # time (it overlaps "bm25"), "encode_wait" the part this request still waited for. On an idle
-        # encoder the question is encoded on this thread after BM25 (Encoder.encode_query_async), unless
-        # the searcher runs channels on its own threads (large KBs), which wait on the vector themselves.
+        # The model encodes the question while BM25 runs here: "encode" is submit-to-vector time (it
+        # overlaps "bm25"), "encode_wait" the part this request still waited for.
         t = time.perf_counter()
-        qvec = self.kb.encoder.encode_query_async(simplified if resolved is shown else to_simplified(resolved),
-                                                  defer_when_idle=not self.kb.searcher.parallel)
+        qvec = self.kb.encoder.encode_query_async(simplified if resolved is shown else to_simplified(resolved))
         ready: list[float] = []
         qvec.add_done_callback(lambda _: ready.append(time.perf_counter()))
         result = self.kb.searcher.search(resolved, max(MIN_CANDIDATES, top_k + 10), query_vector=qvec)
-        deferred = getattr(qvec, "compute_ms", None)
-        timings["encode"] = deferred if deferred is not None else \
-            ((ready[0] if ready else time.perf_counter()) - t) * 1000
+        timings["encode"] = ((ready[0] if ready else time.perf_counter()) - t) * 1000
         timings.update(result.timings_ms)
 
         t = time.perf_counter()

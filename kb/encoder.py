@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from contextlib import contextmanager
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -246,17 +245,8 @@ class Encoder:
         """One query vector; concurrent callers are encoded together in one batch."""
         return self.encode_query_async(text).result()
 
-    def encode_query_async(self, text: str, defer_when_idle: bool = False) -> Future:
-        """The query vector as a Future, so the caller can do its own work (BM25) while the model runs.
-
-        defer_when_idle: if nothing else is being encoded, a `DeferredVector` instead - the encode runs on
-        the caller's thread when it asks for the result. On an idle service that is a little faster than
-        overlapping: the model already uses every core, so BM25 beside it slows both down, and the
-        hand-offs to the encoder's thread and back cost ~0.2 ms (2 cores, seeds, 200 interleaved
-        questions: ask 12.99 ms deferred vs 13.19 overlapped; BM25 alone 0.6 ms, beside the model 5 ms).
-        Two callers that both find it idle take turns on the all-cores session, as the batcher's lone
-        requests do. Only for callers that ask for the result themselves (no done-callbacks waiting on
-        it to start their own work)."""
+    def encode_query_async(self, text: str) -> Future:
+        """The query vector as a Future, so the caller can do its own work (BM25) while the model runs."""
         with self._cache_lock:
             hit = self._cache.get(text)
             if hit is not None:
@@ -265,10 +255,7 @@ class Encoder:
                 done: Future = Future()
                 done.set_result(hit)
                 return done
-        if defer_when_idle and self._batcher.idle():
-            fut: Future = DeferredVector(lambda: self._batcher.run_here(text))
-        else:
-            fut = self._batcher.submit_async(text)
+        fut = self._batcher.submit_async(text)
         fut.add_done_callback(lambda f: self._remember(text, f))
         return fut
 
@@ -289,26 +276,6 @@ class Encoder:
 
     def token_count(self, text: str) -> int:
         return self.backend.token_count(text)
-
-
-class DeferredVector(Future):
-    """A Future whose value is computed by the first `result()` call, on that caller's thread."""
-
-    def __init__(self, compute):
-        super().__init__()
-        self._compute = compute
-        self._claimed = threading.Lock()
-        self.compute_ms: float | None = None
-
-    def result(self, timeout: float | None = None):
-        if self._claimed.acquire(blocking=False):  # the first caller computes; any other one waits for it
-            t = time.perf_counter()
-            try:
-                self.set_result(self._compute())
-            except BaseException as exc:  # noqa: BLE001 - raised below, to every caller
-                self.set_exception(exc)
-            self.compute_ms = (time.perf_counter() - t) * 1000
-        return super().result(timeout)
 
 
 class _MicroBatcher:
@@ -352,27 +319,6 @@ class _MicroBatcher:
         self._queue.put((text, fut))
         return fut
 
-    def idle(self) -> bool:
-        with self._state:
-            return self._busy == 0 and self._queue.empty()
-
-    @contextmanager
-    def _working(self):
-        """Counts an encode in progress (what `idle` reads)."""
-        with self._state:
-            self._busy += 1
-        try:
-            yield
-        finally:
-            with self._state:
-                self._busy -= 1
-
-    def run_here(self, text: str) -> np.ndarray:
-        """One question on the caller's thread, as a lone request runs on a worker: all cores, with the
-        lanes held back meanwhile."""
-        with self._working(), self._gate:
-            return self._fn([text])[0]
-
     @staticmethod
     def _compute(batch: list, compute) -> tuple[object, BaseException | None]:
         try:
@@ -383,7 +329,7 @@ class _MicroBatcher:
     @staticmethod
     def _hand_out(batch: list, outcome: tuple[object, BaseException | None]) -> None:
         """Results go out only once the worker no longer counts as busy: a caller woken by its vector may
-        ask `idle()` for its next question at once, and must find the encoder idle."""
+        send its next question at once, and a lane must then find the others idle to run it on all cores."""
         vecs, exc = outcome
         for i, (_, fut) in enumerate(batch):
             if exc is None:
@@ -403,8 +349,7 @@ class _MicroBatcher:
                         batch.append(self._queue.get(timeout=left))
                     except queue.Empty:
                         break
-            with self._working():  # one worker: the model lock already orders it after a `run_here`
-                outcome = self._compute(batch, self._fn)
+            outcome = self._compute(batch, self._fn)
             self._hand_out(batch, outcome)
 
     def _run_lane(self) -> None:

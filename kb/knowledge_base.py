@@ -48,7 +48,7 @@ class KnowledgeBase:
             BM25Index.load(folder, "words", native=settings.bm25_native),
             BM25Index.load(folder, "chars", native=settings.bm25_native), self.tokenizer, encoder,
             np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
-            parallel_from=settings.parallel_search_from, fuse_all_up_to=settings.fuse_all_up_to)
+            parallel_from=settings.parallel_search_from)
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)

@@ -100,39 +100,6 @@ def _joined(qv: np.ndarray, parts, ms: float) -> tuple[np.ndarray, list[np.ndarr
     return qv, [rows, owners], ms, {**full, **unit_full}
 
 
-_CHANNELS = ("words", "chars", "passage", "sentence")  # `_fuse`'s order
-FUSE_ALL_MAX = 1_000  # passages: a KB this small fuses all of them (`_WholeKB`); beyond, sorting all costs more
-
-
-class _WholeKB:
-    """What fusing every passage of a small exact KB needs that does not depend on the question.
-
-    There every channel's depth (100 passages, 300 sentences) covers most of the KB anyway, and gathering
-    the candidates' rows cost more than scoring them all: whole arrays take ~15 numpy calls where the
-    candidate path takes ~60, and right after a model run each call is slow (caches cold). Seeds, after a
-    model run: dense + fusion 0.74 -> 0.48 ms a question. Sorting every passage grows with the KB: searches
-    of KBs made of the seeds' passages, warm, took 0.15 vs 0.30 ms (whole vs candidates) at 184 passages,
-    0.57 vs 0.56 at 1,000 and 1.40 vs 1.02 at 2,000, hence FUSE_ALL_MAX."""
-
-    def __init__(self, s: "HybridSearcher"):
-        lam = s.weights.hubness / 2
-        self.passage_hub = (lam * s.hubs).astype(np.float32)
-        self.unit_hub = (lam * s.unit_hubs).astype(np.float32)
-        offsets = np.asarray(s.unit_offsets, dtype=np.int64)
-        counts = offsets[1:] - offsets[:-1]
-        self.has = counts > 0  # passages with sentences of their own
-        self.seg = offsets[:-1][self.has]  # where each such passage's sentences begin
-        self.seg_counts = counts[self.has]
-        self.n = len(s.vectors)
-        self.channel_rows = np.arange(len(_CHANNELS))[:, None]
-        self.positions = np.arange(1, self.n + 1)  # ranks, for each channel's sorted rows
-        weight = np.asarray([getattr(s.weights, name) for name in _CHANNELS], dtype=np.float64)[:, None]
-        # Each channel's RRF term by rank, column 0 (no rank) 0.0: one gather instead of a division and a
-        # select per passage, the same float64 values.
-        self.rrf = np.zeros((len(_CHANNELS), self.n + 1))
-        self.rrf[:, 1:] = weight / (s.weights.k + self.positions)
-
-
 @dataclass(slots=True)  # ~25 made a question: slots make each cheaper to build and read
 class Candidate:
     row: int
@@ -159,8 +126,7 @@ class HybridSearcher:
     def __init__(self, dense: DenseIndex, units: DenseIndex, vectors: np.ndarray, unit_vectors: np.ndarray,
                  unit_offsets: np.ndarray, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
                  hubs: np.ndarray | None = None, unit_hubs: np.ndarray | None = None,
-                 weights: FusionWeights | None = None, depth: int = 100, parallel_from: int = 50_000,
-                 fuse_all_up_to: int = FUSE_ALL_MAX):
+                 weights: FusionWeights | None = None, depth: int = 100, parallel_from: int = 50_000):
         self.dense = dense
         self.units = units
         self.vectors = vectors
@@ -177,8 +143,6 @@ class HybridSearcher:
         # Large KBs: the dense channel runs on these threads while the request thread runs BM25.
         self._pool = (ThreadPoolExecutor(2, thread_name_prefix="dense-search")
                       if len(vectors) >= parallel_from else None)
-        self._whole = (_WholeKB(self) if 0 < len(vectors) <= fuse_all_up_to and self._pool is None
-                       and _exact(dense, vectors) and _exact(units, unit_vectors) else None)
 
     @property
     def parallel(self) -> bool:
@@ -291,8 +255,6 @@ class HybridSearcher:
         bigrams = self.tokenizer.bigrams(norm)
         timings["normalize"] = (time.perf_counter() - t) * 1000
 
-        if mode == "hybrid" and self._whole is not None:
-            return self._search_whole(shown, words, bigrams, query_vector, k, timings)
         use_dense = mode in ("hybrid", "dense")
         use_bm25 = mode in ("hybrid", "bm25")
         dense_job = None
@@ -332,55 +294,6 @@ class HybridSearcher:
             qv = query_vector.result() if isinstance(query_vector, Future) else query_vector
         timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
         return qv
-
-    def _search_whole(self, shown: str, words: list[str], bigrams: list[str],
-                      query_vector: np.ndarray | Future | None, k: int, timings: dict) -> SearchResult:
-        """Hybrid search of a small exact KB: every passage scored by every channel, then fused.
-
-        The same weighted RRF as `_fuse`; the only difference is who counts as a candidate: here every
-        passage, there the union of each channel's top `depth`. A channel's rank for a passage
-        outside its top 100 adds at most weight/111 to its score."""
-        t = time.perf_counter()
-        lexical = [(name, index.scores(tokens))
-                   for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars"))]
-        timings["bm25"] = (time.perf_counter() - t) * 1000
-        qv = self._vector(shown, query_vector, timings)
-        t = time.perf_counter()
-        whole = self._whole
-        passage = self.vectors @ qv
-        units = self.unit_vectors @ qv
-        adjusted = passage - whole.passage_hub
-        unit_adjusted = units - whole.unit_hub
-        sentence, sentence_adjusted = passage.copy(), adjusted.copy()  # no sentences: the passage itself
-        sentence_index = np.full(whole.n, -1, dtype=np.int64)
-        if len(whole.seg):
-            top, best = _segment_best(unit_adjusted, whole.seg, whole.seg_counts)
-            sentence[whole.has], sentence_adjusted[whole.has] = units[best], top
-            sentence_index[whole.has] = best - whole.seg
-        timings["dense"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
-        # The four channels as one (4 x n) array, in `_fuse`'s order (the order the scores are summed in):
-        # one sort ranks them all (ties by row); a lexical channel ranks only passages with a score > 0,
-        # which sort first, so zeroing the others' ranks leaves the hits' ranks as they are.
-        channel = np.stack([lexical[0][1], lexical[1][1], adjusted, sentence_adjusted])
-        order = np.argsort(-channel, axis=1, kind="stable")
-        ranks = np.empty(channel.shape, dtype=np.int64)
-        ranks[whole.channel_rows, order] = whole.positions
-        ranks[:2] *= channel[:2] > 0
-        score = whole.rrf[whole.channel_rows, ranks].sum(axis=0)
-        top_rows = np.argsort(-score, kind="stable")[: max(k, 1)]  # ties by row
-        floats = np.stack([passage, adjusted, sentence, sentence_adjusted, lexical[0][1], lexical[1][1]])
-        picked = floats[:, top_rows].T.tolist()
-        picked_ranks = ranks[:, top_rows].T.tolist()
-        out = []
-        for row, s, (d, da, se, sa, ws, cs), r, si in zip(top_rows.tolist(), score[top_rows].tolist(), picked,
-                                                         picked_ranks, sentence_index[top_rows].tolist()):
-            out.append(Candidate(row=row, score=s, dense=d, sentence=se, sentence_index=si, dense_adjusted=da,
-                                 sentence_adjusted=sa, words_score=ws, chars_score=cs,
-                                 ranks={name: x for name, x in zip(_CHANNELS, r) if x > 0}))
-        timings["fusion"] = (time.perf_counter() - t) * 1000
-        return SearchResult(out, words, bigrams, timings)
 
     def _fuse(self, found: list[np.ndarray], lexical: list, qv: np.ndarray | None, k: int,
               full: dict | None = None) -> list[Candidate]:

@@ -46,10 +46,6 @@ class Settings(BaseSettings):
     # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);
     # below it both take well under a millisecond and a thread hop would cost more than it saves.
     parallel_search_from: int = 50_000
-    # Up to this many passages (exact index) hybrid search fuses every passage, not each channel's top 100:
-    # fewer, whole-array steps (kb/search.py, _WholeKB; faster up to ~1,000 passages, slower beyond).
-    # 0 = always fuse the channels' top rows.
-    fuse_all_up_to: int = 1_000
     # BM25 searches that need pruning run in the compiled kernel (kb/index/_bm25c.c, built at install; the
     # same algorithm and results as numpy, ~2x faster at 1M passages, GIL released); false: numpy.
     bm25_native: bool = True
@@ -80,10 +76,6 @@ class Settings(BaseSettings):
     # uvicorn's line per request: off by default, every question is in the ask log and the metrics already,
     # and on 2 cores the log line is ~0.1-0.25 ms of each request's event-loop time.
     access_log: bool = False
-    # POST /v1/ask questions that will be answered skip the middleware stack and FastAPI's routing
-    # (bot/routes/ask_shortcut.py; not with cors_origins set); false: the typed route answers all of them
-    # (the reference; same answers, headers and errors).
-    ask_shortcut: bool = True
     admin_token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
     frame_ancestors: str = "'self'"

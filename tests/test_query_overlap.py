@@ -227,7 +227,6 @@ def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
     from concurrent.futures import ThreadPoolExecutor
 
     sequential = copy.copy(seed_kb.searcher)
-    sequential._whole = None  # the candidate path, which large KBs take (the seeds fuse whole arrays)
     parallel = copy.copy(sequential)
     parallel._pool = ThreadPoolExecutor(2, thread_name_prefix="dense-search")
     try:
@@ -273,7 +272,7 @@ def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_k
     the words channel: same candidates, same scores, with a vector, a Future of one, or none."""
     from kb.search import HybridSearcher
 
-    s = HybridSearcher(*_parts(seed_kb.searcher), fuse_all_up_to=0)  # serial, on the candidate path
+    s = HybridSearcher(*_parts(seed_kb.searcher))  # serial
     parallel = HybridSearcher(*_parts(seed_kb.searcher), parallel_from=0)
     try:
         assert parallel._pool is not None and s._pool is None
@@ -344,61 +343,16 @@ def test_best_sentence_is_the_first_of_the_highest_in_each_passage(seed_kb):
             assert got["sentence"][i] == unit_sims[a:b].max()
 
 
-def test_an_idle_encoder_defers_the_question_to_the_callers_thread(encoder):
-    """defer_when_idle: nothing queued or running -> the vector is computed by whoever asks for it, on that
-    thread (no hand-off); busy -> the usual batcher Future. Same vector either way; errors reach the caller."""
-    from kb.encoder import DeferredVector
-
-    encoder.clear_cache()
-    q = "快递晚到了客户要求赔偿怎么办"
-    fut = encoder.encode_query_async(q, defer_when_idle=True)
-    assert isinstance(fut, DeferredVector) and not fut.done()
-    ran_on: list[str] = []
-    original = encoder._batcher._fn
-    encoder._batcher._fn = lambda texts, lane=False: (ran_on.append(threading.current_thread().name),
-                                                       original(texts, lane))[1]
-    try:
-        vec = fut.result(timeout=30)
-        assert ran_on == [threading.current_thread().name] and fut.compute_ms > 0
-        np.testing.assert_allclose(vec, encoder.encode_query_uncached(q), rtol=0, atol=1e-6)
-        assert encoder.encode_query_async(q, defer_when_idle=True).result() is vec  # remembered
-        encoder._batcher._busy += 1  # as while another question is being encoded
-        try:
-            busy = encoder.encode_query_async("另一个问题：退货运费谁出", defer_when_idle=True)
-            assert not isinstance(busy, DeferredVector)
-        finally:
-            encoder._batcher._busy -= 1
-        assert busy.result(timeout=30).shape == vec.shape
-        assert ran_on[-1] != threading.current_thread().name
-    finally:
-        encoder._batcher._fn = original
-
-    boom = DeferredVector(lambda: (_ for _ in ()).throw(RuntimeError("model exploded")))
-    with pytest.raises(RuntimeError, match="model exploded"):
-        boom.result()
-    with pytest.raises(RuntimeError, match="model exploded"):  # a second caller gets the same error
-        boom.result()
-
-    slow = DeferredVector(lambda: (time.sleep(0.05), np.ones(3))[1])
-    results: list = []
-    threads = [threading.Thread(target=lambda: results.append(slow.result(timeout=10))) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 4 and all(r is results[0] for r in results), "computed once, shared"
-
-
 def _wait_idle(enc, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not enc._batcher.idle():
+    while enc._batcher._busy or not enc._batcher._queue.empty():
         assert time.monotonic() < deadline, "the encoder never became idle"
         time.sleep(0.001)
 
 
 def test_a_caller_woken_by_its_vector_finds_the_encoder_idle(seed_kb):
     """Workers stop counting as busy before they hand out results: the next question of a caller whose
-    vector just arrived is deferred (encoded on its own thread), not queued behind a finished batch."""
+    vector just arrived runs alone on all cores, not beside a batch that has finished already."""
     enc = seed_kb.encoder
     _wait_idle(enc)
     seen: list[bool] = []
@@ -406,51 +360,9 @@ def test_a_caller_woken_by_its_vector_finds_the_encoder_idle(seed_kb):
         fut = enc._batcher.submit_async(f"刚刚算完的问题 {i}")
         # a done-callback runs the moment the result is set, on the worker's thread: the earliest any
         # woken caller could look
-        fut.add_done_callback(lambda _: seen.append(enc._batcher.idle()))
+        fut.add_done_callback(lambda _: seen.append(enc._batcher._busy == 0))
         fut.result(timeout=30)
     assert seen == [True] * 5
-
-
-def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(seed_kb):
-    """The composer defers the encode only when the searcher does not wait on the vector from its own
-    threads: a parallel searcher gets a batcher Future (a deferred one would never be computed)."""
-    import copy
-
-    from kb.encoder import DeferredVector
-    from kb.search import HybridSearcher
-
-    enc = seed_kb.encoder
-    seen: list[bool] = []
-    original = enc.encode_query_async
-
-    def spy(text, defer_when_idle=False):
-        fut = original(text, defer_when_idle)
-        seen.append(isinstance(fut, DeferredVector))
-        return fut
-
-    enc.encode_query_async = spy
-    s = seed_kb.searcher
-    small = copy.copy(seed_kb)
-    small.searcher = copy.copy(s)
-    small.searcher._whole = None  # compared on the candidate path, which large KBs take
-    large = copy.copy(seed_kb)
-    large.searcher = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words,
-                                    s.chars, s.tokenizer, enc, s.hubs, s.unit_hubs, s.weights, s.depth,
-                                    parallel_from=0)
-    try:
-        for q in QUESTIONS[:3]:
-            enc.clear_cache()
-            _wait_idle(enc)  # the premise: nothing else in flight (earlier tests share this encoder)
-            deferred = type(seed_kb.composer)(small).ask(q, 10, None)
-            assert seen[-1] is True
-            enc.clear_cache()
-            overlapped = type(seed_kb.composer)(large).ask(q, 10, None)
-            assert seen[-1] is False
-            for key in ("matched", "answer", "passages", "principles", "cases", "suggestions"):
-                assert deferred[key] == overlapped[key], (q, key)
-    finally:
-        enc.encode_query_async = original
-        large.searcher.close()
 
 
 def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_settings, seed_build, encoder):
