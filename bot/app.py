@@ -46,7 +46,7 @@ def _default_open_kb(settings: Settings, encoder: Any | None = None):
 
 
 def _load_encoder(settings: Settings):
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     return Encoder.from_settings(settings)
 

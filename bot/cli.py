@@ -85,7 +85,7 @@ def cmd_ingest(args) -> int:
             return 2
         dirs.append(settings.uploads_dir)
     progress, close = _progress_bar()
-    from kb.encoder import ModelMissingError
+    from kb.encoders import ModelMissingError
 
     try:
         report = build_version(settings, progress=progress, dirs=dirs, force=args.force)

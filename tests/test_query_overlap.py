@@ -62,12 +62,12 @@ def test_fused_ranks_follow_each_channel(seed_kb):
 
 
 def test_model_error_reaches_every_waiter():
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     def broken(texts):
         raise RuntimeError("model exploded")
 
-    batcher = _MicroBatcher(broken, 0.001, 8)
+    batcher = MicroBatcher(broken, 8)
     futures = [batcher.submit_async(f"q{i}") for i in range(5)]
     for f in futures:
         with pytest.raises(RuntimeError, match="model exploded"):
@@ -75,12 +75,12 @@ def test_model_error_reaches_every_waiter():
 
 
 def test_model_error_reaches_every_waiter_on_lanes():
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     def broken(texts, lane=False):
         raise RuntimeError("model exploded")
 
-    batcher = _MicroBatcher(broken, 0.001, 8, lanes=2, lane_max=4)
+    batcher = MicroBatcher(broken, 8, lanes=2, lane_max=4)
     futures = [batcher.submit_async(f"q{i}") for i in range(9)]
     for f in futures:
         with pytest.raises(RuntimeError, match="model exploded"):
@@ -92,7 +92,7 @@ def test_lanes_run_a_lone_request_on_all_cores_and_a_crowd_in_small_batches():
     lane_max queued requests, and a lone run never overlaps a lane run (the gate)."""
     import time
 
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     calls: list[tuple[int, bool]] = []
     running = {"solo": 0, "lane": 0}
@@ -111,7 +111,7 @@ def test_lanes_run_a_lone_request_on_all_cores_and_a_crowd_in_small_batches():
             running[kind] -= 1
         return [np.full(2, float(t[1:])) for t in texts]
 
-    batcher = _MicroBatcher(fn, 0.002, 32, lanes=2, lane_max=4)
+    batcher = MicroBatcher(fn, 32, lanes=2, lane_max=4)
     assert batcher.submit_async("q7").result(timeout=10)[0] == 7.0
     assert calls == [(1, False)]
     futures = [batcher.submit_async(f"q{i}") for i in range(40)]

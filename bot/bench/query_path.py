@@ -68,13 +68,13 @@ def _hammer(enc, questions: list[str], threads: int) -> dict:
 
 def batching(enc, questions: list[str], threads: int = 32) -> dict:
     """Throughput of distinct queries from `threads` concurrent callers, with and without micro-batching."""
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     half = len(questions) // 2
     enc.clear_cache()
     with_b = _hammer(enc, questions[:half], threads)
     original = enc._batcher
-    enc._batcher = _MicroBatcher(enc._encode_query_batch, 0.0, 1)
+    enc._batcher = MicroBatcher(enc._encode_query_batch, 1)
     try:
         without = _hammer(enc, questions[half:], threads)
     finally:

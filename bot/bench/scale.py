@@ -235,7 +235,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
 def _with_model(out: dict, searcher, texts: list[str]) -> None:
     """The service's own model loaded beside the indexes, questions encoded for real: what a process
     serving this corpus holds (the web layer adds a few tens of MB), and search latency with the encode."""
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
     from kb.settings import Settings
     from kb.text import display_text, to_simplified
 
