@@ -5,23 +5,15 @@ loaded model and the conversation store, so a live swap costs only the index loa
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from kb.blas import limit_blas_threads
-from kb.index.bm25 import BM25Index
-from kb.index.dense import DenseIndex
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
 from kb.sessions import SessionStore
 from kb.settings import Settings
-from kb.store import PassageStore
-from kb.tokenize import Tokenizer
-from kb.vectors import load_rescoring
-from kb.version import MANIFEST, NoVersionError, VersionStore
+from kb.version import NoVersionError, VersionFolder, VersionStore, read_manifest
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
@@ -30,25 +22,22 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, folder: Path, encoder, sessions: SessionStore):
         self.settings = settings
         self.folder = folder
-        self.manifest: dict = json.loads((folder / MANIFEST).read_text("utf-8"))
-        self.version_id: str = self.manifest["version"]
+        manifest = read_manifest(folder)
+        self.manifest: dict = manifest.model_dump(mode="json")
+        self.version_id: str = manifest.version
         self.encoder = encoder
         self.sessions = sessions
-        if encoder.dim != self.manifest["dim"]:
+        if encoder.dim != manifest.dim:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
-                               f"({self.manifest['dim']}); re-run `kb ingest` with this model")
+                               f"({manifest.dim}); re-run `kb ingest` with this model")
         limit_blas_threads(settings.blas_threads)
-        self.store = PassageStore(folder / "kb.sqlite")
-        dense, dense_units = DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units")
-        self.vectors = load_rescoring(folder, "vectors", dense)
-        self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
-        self.searcher = HybridSearcher(
-            dense, dense_units, self.vectors,
-            load_rescoring(folder, "unit_vectors", dense_units), np.load(folder / "unit_offsets.npy"),
-            BM25Index.load(folder, "words", native=settings.bm25_native),
-            BM25Index.load(folder, "chars", native=settings.bm25_native), self.tokenizer, encoder,
-            np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
-            parallel_from=settings.parallel_search_from)
+        files = VersionFolder(folder)
+        self.store = files.passage_store()
+        self.tokenizer = files.tokenizer()
+        parts = files.search_parts(settings.bm25_native)
+        self.vectors = parts.vectors
+        self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder,
+                                       parallel_from=settings.parallel_search_from)
         from kb.answer import AnswerComposer
 
         self.composer = AnswerComposer(self)

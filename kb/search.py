@@ -58,7 +58,7 @@ def _cosines(vectors: np.ndarray, rows: np.ndarray, qv: np.ndarray) -> np.ndarra
     repeats included; 0.36 -> 0.1 ms a question)."""
     if len(vectors) <= 2 * len(rows) and vectors.dtype == np.float32:
         return (vectors @ qv)[rows]
-    # float16 rows (large KBs, kb/vectors.py) widened first: numpy has no BLAS path for a float16 product
+    # float16 rows (large KBs, kb/version/vectors.py) widened first: numpy has no BLAS path for a float16 product
     # (400 rows: 2.6 ms as float16, 0.4 ms widened)
     return np.asarray(vectors[rows], dtype=np.float32) @ qv
 

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # re-scoring copy) from hnsw_sq_from on; HNSW over SQ8 codes, IVF-PQ / IVF-SQ8 when asked for.
     dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"] = "auto"
     hnsw_from: int = 50_000
-    hnsw_sq_from: int = 500_000
+    hnsw_float16_from: int = 500_000
     # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);
     # below it both take well under a millisecond and a thread hop would cost more than it saves.
     parallel_search_from: int = 50_000
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # same algorithm and results as numpy, ~2x faster at 1M passages, GIL released); false: numpy.
     bm25_native: bool = True
     # From this many vectors a version also stores them in float16, and serving re-scores from that copy
-    # (half the resident pages; kb/vectors.py).
+    # (half the resident pages; kb/version/vectors.py).
     half_vectors_from: int = 500_000
     # numpy's BLAS threads in a serving or ingest process: one, so a product never leaves threads spinning on
     # the cores the model needs (kb/blas.py), and OpenBLAS's threads never meet OpenVINO's (an ingest hung in
@@ -84,10 +84,6 @@ class Settings(BaseSettings):
     # Optional golden-question file: a re-index is only swapped in if it still meets eval_min_r5.
     eval_gate_file: Path | None = None
     eval_min_r5: float = 0.0
-
-    # TEST ONLY (fault injection, tests/test_crash_safety.py): KB_TEST_CRASH_AT="stage:n" makes an ingest
-    # SIGKILL its own process the first time checkpoint `stage` reaches n (see ingest.pipeline._checkpoint).
-    test_crash_at: str | None = None
 
     @cached_property
     def root(self) -> Path:

@@ -33,7 +33,7 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray,
     from bot.bench.synth import Corpus
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
-    from kb.vectors import write_half_copy
+    from kb.version.vectors import write_half_copy
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -111,7 +111,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     from kb.settings import Settings
     from kb.text import display_text, search_text
     from kb.tokenize import Tokenizer
-    from kb.vectors import load_rescoring
+    from kb.version.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
     limit_blas_threads(Settings().blas_threads)  # as a KnowledgeBase does
