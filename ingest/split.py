@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.clean import CleanedBlock, CleanedDocument
+from kb.sentences import sentence_spans
 from kb.text import match_key, to_simplified
 
 KIND_PRINCIPLE, KIND_CASE, KIND_OTHER = "principle", "case", "other"
@@ -414,13 +415,7 @@ def _unit_kind(u: _Unit, has_headings: bool) -> str:
 
 
 def _sentences(p: _Piece) -> list[_Piece]:
-    out, last = [], 0
-    for m in re.finditer(r"[。！？!?；;](?![”’」』])|[。！？!?][”’」』]", p.text):
-        out.append(p.cut(last, m.end()))
-        last = m.end()
-    if last < len(p.text):
-        out.append(p.cut(last, len(p.text)))
-    return [x for x in out if x.text.strip()]
+    return [p.cut(a, b) for a, b in sentence_spans(p.text)]
 
 
 def _hard_cut(p: _Piece, size: int) -> list[_Piece]:

@@ -17,6 +17,7 @@ from scipy import sparse
 
 from kb.passage import Passage
 from kb.search import Candidate
+from kb.sentences import sentences
 from kb.sessions import Turn, resolve
 from kb.text import display_text, match_key, search_text, to_simplified
 
@@ -26,7 +27,6 @@ NO_ANSWER = "知识库里没有相关内容。"
 _CASE_INTENT = re.compile(r"案例|例子|举例|举个|故事|实例|有没有(公司|企业|哪家)|别人(怎么|是怎么)|怎么做的|经验")
 _NUMBERING = re.compile(r"^\s*(第[一二三四五六七八九十百\d]+[章节篇条]|[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+(\.\d+)*[、.．]?|法则\s*\d+)\s*")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]?")
 # Fused results an answer is composed from: the listed top_k, near-duplicates of them, and the strongest
 # others for suggestions. Dev set identical at 20 and 40; 20 saves ~0.5 ms a question (fewer objects,
 # a smaller duplicate matrix).
@@ -67,10 +67,6 @@ class Calibration:
 def _grams(text: str, n: int = 4) -> set[str]:
     key = match_key(text)
     return {key[i:i + n] for i in range(max(1, len(key) - n + 1))}
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 def _sizes(ids: list[np.ndarray]) -> np.ndarray:
