@@ -141,7 +141,7 @@ def print_answer(ans: dict, out=sys.stdout) -> None:
 
 def cmd_ask(args) -> int:
     kb = _open_kb(_settings(args))
-    ans = kb.ask(args.question, top_k=args.k)
+    ans = kb.ask(args.question, top_k=args.k).model_dump(mode="json")
     if args.json:
         print(json.dumps(ans, ensure_ascii=False, indent=1))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from kb.answer import Answer, AnswerComposer, PassageView
 from kb.blas import limit_blas_threads
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
@@ -38,8 +39,6 @@ class KnowledgeBase:
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder,
                                        parallel_from=settings.parallel_search_from)
-        from kb.answer import AnswerComposer
-
         self.composer = AnswerComposer(self)
 
     # --- opening -------------------------------------------------------------------------------
@@ -68,25 +67,25 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> SearchResult:
         return self.searcher.search(query, k, mode)
 
-    def ask(self, question: str, top_k: int | None = None, session_id: str | None = None) -> dict:
+    def ask(self, question: str, top_k: int | None = None, session_id: str | None = None) -> Answer:
         t = time.perf_counter()
         answer = self.composer.ask(question, top_k or self.settings.top_k, session_id)
-        answer["timings_ms"]["total"] = round((time.perf_counter() - t) * 1000, 2)
+        answer.timings_ms["total"] = round((time.perf_counter() - t) * 1000, 2)
         return answer
 
     # --- reading -------------------------------------------------------------------------------
     def passages(self, rows: list[int]) -> list[Passage]:
         return self.store.rows(rows)
 
-    def get_passage(self, passage_id: str) -> dict | None:
+    def get_passage(self, passage_id: str) -> PassageView | None:
         p = self.store.by_id(passage_id)
-        return self.composer.passage_dict(p) if p else None
+        return self.composer.passage_view(p) if p else None
 
     def documents(self) -> list[dict]:
         return self.store.documents()
 
-    def document_passages(self, doc_id: str) -> list[dict]:
-        return [self.composer.passage_dict(p) for p in self.store.document_passages(doc_id)]
+    def document_passages(self, doc_id: str) -> list[PassageView]:
+        return [self.composer.passage_view(p) for p in self.store.document_passages(doc_id)]
 
     def stats(self) -> dict:
         counts = self.manifest["counts"]

@@ -123,7 +123,7 @@ def test_kill_ingest_keeps_the_previous_version(tmp_path, seed_settings, seed_co
         else:
             assert kb.store.count < seed_counts["passages"]
             assert EXCLUDED_SEED not in {d["doc_id"] for d in kb.documents()}
-        assert kb.ask("客户投诉快递晚到怎么办")["version"] == kb.version_id
+        assert kb.ask("客户投诉快递晚到怎么办").version == kb.version_id
     finally:
         kb.close()
 

@@ -144,7 +144,7 @@ def test_concurrent_callers_get_their_own_vectors(encoder):
 def _reference_collapse(ranked):
     """The rule spelled out with Python sets: join the first kept result sharing >= 80 % (Jaccard) or
     containing 95 % of the smaller one's 4-grams."""
-    from kb.answer import DUP_JACCARD, _grams
+    from kb.answer.collapse import DUP_JACCARD, _grams
 
     kept = []
     for i, (_, p) in enumerate(ranked):
@@ -175,7 +175,7 @@ def _with_copies(kb, questions):
 
 
 def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
-    comp = seed_kb.composer
+    comp = seed_kb.composer.collapser
     cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
 
     def ours(ranked):
@@ -203,8 +203,8 @@ def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
 def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(seed_kb):
     """Small KBs compare all their passages' pairs once, beside the first requests; collapse then only
     looks them up."""
-    comp = seed_kb.composer
-    assert comp.warmed.wait(30)
+    assert seed_kb.composer.warmed.wait(30)
+    comp = seed_kb.composer.collapser
     assert set(comp._neighbours) == {p.id for p in seed_kb.passages(list(range(seed_kb.stats()["passages"])))}
     cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
     table = comp.duplicates_among([p for ranked in cases for _, p in ranked])
@@ -378,6 +378,6 @@ def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_set
     kb = KnowledgeBase.open(seed_settings, encoder)  # and one left to finish still warms fully
     try:
         assert kb.composer.warmed.wait(30)
-        assert kb.composer._neighbours
+        assert kb.composer.collapser._neighbours
     finally:
         kb.close()

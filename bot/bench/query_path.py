@@ -29,7 +29,7 @@ def stages(kb, questions: list[str], floor_questions: list[str]) -> dict:
         t = time.perf_counter()
         ans = kb.ask(q)
         rows["wall"].append((time.perf_counter() - t) * 1000)
-        tm = ans["timings_ms"]
+        tm = ans.timings_ms
         for k in STAGES:
             rows[k].append(float(tm.get(k, 0.0)))
         rows["sum"].append(sum(float(tm.get(k, 0.0)) for k in STAGES))
