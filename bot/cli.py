@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int)
     s.set_defaults(fn=cmd_serve)
 
+    s = sub.add_parser("config-doc", help="write docs/configuration.md from the settings (kb/settings.py)")
+    s.add_argument("--out", default=None, help="where to write it (default: docs/configuration.md)")
+    s.set_defaults(fn=cmd_config_doc)
+
     s = sub.add_parser("bench", help="benchmarks: query path, HTTP load, ingest, scale")
     s.add_argument("--quick", action="store_true", help="skip the 1M-passage scale run")
     s.add_argument("--out", default="bench-results")
@@ -279,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale sizes, e.g. 10000,100000 (default: 10k,100k,1M; --quick: 10k,100k)")
     s.set_defaults(fn=cmd_bench)
     return p
+
+
+def cmd_config_doc(args) -> int:
+    from kb import config_doc
+
+    print(config_doc.write(Path(args.out) if args.out else config_doc.DOC_PATH))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

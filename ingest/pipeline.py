@@ -243,7 +243,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     # As in a serving process: one BLAS thread. OpenBLAS's own threads beside OpenVINO's (the model loads on
     # another thread meanwhile) hung 3 of 25 `kb ingest` runs in the hub-score product, spinning; 0 of 30
     # with this limit, and the product costs little more (kb/blas.py).
-    limit_blas_threads(settings.blas_threads)
+    limit_blas_threads()
     report = BuildReport()
     versions = VersionStore(settings.versions_dir)
     cleanup_leftovers(settings)  # what a killed build left behind

@@ -9,15 +9,14 @@ memory-bound). Large products at ingest (hub scores) are a one-off and cost litt
 from __future__ import annotations
 
 
-def limit_blas_threads(threads: int) -> None:
-    """At most `threads` threads for numpy's (and scipy's) BLAS from now on; 0 leaves the default.
+def limit_blas_threads() -> None:
+    """One thread for numpy's (and scipy's) BLAS from now on, in every serving and ingest process (in
+    ingest also because OpenBLAS's threads beside OpenVINO's hung 3 of 25 `kb ingest` runs; 0 of 30 with one).
 
     FAISS's own OpenBLAS is left alone: it runs on OpenMP, and limiting it would set FAISS's OpenMP threads
     too, making its index builds single-threaded (measured: the 1M HNSW build ran on one core)."""
-    if threads <= 0:
-        return
     from threadpoolctl import ThreadpoolController
 
     for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
         if "faiss" not in lib.filepath:
-            lib.set_num_threads(threads)
+            lib.set_num_threads(1)

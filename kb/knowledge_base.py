@@ -31,14 +31,13 @@ class KnowledgeBase:
         if encoder.dim != manifest.dim:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
                                f"({manifest.dim}); re-run `kb ingest` with this model")
-        limit_blas_threads(settings.blas_threads)
+        limit_blas_threads()
         files = VersionFolder(folder)
         self.store = files.passage_store()
         self.tokenizer = files.tokenizer()
-        parts = files.search_parts(settings.bm25_native)
+        parts = files.search_parts()
         self.vectors = parts.vectors
-        self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder,
-                                       parallel_from=settings.parallel_search_from)
+        self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
         self.composer = AnswerComposer(self)
 
     # --- opening -------------------------------------------------------------------------------

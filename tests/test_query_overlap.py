@@ -221,7 +221,7 @@ def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(se
 
 
 def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
-    """Large KBs run the dense search on its own threads beside BM25 (KB_PARALLEL_SEARCH_FROM); forced on
+    """Large KBs run the dense search on its own threads beside BM25 (kb.search.PARALLEL_FROM); forced on
     here for the seeds, it must return the same candidates, with a vector, a Future, or neither."""
     import copy
     from concurrent.futures import ThreadPoolExecutor
@@ -268,7 +268,7 @@ def _parts(s):
 
 
 def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_kb):
-    """From parallel_search_from on, the dense channel and the bigram BM25 run on the searcher's pool beside
+    """From PARALLEL_FROM passages on, the dense channel and the bigram BM25 run on the searcher's pool beside
     the words channel: same candidates, same scores, with a vector, a Future of one, or none."""
     from kb.search import HybridSearcher
 

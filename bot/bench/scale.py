@@ -108,13 +108,12 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     from kb.blas import limit_blas_threads
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
-    from kb.settings import Settings
     from kb.text import display_text, search_text
     from kb.tokenize import Tokenizer
     from kb.version.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
-    limit_blas_threads(Settings().blas_threads)  # as a KnowledgeBase does
+    limit_blas_threads()  # as a KnowledgeBase does
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()
     dense = DenseIndex.load(folder, f"dense_{kind}")

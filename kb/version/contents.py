@@ -114,13 +114,13 @@ class VersionFolder:
     def tokenizer(self) -> Tokenizer:
         return Tokenizer.from_folder(self.folder / _DICTIONARY)
 
-    def search_parts(self, bm25_native: bool = True) -> SearchParts:
+    def search_parts(self) -> SearchParts:
         f = self.folder
         dense, units = DenseIndex.load(f, "dense"), DenseIndex.load(f, "dense_units")
         return SearchParts(
             dense, units, load_rescoring(f, "vectors", dense), load_rescoring(f, "unit_vectors", units),
-            np.load(f / "unit_offsets.npy"), BM25Index.load(f, "words", native=bm25_native),
-            BM25Index.load(f, "chars", native=bm25_native), np.load(f / "hubs.npy"), np.load(f / "unit_hubs.npy"))
+            np.load(f / "unit_offsets.npy"), BM25Index.load(f, "words"),
+            BM25Index.load(f, "chars"), np.load(f / "hubs.npy"), np.load(f / "unit_hubs.npy"))
 
     def embedded_vectors(self) -> dict[bytes, np.ndarray]:
         """Embedding key -> vector, passages and sentences: what a new version can reuse without the model."""
