@@ -176,9 +176,6 @@ class BM25Index:
         return self.rows[a:b], (w * np.float32(m) if m != 1 else w)
 
     # --- queries --------------------------------------------------------------------------------
-    def term_columns(self, tokens: list[str]) -> list[int]:
-        return [self.vocab[t] for t in tokens if t in self.vocab]
-
     def _query(self, tokens: list[str]) -> tuple[list[int], list[int]]:
         """The query's distinct term columns, ascending (the order scores are summed in), and how often
         each occurs. Plain lists: a question has ~10 terms, too few for numpy's call overhead."""
@@ -262,10 +259,6 @@ class BM25Index:
         with self._pool_lock:
             if len(self._pool) < 4:
                 self._pool.append(acc)
-
-    def max_score(self, tokens: list[str]) -> float:
-        """The score a passage would get if it held every query term at ideal tf (for normalisation)."""
-        return float(sum(float(self.colmax[c]) for c in self.term_columns(tokens)))
 
     # --- files ----------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
