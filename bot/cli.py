@@ -96,7 +96,7 @@ def cmd_ingest(args) -> int:
             return 2
         dirs.append(settings.uploads_dir)
     progress, close = _progress_bar()
-    from kb.encoder import ModelMissingError
+    from kb.encoders import ModelMissingError
 
     try:
         report = build_version(settings, progress=progress, dirs=dirs, force=args.force)
@@ -153,7 +153,7 @@ def print_answer(ans: dict, out=sys.stdout) -> None:
 
 def cmd_ask(args) -> int:
     with _open_kb(_settings(args)) as kb:
-        ans = kb.ask(args.question, top_k=args.k)
+        ans = kb.ask(args.question, top_k=args.k).model_dump(mode="json")
     if args.json:
         print(json.dumps(ans, ensure_ascii=False, indent=1))
     else:
@@ -281,7 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int)
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("config-doc", help="write docs/configuration.md from the settings (kb/settings.py)")
+    s.add_argument("--out", default=None, help="where to write it (default: docs/configuration.md)")
+    s.set_defaults(fn=cmd_config_doc)
     return p
+
+
+def cmd_config_doc(args) -> int:
+    from kb import config_doc
+
+    print(config_doc.write(Path(args.out) if args.out else config_doc.DOC_PATH))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,14 +77,6 @@ class KBHolder:
             self._close(to_close)
         return old
 
-    def in_use(self) -> int:
-        with self._lock:
-            return sum(self._leases.values())
-
-    def retired(self) -> int:
-        with self._lock:
-            return len(self._retired)
-
     def close(self) -> None:
         with self._lock:
             kbs = [self._kb, *self._retired.values()]

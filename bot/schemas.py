@@ -1,7 +1,12 @@
-"""Request bodies, with limits; the limits that depend on settings are checked in the routes."""
+"""Request bodies, with limits (the limits that depend on settings are checked in the routes); the answer
+models are kb's own (kb/answer/model.py): the API sends what `KnowledgeBase.ask` returns."""
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from kb.answer.model import Answer, Card, PassageView, RankedPassage, Source
+
+__all__ = ["Answer", "AskRequest", "Card", "FeedbackRequest", "PassageView", "RankedPassage", "Source", "TextBody"]
 
 HARD_MAX_QUESTION = 10_000  # absolute cap; settings.max_question_chars is usually far lower
 

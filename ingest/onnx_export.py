@@ -1,12 +1,12 @@
 """Export a sentence-transformers folder (BERT + mean pooling + normalise) to ONNX, once, at setup.
 
 The graph takes `input_ids` and `attention_mask` (batch x tokens, both dynamic) and returns the
-L2-normalised mean-pooled embedding, so kb/encoder_onnx.py needs nothing but ONNX Runtime and
+L2-normalised mean-pooled embedding, so kb/encoders/onnx_engine.py needs nothing but ONNX Runtime and
 `tokenizers` at run time (no torch import: fast start, small memory). The export is deterministic
 (torch's TorchScript-based exporter; same bytes twice) and is skipped when `onnx/export.json` records
 an export of the same weights by this exporter version. An int8 copy (dynamic quantisation of most MatMuls,
 see `_quantize_int8`) is written beside it for KB_ENCODER_ENGINE=onnx-int8, and the fp32 graph's body
-without its word-embedding table (`_body_graph`) for OpenVINO (kb/encoder_openvino.py).
+without its word-embedding table (`_body_graph`) for OpenVINO (kb/encoders/openvino_engine.py).
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 
 from ingest.model_convert import file_sha256
-from kb.encoder_onnx import DATA_SUFFIX, EXPORT_RECORD, FILES, ONNX_DIR, TOKENIZER_CACHE, onnx_model_path
-from kb.encoder_openvino import BODY, BODY_INPUT, openvino_body
+from kb.encoders.exported import DATA_SUFFIX, EXPORT_RECORD, FILES, ONNX_DIR, TOKENIZER_CACHE
+from kb.encoders.onnx_engine import onnx_model_path
+from kb.encoders.openvino_engine import BODY, BODY_INPUT, openvino_body
 
 EXPORTER_VERSION = 5  # 2: int8 keeps FFN output MatMuls + embeddings fp32; 3: weights in external files;
 # 4: the body graph for OpenVINO; 5: the parsed tokenizer vocabulary (kb/unigram.py write_cache)
@@ -107,7 +108,7 @@ def _body_graph(fp32: Path, dest: Path) -> dict:
 
     OpenVINO reads every page of the weights it is given and keeps a converted copy: with the 250k-row
     table in the graph one compiled model cost 520 MB of file pages + 120 MB anonymous (measured). The
-    run time reads the rows a batch uses from the table itself (kb/encoder_openvino.py `TokenTable`), so
+    run time reads the rows a batch uses from the table itself (kb/encoders/openvino_engine.py `TokenTable`), so
     nothing of it stays in the process. The table's Gather becomes an Identity from the new input, and the
     shapes taken of `input_ids` are taken of `attention_mask` (the same shape)."""
     import onnx

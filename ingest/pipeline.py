@@ -6,10 +6,8 @@ an unchanged corpus (same files, dictionary and pipeline) publishes nothing at a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import signal
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,37 +24,21 @@ from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
-from kb.index.dense import DenseIndex, choose_kind, holds_vectors
-from kb.npyfile import save_array
-from kb.search import hub_scores
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
-from kb.store import write_store
 from kb.text import search_text, to_simplified
-from kb.tokenize import Tokenizer
+from kb.tokenize import DICTIONARY_FILES, Tokenizer
 from kb.units import sentence_units
-from kb.vectors import write_half_copy
-from kb.version import MANIFEST, NoVersionError, VersionStore, write_json_atomic
+from kb.version import (Counts, Manifest, NoVersionError, VersionContent, VersionFolder, VersionStore,
+                        write_contents, write_manifest)
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "6"
-DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
+PIPELINE_VERSION = "7"
 
+# Progress reports (stage, done, total): load (documents read), embed / embed-sentences (items embedded so
+# far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), gate, publish (0 before sealing, 1 sealed,
+# 2 moved in place, 3 CURRENT swapped).
 Progress = Callable[[str, int, int], None]
-
-
-def _checkpoint(settings: Settings, stage: str, n: int) -> None:
-    """TEST ONLY fault injection: with settings.test_crash_at = "stage:n" (env KB_TEST_CRASH_AT), the
-    process SIGKILLs itself the first time checkpoint `stage` reaches n, as a power cut or OOM kill would.
-    Every progress report is a checkpoint (stage, done): load (documents read), embed / embed-sentences
-    (items embedded so far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), publish (0 before
-    sealing, 1 sealed, 2 moved in place, 3 CURRENT swapped). Off (one comparison) otherwise."""
-    spec = settings.test_crash_at
-    if not spec:
-        return
-    name, _, at = spec.partition(":")
-    if name == stage and n >= int(at or 0):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def cleanup_leftovers(settings: Settings) -> list[str]:
@@ -148,7 +130,7 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
 def _model_fingerprint(settings: Settings, encoder) -> str:
     if encoder is not None:
         return encoder.fingerprint
-    from kb.encoder import model_fingerprint
+    from kb.encoders import model_fingerprint
 
     return model_fingerprint(settings.model_name_or_path)
 
@@ -158,28 +140,15 @@ def _unit_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def _key_array(keys: list[bytes]) -> np.ndarray:
-    """(n, 20) uint8: numpy's fixed-width bytes type would drop a digest's trailing NUL bytes."""
-    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
-
-
 def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
     """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
     try:
         folder = versions.current_dir()
     except NoVersionError:
         return {}
-    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    if manifest.get("model_fingerprint") != model_fp or not (folder / "vector_keys.npy").exists():
+    if versions.manifest(folder.name).model_fingerprint != model_fp:
         return {}
-    out: dict = {}
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-    for i, key in enumerate(np.load(folder / "vector_keys.npy")):
-        out[key.tobytes()] = vectors[i]
-    unit_vectors = np.load(folder / "unit_vectors.npy", mmap_mode="r")
-    for j, key in enumerate(np.load(folder / "unit_keys.npy")):
-        out[key.tobytes()] = unit_vectors[j]
-    return out
+    return VersionFolder(folder).embedded_vectors()
 
 
 def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
@@ -201,7 +170,7 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
 
 def _load_encoder_async(settings: Settings) -> Future:
     """The passage encoder, loading on its own thread; its error (e.g. no model) surfaces at .result()."""
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     loader = ThreadPoolExecutor(1, thread_name_prefix="model-load")
     try:
@@ -244,7 +213,6 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
             p.search_text = keyword_text(p)
             passages.append(p)
             kinds[d.kind] += 1
-        _checkpoint(settings, "load", n)
         if not drafts:
             report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
         warnings = list(creport.warnings) + list(source.warnings)
@@ -270,17 +238,12 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     `encoder` is loaded on demand (only when something needs embedding) if not given.
     `before_publish(folder)` may raise to refuse the swap (e.g. an evaluation gate).
     """
-    report_progress = progress or (lambda stage, done, total: None)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        report_progress(stage, done, total)
-        _checkpoint(settings, stage, done)  # test-only fault injection; a no-op otherwise
-
+    progress = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
     # As in a serving process: one BLAS thread. OpenBLAS's own threads beside OpenVINO's (the model loads on
     # another thread meanwhile) hung 3 of 25 `kb ingest` runs in the hub-score product, spinning; 0 of 30
     # with this limit, and the product costs little more (kb/blas.py).
-    limit_blas_threads(settings.blas_threads)
+    limit_blas_threads()
     report = BuildReport()
     versions = VersionStore(settings.versions_dir)
     cleanup_leftovers(settings)  # what a killed build left behind
@@ -294,15 +257,15 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     model_fp = _model_fingerprint(settings, encoder)
     fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
     current = versions.current_id()
-    if not force and current and versions.manifest(current).get("corpus_fingerprint") == fingerprint:
+    if not force and current and versions.manifest(current).corpus_fingerprint == fingerprint:
         manifest = versions.manifest(current)
         report.changed = False
         report.version_id = current
-        report.documents = manifest["counts"]["documents"]
-        report.passages = manifest["counts"]["passages"]
-        report.by_kind = manifest["counts"]["by_kind"]
+        report.documents = manifest.counts.documents
+        report.passages = manifest.counts.passages
+        report.by_kind = manifest.counts.by_kind
         report.reused = report.passages
-        report.errors = manifest.get("errors", [])
+        report.errors = manifest.errors
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
 
@@ -334,67 +297,45 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         report.embedded, report.reused = len(todo), len(passages) - len(todo)
         report.sentences_embedded = len(unit_todo)
 
+        texts = [p.search_text for p in passages]
+        content = VersionContent(
+            documents, passages, vectors, keys, unit_vectors, unit_keys, unit_offsets,
+            BM25Index.build([tokenizer.words(t) for t in texts], "words"),
+            BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder)
         progress("index", 0, 3)
         vid, folder = versions.begin()
         try:
-            save_array(folder / "vectors.npy", vectors)  # memory-mapped when served (kb/npyfile.py)
-            save_array(folder / "unit_vectors.npy", unit_vectors)
-            kind = choose_kind(settings.dense_index, len(passages), settings.hnsw_from, settings.hnsw_sq_from)
-            unit_kind = choose_kind(settings.dense_index, len(unit_texts), settings.hnsw_from, settings.hnsw_sq_from)
-            for name, vecs, vkind in (("vectors", vectors, kind), ("unit_vectors", unit_vectors, unit_kind)):
-                if not holds_vectors(vkind):  # an hnswf16 index serves its own float16 vectors
-                    write_half_copy(folder, name, vecs, settings.half_vectors_from)
-            np.save(folder / "unit_offsets.npy", unit_offsets)
-            np.save(folder / "unit_keys.npy", _key_array(unit_keys))
-            np.save(folder / "vector_keys.npy", _key_array(keys))
-            np.save(folder / "hubs.npy", hub_scores(vectors))
-            np.save(folder / "unit_hubs.npy", hub_scores(unit_vectors))
-            DenseIndex.build(vectors, kind).save(folder, "dense")
-            DenseIndex.build(unit_vectors, unit_kind).save(folder, "dense_units")
-            progress("index", 1, 3)
-            texts = [p.search_text for p in passages]
-            BM25Index.build([tokenizer.words(t) for t in texts], "words").save(folder)
-            BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars").save(folder)
-            progress("index", 2, 3)
-            _checkpoint(settings, "index", 2)
-            write_store(folder / "kb.sqlite", documents, passages)
-            (folder / "dictionary").mkdir()
-            for name in DICTIONARY_FILES:
-                shutil.copy2(dict_folder / name, folder / "dictionary" / name)
-            progress("index", 3, 3)
-            _checkpoint(settings, "index", 3)
+            kind = write_contents(folder, content, settings, progress)
             by_kind = Counter(p.kind for p in passages)
             report.version_id = vid
             report.documents = len(documents)
             report.passages = len(passages)
             report.by_kind = {k: by_kind.get(k, 0) for k in KINDS}
             report.dense_index = kind
-            manifest = {
-                "version": vid,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "pipeline_version": PIPELINE_VERSION,
-                "model": settings.model_name_or_path,
-                "model_fingerprint": model_fp,
-                "dim": int(dim),
-                "dense_index": kind,
-                "query_prompt": settings.query_prompt,
-                "passage_prompt": settings.passage_prompt,
-                "counts": {"documents": len(documents), "passages": len(passages), "by_kind": report.by_kind,
-                           "sentences": len(unit_texts)},
-                "documents": {d["doc_id"]: d["sha256"] for d in documents},
-                "corpus_fingerprint": fingerprint,
-                "embedded": report.embedded,
-                "reused": report.reused,
-                "errors": report.errors,
-            }
+            manifest = Manifest(
+                version=vid,
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                pipeline_version=PIPELINE_VERSION,
+                model=settings.model_name_or_path,
+                model_fingerprint=model_fp,
+                dim=int(dim),
+                dense_index=kind,
+                query_prompt=settings.query_prompt,
+                passage_prompt=settings.passage_prompt,
+                counts=Counts(documents=len(documents), passages=len(passages), by_kind=report.by_kind,
+                              sentences=len(unit_texts)),
+                documents={d["doc_id"]: d["sha256"] for d in documents},
+                corpus_fingerprint=fingerprint,
+                embedded=report.embedded,
+                reused=report.reused,
+                errors=report.errors,
+            )
             if before_publish is not None:
-                write_json_atomic(folder / MANIFEST, manifest)  # the gate opens the folder as a KB
+                write_manifest(folder, manifest)  # the gate opens the folder as a KB
                 progress("gate", 0, 1)
                 before_publish(folder)
-            progress("publish", 0, 1)
-            _checkpoint(settings, "publish", 0)
-            versions.publish(vid, folder, manifest, step=lambda n: _checkpoint(settings, "publish", n))
-            progress("publish", 1, 1)
+            progress("publish", 0, 3)
+            versions.publish(vid, folder, manifest, step=lambda n: progress("publish", n, 3))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -40,7 +40,7 @@ def calibrate(kb, path: Path, write: bool = True, threshold: float | None = None
     rows, labels = [], []
     for item in items:
         ans = kb.ask(item["question"], top_k=10)
-        rows.append([ans["signals"][f] for f in FEATURES])
+        rows.append([ans.signals[f] for f in FEATURES])
         labels.append(0 if item["kind"] == "oos" else 1)
     x, y = np.asarray(rows, dtype=float), np.asarray(labels, dtype=float)
     if y.min() == y.max():

@@ -87,7 +87,7 @@ def evaluate_items(kb, items: list[dict], mode: str = "hybrid") -> dict:
     answers = []
     for item in items:
         if mode == "hybrid":
-            answers.append(kb.ask(item["question"], top_k=10))
+            answers.append(kb.ask(item["question"], top_k=10).model_dump())
         else:
             res = kb.search(item["question"], 10, mode=mode)
             ps = kb.passages([c.row for c in res.candidates])

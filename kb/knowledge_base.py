@@ -5,23 +5,16 @@ loaded model and the conversation store, so a live swap costs only the index loa
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from kb.answer import Answer, AnswerComposer, PassageView
 from kb.blas import limit_blas_threads
-from kb.index.bm25 import BM25Index
-from kb.index.dense import DenseIndex
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
 from kb.sessions import SessionStore
 from kb.settings import Settings
-from kb.store import PassageStore
-from kb.tokenize import Tokenizer
-from kb.vectors import load_rescoring
-from kb.version import MANIFEST, NoVersionError, VersionStore
+from kb.version import NoVersionError, VersionFolder, VersionStore, read_manifest
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
@@ -30,27 +23,21 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, folder: Path, encoder, sessions: SessionStore):
         self.settings = settings
         self.folder = folder
-        self.manifest: dict = json.loads((folder / MANIFEST).read_text("utf-8"))
-        self.version_id: str = self.manifest["version"]
+        manifest = read_manifest(folder)
+        self.manifest: dict = manifest.model_dump(mode="json")
+        self.version_id: str = manifest.version
         self.encoder = encoder
         self.sessions = sessions
-        if encoder.dim != self.manifest["dim"]:
+        if encoder.dim != manifest.dim:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
-                               f"({self.manifest['dim']}); re-run `kb ingest` with this model")
-        limit_blas_threads(settings.blas_threads)
-        self.store = PassageStore(folder / "kb.sqlite")
-        dense, dense_units = DenseIndex.load(folder, "dense"), DenseIndex.load(folder, "dense_units")
-        self.vectors = load_rescoring(folder, "vectors", dense)
-        self.tokenizer = Tokenizer.from_folder(folder / "dictionary")
-        self.searcher = HybridSearcher(
-            dense, dense_units, self.vectors,
-            load_rescoring(folder, "unit_vectors", dense_units), np.load(folder / "unit_offsets.npy"),
-            BM25Index.load(folder, "words", native=settings.bm25_native),
-            BM25Index.load(folder, "chars", native=settings.bm25_native), self.tokenizer, encoder,
-            np.load(folder / "hubs.npy"), np.load(folder / "unit_hubs.npy"),
-            parallel_from=settings.parallel_search_from, fuse_all_up_to=settings.fuse_all_up_to)
-        from kb.answer import AnswerComposer
-
+                               f"({manifest.dim}); re-run `kb ingest` with this model")
+        limit_blas_threads()
+        files = VersionFolder(folder)
+        self.store = files.passage_store()
+        self.tokenizer = files.tokenizer()
+        parts = files.search_parts()
+        self.vectors = parts.vectors
+        self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
         self.composer = AnswerComposer(self)
 
     # --- opening -------------------------------------------------------------------------------
@@ -60,7 +47,7 @@ class KnowledgeBase:
         """The current published version (or `folder`), with the model loaded if not given."""
         folder = folder or VersionStore(settings.versions_dir).current_dir()
         if encoder is None:
-            from kb.encoder import Encoder
+            from kb.encoders import Encoder
 
             encoder = Encoder.from_settings(settings)
         sessions = sessions or SessionStore(settings.session_ttl_seconds, settings.max_sessions,
@@ -79,25 +66,25 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 10, mode: str = "hybrid") -> SearchResult:
         return self.searcher.search(query, k, mode)
 
-    def ask(self, question: str, top_k: int | None = None, session_id: str | None = None) -> dict:
+    def ask(self, question: str, top_k: int | None = None, session_id: str | None = None) -> Answer:
         t = time.perf_counter()
         answer = self.composer.ask(question, top_k or self.settings.top_k, session_id)
-        answer["timings_ms"]["total"] = round((time.perf_counter() - t) * 1000, 2)
+        answer.timings_ms["total"] = round((time.perf_counter() - t) * 1000, 2)
         return answer
 
     # --- reading -------------------------------------------------------------------------------
     def passages(self, rows: list[int]) -> list[Passage]:
         return self.store.rows(rows)
 
-    def get_passage(self, passage_id: str) -> dict | None:
+    def get_passage(self, passage_id: str) -> PassageView | None:
         p = self.store.by_id(passage_id)
-        return self.composer.passage_dict(p) if p else None
+        return self.composer.passage_view(p) if p else None
 
     def documents(self) -> list[dict]:
         return self.store.documents()
 
-    def document_passages(self, doc_id: str) -> list[dict]:
-        return [self.composer.passage_dict(p) for p in self.store.document_passages(doc_id)]
+    def document_passages(self, doc_id: str) -> list[PassageView]:
+        return [self.composer.passage_view(p) for p in self.store.document_passages(doc_id)]
 
     def stats(self) -> dict:
         counts = self.manifest["counts"]

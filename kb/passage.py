@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 KINDS = ("principle", "case", "other")
 SECTION_SEP = " > "
@@ -27,11 +27,6 @@ class Passage:
     @property
     def section_path(self) -> str:
         return SECTION_SEP.join(self.section)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["section_path"] = self.section_path
-        return d
 
 
 def content_hash(title: str, section: list[str], text: str) -> str:

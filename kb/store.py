@@ -141,9 +141,6 @@ class PassageStore:
         row = self.row_of(passage_id)
         return self.rows([row])[0] if row is not None else None
 
-    def hashes(self) -> list[str]:
-        return [h for (h,) in self._con().execute("SELECT content_hash FROM passages ORDER BY row")]
-
     def documents(self) -> list[dict]:
         out = []
         for r in self._con().execute(

@@ -44,7 +44,7 @@ _UNCHANGED_BY_T2S = _identity_test(_T2S)
 
 def _table_converter(converter: OpenCC):
     """The converter's own result, computed from its tables in C-speed steps (its pure-Python tree search
-    was 1.6 s of an ingest of the seeds). For a chain of one group [phrase table, one-character table]
+    costs 1.6 s of an ingest of the seeds). For a chain of one group [phrase table, one-character table]
     OpenCC repeatedly takes the longest phrase occurrence (leftmost among equal lengths) lying wholly in a
     part no earlier pick covers, then maps the uncovered characters one by one; the first of several values
     wins. That is a greedy pass over all phrase occurrences sorted by (-length, start), then str.translate.

@@ -15,6 +15,11 @@ _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORDISH = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+")
 
 
+# The editors' dictionary, as files (data/dictionary/ and each version's copy): jieba's user dictionary,
+# stopwords, synonym groups. Missing files fall back to the packaged defaults.
+DICTIONARY_FILES = ("userdict.txt", "stopwords.txt", "synonyms.txt")
+
+
 def resource_text(name: str) -> str:
     return resources.files("kb.resources").joinpath(name).read_text("utf-8")
 
@@ -76,7 +81,7 @@ class Tokenizer:
                 return (folder / name).read_text("utf-8")
             return resource_text(name)
 
-        return cls(read("userdict.txt"), read("stopwords.txt"), read("synonyms.txt"))
+        return cls(*(read(name) for name in DICTIONARY_FILES))
 
     def words(self, search_text: str) -> list[str]:
         """jieba words (search mode, so compounds also yield their parts), without stopwords/punctuation."""

@@ -5,11 +5,9 @@ best-matching sentence ("small to big") keeps a long passage from diluting that 
 """
 from __future__ import annotations
 
-import re
-
+from kb.sentences import sentences
 from kb.text import to_simplified
 
-_BREAK = re.compile(r"(?<=[。！？!?；;])|\n+|\s{2,}")
 MIN_UNIT = 6
 MAX_UNIT = 120
 
@@ -18,11 +16,9 @@ def sentence_units(text: str) -> list[str]:
     """Simplified sentences of `text`; tiny ones join their neighbour, very long ones are cut."""
     out: list[str] = []
     carry = ""
-    for raw in _BREAK.split(to_simplified(text)):
-        s = (carry + raw.strip()) if raw else carry
+    for raw in sentences(to_simplified(text)):
+        s = carry + raw
         carry = ""
-        if not s:
-            continue
         if len(s) < MIN_UNIT:
             carry = s
             continue

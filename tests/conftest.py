@@ -28,7 +28,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def encoder(model_dir):
-    from kb.encoder import Encoder
+    from kb.encoders import Encoder
 
     return Encoder(str(model_dir), threads=2)
 

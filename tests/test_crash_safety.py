@@ -1,8 +1,8 @@
 """Crash safety: a real `kb ingest` (and a real `kb serve` re-index) is SIGKILLed at chosen points of the
 build; the previous version stays intact and served, and the next start removes what the build left.
 
-The kill points are hit deterministically with the test-only hook KB_TEST_CRASH_AT="stage:n" (settings
-.test_crash_at, checked by ingest.pipeline._checkpoint): the process SIGKILLs itself there.
+The kill points are hit deterministically: the commands run under tests/crash_at.py, which makes the
+process SIGKILL itself when the build's progress report for a stage reaches a count ("stage:n").
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from conftest import REPO, SEEDS, make_settings
 from conftest_service import ADMIN_TOKEN, copy_seed_data, free_port
 
 KB = [sys.executable, "-m", "bot.cli"]
+CRASHING_KB = [sys.executable, str(REPO / "tests" / "crash_at.py")]  # + "stage:n", then kb's arguments
 EXCLUDED_SEED = "004_4d7c340c2a0258ff.txt"
 NEW_DOC = """退货运费险理赔规范
 
@@ -29,18 +30,20 @@ NEW_DOC = """退货运费险理赔规范
 """
 
 
-def _env(data: Path, model_dir: Path, crash_at: str | None = None, **extra: str) -> dict:
+def _env(data: Path, model_dir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env.update(KB_DATA_DIR=str(data), KB_DOCS_DIRS=json.dumps([str(SEEDS)]), KB_MODEL=str(model_dir),
-               KB_TORCH_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               KB_ENCODER_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                PYTHONPATH=str(REPO), **extra)
-    if crash_at:
-        env["KB_TEST_CRASH_AT"] = crash_at
     return env
 
 
+def _kb(crash_at: str | None) -> list[str]:
+    return [*CRASHING_KB, crash_at] if crash_at else KB
+
+
 def _ingest(data: Path, model_dir: Path, crash_at: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*KB, "ingest", "--json"], env=_env(data, model_dir, crash_at), cwd=REPO,
+    return subprocess.run([*_kb(crash_at), "ingest", "--json"], env=_env(data, model_dir), cwd=REPO,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -68,7 +71,7 @@ def seed_counts(seed_kb):
     return {"version": seed_kb.version_id, "passages": seed_kb.store.count}
 
 
-# (KB_TEST_CRASH_AT, what the build changes, the version served afterwards: "old" or "new").
+# (kill point, what the build changes, the version served afterwards: "old" or "new").
 # Each point costs one `kb ingest` process (~5-10 s on 2 cores): the other half run in `make soak` (slow).
 SLOW = pytest.mark.slow
 KILL_POINTS = [
@@ -120,7 +123,7 @@ def test_kill_ingest_keeps_the_previous_version(tmp_path, seed_settings, seed_co
         else:
             assert kb.store.count < seed_counts["passages"]
             assert EXCLUDED_SEED not in {d["doc_id"] for d in kb.documents()}
-        assert kb.ask("客户投诉快递晚到怎么办")["version"] == kb.version_id
+        assert kb.ask("客户投诉快递晚到怎么办").version == kb.version_id
     finally:
         kb.close()
 
@@ -147,8 +150,8 @@ def test_kill_the_service_during_a_reindex(tmp_path, seed_settings, seed_counts,
     data = copy_seed_data(seed_settings, tmp_path / "data")
     settings = make_settings(data, model_dir, docs_dirs=[SEEDS], admin_token=ADMIN_TOKEN, rate_limit_per_minute=0)
     port = free_port()
-    env = _env(data, model_dir, "publish:2", KB_ADMIN_TOKEN=ADMIN_TOKEN, KB_PORT=str(port))
-    server = subprocess.Popen([*KB, "serve"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+    env = _env(data, model_dir, KB_ADMIN_TOKEN=ADMIN_TOKEN, KB_PORT=str(port))
+    server = subprocess.Popen([*_kb("publish:2"), "serve"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"

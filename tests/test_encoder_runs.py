@@ -1,4 +1,4 @@
-"""How a batch is cut into runs (kb/encoder_onnx.py `_runs`): length-sorted, at most `size` texts, and with
+"""How a batch is cut into runs (kb/encoders/exported.py `_runs`): length-sorted, at most `size` texts, and with
 an attention budget at most budget texts x tokens^2 (OpenVINO keeps each attention buffer at its largest
 shape)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kb.encoder_onnx import OnnxBackend
+from kb.encoders.exported import ExportedGraphBackend
 
 
 @pytest.mark.parametrize("budget", [None, 512 * 512, 4 * 512 * 512])
@@ -16,7 +16,7 @@ def test_runs_cover_every_text_once_sorted_and_within_bounds(budget):
     rng = random.Random(7)
     lengths = [rng.choice([rng.randint(8, 60), rng.randint(60, 512)]) for _ in range(300)]
     ids = [[1] * n for n in lengths]
-    runs = OnnxBackend._runs(SimpleNamespace(attention_budget=budget), ids, 16)
+    runs = ExportedGraphBackend._runs(SimpleNamespace(attention_budget=budget), ids, 16)
     flat = [i for run in runs for i in run]
     assert sorted(flat) == list(range(len(ids)))
     assert [lengths[i] for i in flat] == sorted(lengths)
@@ -32,7 +32,7 @@ def test_runs_cover_every_text_once_sorted_and_within_bounds(budget):
 def test_a_budget_splits_long_texts_and_leaves_questions_whole():
     fake = SimpleNamespace(attention_budget=512 * 512)
     questions = [[1] * n for n in (12, 30, 45, 22, 17, 40, 33, 28)]
-    assert OnnxBackend._runs(fake, questions * 2, 16) == [sorted(range(16), key=lambda i: len(questions[i % 8]))]
+    assert ExportedGraphBackend._runs(fake, questions * 2, 16) == [sorted(range(16), key=lambda i: len(questions[i % 8]))]
     passages = [[1] * 512] * 3 + [[1] * 256] * 8
-    runs = OnnxBackend._runs(fake, passages, 16)
+    runs = ExportedGraphBackend._runs(fake, passages, 16)
     assert [len(r) for r in runs] == [4, 4, 1, 1, 1]  # 4 x 256^2 = 512^2; a 512-token text alone

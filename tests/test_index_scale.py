@@ -88,27 +88,6 @@ def test_bm25_round_trip_memory_mapped(tmp_path):
         np.testing.assert_array_equal(index.scores(q), again.scores(q))
 
 
-def test_bm25_reads_format_1(tmp_path):
-    """Versions built before the raw-array format (a scipy .npz of float weights) still load and rank alike."""
-    import json
-
-    from scipy import sparse
-
-    rng = np.random.default_rng(4)
-    docs = _corpus(rng, n=500, vocab=100, mean_len=10)
-    index = BM25Index.build(docs, "c")
-    rows = np.repeat(np.arange(index.n_terms), np.diff(index.indptr))
-    w = index._slice_weights(0, index.weights.nnz, rows)
-    m = sparse.csc_matrix((w, index.rows, index.indptr), shape=(index.n_docs, index.n_terms))
-    sparse.save_npz(tmp_path / "bm25_c.npz", m, compressed=False)
-    (tmp_path / "bm25_c.vocab.json").write_text(json.dumps(index.vocab), "utf-8")
-    old = BM25Index.load(tmp_path, "c")
-    for _ in range(20):
-        q = [f"t{t}" for t in rng.integers(0, 40, size=5)]
-        for a, b in zip(index.search(q, 10), old.search(q, 10)):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_bm25_weights_kept_at_load_rank_bit_for_bit_like_weights_computed_per_query(monkeypatch):
     """Small indexes compute every posting's weight once (STORE_WEIGHTS_MAX); larger ones per query term.
     Both must give the same float32 scores, on the exhaustive and on the pruned path."""
@@ -219,3 +198,12 @@ def test_bm25_scores_equal_term_by_term_accumulation(monkeypatch):
     for index in (kept, computed):
         for q in queries:
             np.testing.assert_array_equal(index.scores(q), reference(index, q))
+
+
+def test_bm25_ties_break_by_row_at_every_corpus_size():
+    """One tie rule for small and large corpora: equal scores rank by row, whichever path scores them."""
+    for n in (40, 300):
+        index = BM25Index.build([["same", "words", f"u{i}"] for i in range(n)], "t")
+        rows, scores = index.search(["same"], 7)
+        assert rows.tolist() == list(range(7)) and len(set(scores.tolist())) == 1
+        np.testing.assert_array_equal(rows, index.search_exhaustive(["same"], 7)[0])

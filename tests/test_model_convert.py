@@ -351,7 +351,7 @@ def onnx_dir(e5_dir, tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("is_query", [True, False])
 def test_onnx_engine_matches_the_torch_model(onnx_dir, st_model, is_query):
-    from kb.encoder_onnx import OnnxBackend
+    from kb.encoders.onnx_engine import OnnxBackend
 
     backend = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2)
     texts = TEXTS + LONG + ["客户说快递晚到了三天要求赔偿，坐席应当先道歉再核实。" * 40]  # the last is > 512 tokens
@@ -369,8 +369,8 @@ def test_onnx_engine_matches_the_torch_model(onnx_dir, st_model, is_query):
 
 
 def test_onnx_int8_engine_is_close_and_opt_in(onnx_dir, st_model):
-    from kb.encoder import choose_engine
-    from kb.encoder_onnx import OnnxBackend
+    from kb.encoders.choice import choose_engine
+    from kb.encoders.onnx_engine import OnnxBackend
 
     q8 = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2, precision="int8")
     ref = st_model.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
@@ -407,7 +407,7 @@ def test_onnx_export_is_deterministic_and_recorded(onnx_dir, tmp_path):
 
 
 def test_without_an_export_auto_falls_back_and_onnx_says_why(e5_dir, tmp_path):
-    from kb.encoder import choose_engine
+    from kb.encoders.choice import choose_engine
 
     bare = tmp_path / "m"
     bare.mkdir()
@@ -421,7 +421,7 @@ def test_without_an_export_auto_falls_back_and_onnx_says_why(e5_dir, tmp_path):
 # ------------------------------------------------------------------------------ OpenVINO (the default engine)
 @pytest.fixture(scope="module")
 def openvino_backend(onnx_dir):
-    from kb.encoder_openvino import OpenVinoBackend
+    from kb.encoders.openvino_engine import OpenVinoBackend
 
     return OpenVinoBackend(onnx_dir, "query: ", "passage: ", threads=2)
 
@@ -461,7 +461,7 @@ def test_openvino_body_graph_and_its_table(onnx_dir):
     import onnx
     from safetensors.numpy import load_file
 
-    from kb.encoder_openvino import BODY_INPUT, openvino_body
+    from kb.encoders.openvino_engine import BODY_INPUT, openvino_body
 
     body, spec = openvino_body(onnx_dir)
     graph = onnx.load(str(body), load_external_data=False).graph
@@ -474,7 +474,7 @@ def test_openvino_body_graph_and_its_table(onnx_dir):
     ref = next(v for k, v in words.items() if k.endswith("word_embeddings.weight"))
     rows = [0, 1, 2, 6, 1000, 250036]
     assert np.array_equal(table[rows], ref[rows])
-    from kb.encoder_openvino import TokenTable  # what the backend reads the rows with
+    from kb.encoders.openvino_engine import TokenTable  # what the backend reads the rows with
 
     read = TokenTable(onnx_dir / "onnx" / spec["file"], spec["offset"], tuple(spec["shape"]))
     batch = np.array([[0, 6, 6, 1000], [250036, 2, 1, 6]])
@@ -484,8 +484,8 @@ def test_openvino_body_graph_and_its_table(onnx_dir):
 
 
 def test_openvino_is_auto_and_a_damaged_export_falls_back(onnx_dir, tmp_path):
-    from kb.encoder import choose_engine
-    from kb.encoder_openvino import openvino_body
+    from kb.encoders.choice import choose_engine
+    from kb.encoders.openvino_engine import openvino_body
 
     assert choose_engine("auto", str(onnx_dir), "query: ", "passage: ") == ("openvino", "openvino", None)
     copy = tmp_path / "m"

@@ -44,7 +44,7 @@ def test_no_write_is_larger_than_the_chunk():
 
 
 def test_half_copy_is_what_np_save_writes_for_the_float16_vectors(tmp_path):
-    from kb.vectors import HALF_SUFFIX, load_rescoring, write_half_copy
+    from kb.version.vectors import HALF_SUFFIX, load_rescoring, write_half_copy
 
     vectors = np.random.default_rng(3).standard_normal((250_001, 8)).astype(np.float32)  # 3 chunks of rows
     assert write_half_copy(tmp_path, "v", vectors, half_from=1000)

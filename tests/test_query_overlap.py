@@ -62,12 +62,12 @@ def test_fused_ranks_follow_each_channel(seed_kb):
 
 
 def test_model_error_reaches_every_waiter():
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     def broken(texts):
         raise RuntimeError("model exploded")
 
-    batcher = _MicroBatcher(broken, 0.001, 8)
+    batcher = MicroBatcher(broken, 8)
     futures = [batcher.submit_async(f"q{i}") for i in range(5)]
     for f in futures:
         with pytest.raises(RuntimeError, match="model exploded"):
@@ -75,12 +75,12 @@ def test_model_error_reaches_every_waiter():
 
 
 def test_model_error_reaches_every_waiter_on_lanes():
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     def broken(texts, lane=False):
         raise RuntimeError("model exploded")
 
-    batcher = _MicroBatcher(broken, 0.001, 8, lanes=2, lane_max=4)
+    batcher = MicroBatcher(broken, 8, lanes=2, lane_max=4)
     futures = [batcher.submit_async(f"q{i}") for i in range(9)]
     for f in futures:
         with pytest.raises(RuntimeError, match="model exploded"):
@@ -92,7 +92,7 @@ def test_lanes_run_a_lone_request_on_all_cores_and_a_crowd_in_small_batches():
     lane_max queued requests, and a lone run never overlaps a lane run (the gate)."""
     import time
 
-    from kb.encoder import _MicroBatcher
+    from kb.encoders.batcher import MicroBatcher
 
     calls: list[tuple[int, bool]] = []
     running = {"solo": 0, "lane": 0}
@@ -111,7 +111,7 @@ def test_lanes_run_a_lone_request_on_all_cores_and_a_crowd_in_small_batches():
             running[kind] -= 1
         return [np.full(2, float(t[1:])) for t in texts]
 
-    batcher = _MicroBatcher(fn, 0.002, 32, lanes=2, lane_max=4)
+    batcher = MicroBatcher(fn, 32, lanes=2, lane_max=4)
     assert batcher.submit_async("q7").result(timeout=10)[0] == 7.0
     assert calls == [(1, False)]
     futures = [batcher.submit_async(f"q{i}") for i in range(40)]
@@ -144,7 +144,7 @@ def test_concurrent_callers_get_their_own_vectors(encoder):
 def _reference_collapse(ranked):
     """The rule spelled out with Python sets: join the first kept result sharing >= 80 % (Jaccard) or
     containing 95 % of the smaller one's 4-grams."""
-    from kb.answer import DUP_JACCARD, _grams
+    from kb.answer.collapse import DUP_JACCARD, _grams
 
     kept = []
     for i, (_, p) in enumerate(ranked):
@@ -175,7 +175,7 @@ def _with_copies(kb, questions):
 
 
 def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
-    comp = seed_kb.composer
+    comp = seed_kb.composer.collapser
     cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
 
     def ours(ranked):
@@ -203,8 +203,8 @@ def test_collapse_matches_the_set_rule_also_from_many_threads(seed_kb):
 def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(seed_kb):
     """Small KBs compare all their passages' pairs once, beside the first requests; collapse then only
     looks them up."""
-    comp = seed_kb.composer
-    assert comp.warmed.wait(30)
+    assert seed_kb.composer.warmed.wait(30)
+    comp = seed_kb.composer.collapser
     assert set(comp._neighbours) == {p.id for p in seed_kb.passages(list(range(seed_kb.stats()["passages"])))}
     cases = _with_copies(seed_kb, QUESTIONS + ["课件里重复的幻灯片", "服务质量"])
     table = comp.duplicates_among([p for ranked in cases for _, p in ranked])
@@ -221,13 +221,12 @@ def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(se
 
 
 def test_parallel_dense_channel_ranks_exactly_like_the_sequential_one(seed_kb):
-    """Large KBs run the dense search on its own threads beside BM25 (KB_PARALLEL_SEARCH_FROM); forced on
+    """Large KBs run the dense search on its own threads beside BM25 (kb.search.PARALLEL_FROM); forced on
     here for the seeds, it must return the same candidates, with a vector, a Future, or neither."""
     import copy
     from concurrent.futures import ThreadPoolExecutor
 
     sequential = copy.copy(seed_kb.searcher)
-    sequential._whole = None  # the candidate path, which large KBs take (the seeds fuse whole arrays)
     parallel = copy.copy(sequential)
     parallel._pool = ThreadPoolExecutor(2, thread_name_prefix="dense-search")
     try:
@@ -269,11 +268,11 @@ def _parts(s):
 
 
 def test_parallel_channels_of_large_kbs_answer_exactly_as_the_serial_path(seed_kb):
-    """From parallel_search_from on, the dense channel and the bigram BM25 run on the searcher's pool beside
+    """From PARALLEL_FROM passages on, the dense channel and the bigram BM25 run on the searcher's pool beside
     the words channel: same candidates, same scores, with a vector, a Future of one, or none."""
     from kb.search import HybridSearcher
 
-    s = HybridSearcher(*_parts(seed_kb.searcher), fuse_all_up_to=0)  # serial, on the candidate path
+    s = HybridSearcher(*_parts(seed_kb.searcher))  # serial
     parallel = HybridSearcher(*_parts(seed_kb.searcher), parallel_from=0)
     try:
         assert parallel._pool is not None and s._pool is None
@@ -344,61 +343,16 @@ def test_best_sentence_is_the_first_of_the_highest_in_each_passage(seed_kb):
             assert got["sentence"][i] == unit_sims[a:b].max()
 
 
-def test_an_idle_encoder_defers_the_question_to_the_callers_thread(encoder):
-    """defer_when_idle: nothing queued or running -> the vector is computed by whoever asks for it, on that
-    thread (no hand-off); busy -> the usual batcher Future. Same vector either way; errors reach the caller."""
-    from kb.encoder import DeferredVector
-
-    encoder.clear_cache()
-    q = "快递晚到了客户要求赔偿怎么办"
-    fut = encoder.encode_query_async(q, defer_when_idle=True)
-    assert isinstance(fut, DeferredVector) and not fut.done()
-    ran_on: list[str] = []
-    original = encoder._batcher._fn
-    encoder._batcher._fn = lambda texts, lane=False: (ran_on.append(threading.current_thread().name),
-                                                       original(texts, lane))[1]
-    try:
-        vec = fut.result(timeout=30)
-        assert ran_on == [threading.current_thread().name] and fut.compute_ms > 0
-        np.testing.assert_allclose(vec, encoder.encode_query_uncached(q), rtol=0, atol=1e-6)
-        assert encoder.encode_query_async(q, defer_when_idle=True).result() is vec  # remembered
-        encoder._batcher._busy += 1  # as while another question is being encoded
-        try:
-            busy = encoder.encode_query_async("另一个问题：退货运费谁出", defer_when_idle=True)
-            assert not isinstance(busy, DeferredVector)
-        finally:
-            encoder._batcher._busy -= 1
-        assert busy.result(timeout=30).shape == vec.shape
-        assert ran_on[-1] != threading.current_thread().name
-    finally:
-        encoder._batcher._fn = original
-
-    boom = DeferredVector(lambda: (_ for _ in ()).throw(RuntimeError("model exploded")))
-    with pytest.raises(RuntimeError, match="model exploded"):
-        boom.result()
-    with pytest.raises(RuntimeError, match="model exploded"):  # a second caller gets the same error
-        boom.result()
-
-    slow = DeferredVector(lambda: (time.sleep(0.05), np.ones(3))[1])
-    results: list = []
-    threads = [threading.Thread(target=lambda: results.append(slow.result(timeout=10))) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 4 and all(r is results[0] for r in results), "computed once, shared"
-
-
 def _wait_idle(enc, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not enc._batcher.idle():
+    while enc._batcher._busy or not enc._batcher._queue.empty():
         assert time.monotonic() < deadline, "the encoder never became idle"
         time.sleep(0.001)
 
 
 def test_a_caller_woken_by_its_vector_finds_the_encoder_idle(seed_kb):
     """Workers stop counting as busy before they hand out results: the next question of a caller whose
-    vector just arrived is deferred (encoded on its own thread), not queued behind a finished batch."""
+    vector just arrived runs alone on all cores, not beside a batch that has finished already."""
     enc = seed_kb.encoder
     _wait_idle(enc)
     seen: list[bool] = []
@@ -406,51 +360,9 @@ def test_a_caller_woken_by_its_vector_finds_the_encoder_idle(seed_kb):
         fut = enc._batcher.submit_async(f"刚刚算完的问题 {i}")
         # a done-callback runs the moment the result is set, on the worker's thread: the earliest any
         # woken caller could look
-        fut.add_done_callback(lambda _: seen.append(enc._batcher.idle()))
+        fut.add_done_callback(lambda _: seen.append(enc._batcher._busy == 0))
         fut.result(timeout=30)
     assert seen == [True] * 5
-
-
-def test_answers_are_the_same_deferred_or_overlapped_and_large_kbs_never_defer(seed_kb):
-    """The composer defers the encode only when the searcher does not wait on the vector from its own
-    threads: a parallel searcher gets a batcher Future (a deferred one would never be computed)."""
-    import copy
-
-    from kb.encoder import DeferredVector
-    from kb.search import HybridSearcher
-
-    enc = seed_kb.encoder
-    seen: list[bool] = []
-    original = enc.encode_query_async
-
-    def spy(text, defer_when_idle=False):
-        fut = original(text, defer_when_idle)
-        seen.append(isinstance(fut, DeferredVector))
-        return fut
-
-    enc.encode_query_async = spy
-    s = seed_kb.searcher
-    small = copy.copy(seed_kb)
-    small.searcher = copy.copy(s)
-    small.searcher._whole = None  # compared on the candidate path, which large KBs take
-    large = copy.copy(seed_kb)
-    large.searcher = HybridSearcher(s.dense, s.units, s.vectors, s.unit_vectors, s.unit_offsets, s.words,
-                                    s.chars, s.tokenizer, enc, s.hubs, s.unit_hubs, s.weights, s.depth,
-                                    parallel_from=0)
-    try:
-        for q in QUESTIONS[:3]:
-            enc.clear_cache()
-            _wait_idle(enc)  # the premise: nothing else in flight (earlier tests share this encoder)
-            deferred = type(seed_kb.composer)(small).ask(q, 10, None)
-            assert seen[-1] is True
-            enc.clear_cache()
-            overlapped = type(seed_kb.composer)(large).ask(q, 10, None)
-            assert seen[-1] is False
-            for key in ("matched", "answer", "passages", "principles", "cases", "suggestions"):
-                assert deferred[key] == overlapped[key], (q, key)
-    finally:
-        enc.encode_query_async = original
-        large.searcher.close()
 
 
 def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_settings, seed_build, encoder):
@@ -466,6 +378,6 @@ def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_set
     kb = KnowledgeBase.open(seed_settings, encoder)  # and one left to finish still warms fully
     try:
         assert kb.composer.warmed.wait(30)
-        assert kb.composer._neighbours
+        assert kb.composer.collapser._neighbours
     finally:
         kb.close()

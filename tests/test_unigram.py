@@ -91,7 +91,7 @@ def test_special_tokens_and_unknown_characters(pair):
 
 
 def test_other_tokenizers_are_refused_and_left_to_the_library(tmp_path, model_dir):
-    from kb.encoder_onnx import _LibraryTokenizer, _tokenizer
+    from kb.encoders.exported import _LibraryTokenizer, _tokenizer
     from kb.unigram import UnsupportedTokenizer, UnigramTokenizer
 
     spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))

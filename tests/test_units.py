@@ -70,3 +70,24 @@ def test_dictionary_validation(tmp_path):
         write_synonyms(s, "客户\n")
     write_synonyms(s, "客户 顾客\n")
     assert read_synonyms(s).startswith("客户 顾客")
+
+
+def test_one_sentence_rule_for_ingest_units_and_highlights():
+    from kb.sentences import sentence_spans, sentences
+
+    text = " 他说：“来，给您倒点水！”然后走了。第二行没有句号\n第三行；还有  一列\n\n"
+    assert sentences(text) == ["他说：“来，给您倒点水！”", "然后走了。", "第二行没有句号", "第三行；", "还有", "一列"]
+    assert [text[a:b] for a, b in sentence_spans(text)] == sentences(text)
+    assert sentences("  \n ") == [] and sentences("没有结尾") == ["没有结尾"]
+
+
+def test_kb_imports_neither_ingest_nor_bot():
+    """Dependencies flow one way: `bot` and `ingest` build on `kb`."""
+    import re
+    from pathlib import Path
+
+    import kb
+
+    pattern = re.compile(r"^\s*(from|import)\s+(ingest|bot)\b", re.M)
+    offenders = [str(p) for p in Path(kb.__file__).parent.rglob("*.py") if pattern.search(p.read_text("utf-8"))]
+    assert offenders == []

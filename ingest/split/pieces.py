@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from ingest.clean import CleanedBlock
 from ingest.clean.cleaned import SourceSpan
 from ingest.split.sizes import MIN_CHARS
-
-_SENTENCE_END = re.compile(r"[。！？!?；;](?![”’」』])|[。！？!?][”’」』]")
+from kb.sentences import sentence_spans
 
 
 @dataclass
@@ -27,14 +26,8 @@ def piece_of(b: CleanedBlock) -> Piece:
 
 
 def sentences(p: Piece) -> list[Piece]:
-    """The piece cut after each sentence end (a closing quote after it stays with the sentence)."""
-    out, last = [], 0
-    for m in _SENTENCE_END.finditer(p.text):
-        out.append(p.cut(last, m.end()))
-        last = m.end()
-    if last < len(p.text):
-        out.append(p.cut(last, len(p.text)))
-    return [x for x in out if x.text.strip()]
+    """The piece cut into its sentences (kb.sentences: the one rule for ingest, units and highlights)."""
+    return [p.cut(a, b) for a, b in sentence_spans(p.text)]
 
 
 def hard_cut(p: Piece, size: int) -> list[Piece]:

@@ -8,9 +8,10 @@ per term; a posting's weight ``tf·(k1+1) / (tf + norm[row]) · idf[term]`` is r
 as at build time (5 bytes a posting instead of 8 for stored float weights). The big arrays are separate
 ``.npy`` files, memory-mapped at load: only the pages of terms that queries use become resident.
 
-Search is exact top-k (no posting is ever dropped) with MaxScore dynamic pruning, see `search`. Where the
-compiled kernel was built at install (`_bm25c.c`, the same algorithm and float operations in C, GIL released)
-queries that need pruning run there; `native=False`, or a missing kernel, runs the numpy code below.
+Search is exact top-k (no posting is ever dropped), with MaxScore dynamic pruning for queries whose terms
+hold many postings (kb/index/bm25_maxscore.py). Where the compiled kernel was built at install (`_bm25c.c`,
+the same algorithm and float operations in C, GIL released) those run there; `native=False`, or a missing
+kernel, runs the numpy code, which is its reference.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.index.bm25_maxscore import maxscore, maxscore_native
+from kb.index.bm25_scoring import bm25_weights, top_by_score
 from kb.npyfile import save_array
 
 try:  # built by `pip install` from _bm25c.c (pyproject's ext-modules); the numpy path stands in without it
@@ -38,7 +41,7 @@ def _warn_no_kernel() -> None:
                 "~2x slower on large KBs; reinstall with `pip install -e .` to build it")
 
 
-FORMAT = 2  # 1 = scipy .npz of float weights (versions built before; still loaded)
+FORMAT = 2
 _ARRAYS = ("indptr", "rows", "tf", "norm", "idf", "colmax", "headptr", "headrows")
 
 
@@ -52,33 +55,6 @@ class Postings:
         self.shape, self.indptr, self.indices, self.nnz = shape, indptr, indices, int(indices.size)
 
 
-def _weights(tf: np.ndarray, norm: np.ndarray, idf, k1p1: np.float32) -> np.ndarray:
-    """BM25 weights in float32; the one formula used at build time and at query time (bit-identical)."""
-    tf = tf.astype(np.float32)
-    return tf * k1p1 / (tf + norm) * idf
-
-
-def _distinct(a: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (np.unique, but sort-based: np.unique is ~7x slower on int arrays here)."""
-    a = np.sort(a)
-    return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size > 1 else a
-
-
-def _top(rows: np.ndarray, s: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (rows, scores) by score, ties by row: a total order, so any exact method agrees."""
-    if s.size > k:
-        kth = np.partition(s, s.size - k)[s.size - k]
-        above = np.flatnonzero(s > kth)
-        tied = np.flatnonzero(s == kth)  # ascending positions; rows are ascending too where callers pass them
-        if above.size + tied.size > k:
-            tied = tied[np.argsort(rows[tied], kind="stable")[: k - above.size]]
-        part = np.concatenate([above, tied])
-    else:
-        part = np.arange(s.size)
-    order = part[np.lexsort((rows[part], -s[part]))]
-    return rows[order].astype(np.int64), s[order]
-
-
 class BM25Index:
     # A query whose terms hold fewer postings than this in all is scored exhaustively (cheaper than the
     # bookkeeping of pruning; every query on a corpus of a few thousand passages).
@@ -86,26 +62,23 @@ class BM25Index:
     # Per term, the rows of its HEAD heaviest postings are kept (build time): their exact scores give the
     # pruning threshold before any posting list is read.
     HEAD = 256
-    # Corpora smaller than this (the seeds) break ties at the k-th score as this index always did, so they
-    # rank exactly as before; larger ones by row, the same whichever path (pruned or not) a query takes.
-    LEGACY_TIES_BELOW = 10_000
     MARGIN = 1e-6  # relative slack on every pruning comparison (float rounding never prunes a tie)
     STORE_WEIGHTS_MAX = 2_000_000  # postings: up to this, weights are computed once at load (8 MB)
     OFFSETS_LIST_MAX = 200_000  # terms: up to this, column offsets are also kept as a Python list (7 MB)
 
     def __init__(self, indptr: np.ndarray, rows: np.ndarray, vocab: dict[str, int], name: str, *,
-                 tf: np.ndarray | None = None, norm: np.ndarray | None = None, idf: np.ndarray | None = None,
-                 k1: float = 1.2, data: np.ndarray | None = None, colmax: np.ndarray | None = None,
+                 tf: np.ndarray, norm: np.ndarray, idf: np.ndarray,
+                 k1: float = 1.2, colmax: np.ndarray | None = None,
                  headptr: np.ndarray | None = None, headrows: np.ndarray | None = None, native: bool = True):
         self.indptr, self.rows, self.vocab, self.name = indptr, rows, vocab, name
-        self.tf, self.norm, self.idf, self.data = tf, norm, idf, data  # data: stored weights (format 1)
+        self.tf, self.norm, self.idf = tf, norm, idf
         self.k1 = k1
         self._k1p1 = np.float32(k1 + 1)
-        self.n_docs = int(norm.size) if norm is not None else 0
+        self.n_docs = int(norm.size)
         self.n_terms = len(indptr) - 1
-        self._stored = data
+        self._stored: np.ndarray | None = None
         nnz = int(self.indptr[-1]) if self.n_terms else 0
-        if data is None and 0 < nnz <= self.STORE_WEIGHTS_MAX:
+        if 0 < nnz <= self.STORE_WEIGHTS_MAX:
             # Small indexes keep every posting's weight (4 bytes each, in memory): a query slices them
             # instead of evaluating the formula per term (seeds: ~20 terms a question; same float32 values).
             # First, so that the bounds below read them too.
@@ -118,8 +91,7 @@ class BM25Index:
         self._offsets = self.indptr.tolist() if self.n_terms <= self.OFFSETS_LIST_MAX else self.indptr
         self._pool: list[np.ndarray] = []  # float64 accumulators of n_docs, reused across queries
         self._pool_lock = threading.Lock()
-        # The compiled MaxScore reads tf/norm/idf (format 2); format 1 (stored weights only) stays in numpy.
-        self.native = bool(native and _bm25c is not None and tf is not None)
+        self.native = bool(native and _bm25c is not None)
         if native and _bm25c is None:
             _warn_no_kernel()
 
@@ -195,7 +167,7 @@ class BM25Index:
         """Weights of postings a:b (cols: their term, a scalar or one per posting)."""
         if self._stored is not None:
             return self._stored[a:b]
-        return _weights(self.tf[a:b], self.norm[self.rows[a:b]], self.idf[cols], self._k1p1)
+        return bm25_weights(self.tf[a:b], self.norm[self.rows[a:b]], self.idf[cols], self._k1p1)
 
     def _column(self, col: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, weight × query count) of one term."""
@@ -203,26 +175,7 @@ class BM25Index:
         w = self._slice_weights(a, b, col)
         return self.rows[a:b], (w * np.float32(m) if m != 1 else w)
 
-    def _lookup(self, col: int, m: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For sorted candidate rows: which hold the term (mask) and their weights × query count."""
-        a, b = int(self.indptr[col]), int(self.indptr[col + 1])
-        rows = self.rows[a:b]
-        if b == a or cand.size == 0:
-            return np.zeros(cand.size, dtype=bool), np.empty(0, dtype=np.float32)
-        pos = np.searchsorted(rows, cand)
-        np.minimum(pos, b - a - 1, out=pos)
-        hit = rows[pos] == cand
-        pos = pos[hit] + a
-        if self._stored is not None:
-            w = self._stored[pos]
-        else:
-            w = _weights(self.tf[pos], self.norm[cand[hit]], self.idf[col], self._k1p1)
-        return hit, (w * np.float32(m) if m != 1 else w)
-
     # --- queries --------------------------------------------------------------------------------
-    def term_columns(self, tokens: list[str]) -> list[int]:
-        return [self.vocab[t] for t in tokens if t in self.vocab]
-
     def _query(self, tokens: list[str]) -> tuple[list[int], list[int]]:
         """The query's distinct term columns, ascending (the order scores are summed in), and how often
         each occurs. Plain lists: a question has ~10 terms, too few for numpy's call overhead."""
@@ -251,14 +204,8 @@ class BM25Index:
 
     def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k best passages with score > 0, best first (ties by row), exactly as scoring every passage
-        would rank them. Cost follows the postings of the query's terms, and most of those are pruned:
-
-        MaxScore. Terms are taken by decreasing upper bound (largest weight × query count). A threshold θ
-        (a lower bound of the k-th best score) comes first from the exact scores of the terms' head rows
-        (their heaviest postings). Terms are then scattered into an accumulator until the upper bounds of
-        the remaining ones sum below θ: a passage none of the scattered terms holds cannot reach the top k.
-        The remaining (long, low-idf) lists are only probed, by binary search, for the candidates whose
-        partial score plus the remaining bounds still reaches θ, and θ rises as candidates complete."""
+        would rank them. Queries whose terms hold few postings are scored exhaustively; the others with
+        MaxScore pruning (kb/index/bm25_maxscore.py), in the compiled kernel where it was built."""
         return self._search(tokens, k, self.native)
 
     def search_numpy(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -272,8 +219,10 @@ class BM25Index:
         at = self._offsets
         if sum(int(at[c + 1]) - int(at[c]) for c in cols) <= self.EXHAUSTIVE_MAX:
             return self._exhaustive(cols, counts, k)
-        pruned = self._maxscore_native if native else self._maxscore
-        return pruned(np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64), k)
+        cols_a, counts_a = np.asarray(cols, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+        if native:
+            return maxscore_native(_bm25c, self, cols_a, counts_a, k)
+        return maxscore(self, cols_a, counts_a, k)
 
     def search_exhaustive(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Every posting of every query term accumulated, ties at the k-th score broken by row: the reference
@@ -281,10 +230,9 @@ class BM25Index:
         cols, counts = self._query(tokens)
         if not cols or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        return self._exhaustive(cols, counts, k, legacy_ties=False)
+        return self._exhaustive(cols, counts, k)
 
-    def _exhaustive(self, cols: list[int], counts: list[int], k: int,
-                    legacy_ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _exhaustive(self, cols: list[int], counts: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
         rows_l, w_l = zip(*(self._column(c, m) for c, m in zip(cols, counts)))
         rows = np.concatenate(rows_l) if len(rows_l) > 1 else rows_l[0]
         ws = np.concatenate(w_l) if len(w_l) > 1 else w_l[0]
@@ -299,13 +247,7 @@ class BM25Index:
             dense = np.bincount(rows, weights=ws, minlength=self.n_docs).astype(np.float32)
             touched = np.flatnonzero(dense > 0)
             s = dense[touched]
-        if not legacy_ties or self.n_docs >= self.LEGACY_TIES_BELOW:
-            return _top(touched, s, k)
-        # Ties at the k-th score as this index always broke them (argpartition's pick), so small corpora
-        # (the seeds: every query takes this path) rank exactly as before the pruned search existed.
-        part = np.argpartition(-s, k - 1)[:k] if touched.size > k else np.arange(touched.size)
-        order = part[np.lexsort((touched[part], -s[part]))]
-        return touched[order].astype(np.int64), s[order]
+        return top_by_score(touched, s, k)
 
     def _acc(self) -> np.ndarray:
         with self._pool_lock:
@@ -318,94 +260,8 @@ class BM25Index:
             if len(self._pool) < 4:
                 self._pool.append(acc)
 
-    def _maxscore(self, cols: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        ub = self.colmax[cols] * counts.astype(np.float32)  # = the largest float32(weight × count)
-        order = np.lexsort((cols, -ub))
-        cols_l, counts_l = cols[order].tolist(), counts[order].tolist()
-        t = len(cols_l)
-        rest = np.zeros(t + 1)  # rest[i]: sum of the upper bounds of terms i..t-1
-        rest[:t] = np.cumsum(ub[order][::-1].astype(np.float64))[::-1]
-        rest = rest.tolist()
-        slack = 1 - self.MARGIN
-
-        # θ from the heads: exact full scores of a few thousand passages likely to rank high.
-        heads = []
-        for c in cols_l:
-            a, b = int(self.headptr[c]), int(self.headptr[c + 1])
-            heads.append(self.headrows[a:b] if b > a else self.rows[self.indptr[c]:self.indptr[c + 1]])
-        seeds = _distinct(np.concatenate(heads))
-        seed_s = np.zeros(seeds.size)
-        for c, m in zip(cols_l, counts_l):
-            hit, w = self._lookup(c, m, seeds)
-            seed_s[hit] += w
-        theta = float(np.partition(seed_s, seeds.size - k)[seeds.size - k]) * slack if seeds.size >= k else 0.0
-
-        # Essential terms (scattered): until the remaining bounds sum below θ; always the first.
-        i = 1
-        while i < t and rest[i] >= theta:
-            i += 1
-        floor = theta - rest[i]  # a candidate needs at least this partial score
-        if i == 1:  # one essential term: its list is the candidate set, no accumulator needed
-            rows, w = self._column(cols_l[0], counts_l[0])
-            sel = w >= floor
-            cand, part = rows[sel], w[sel].astype(np.float64)
-        else:
-            acc = self._acc()
-            scattered: list[np.ndarray] = []
-            try:
-                for c, m in zip(cols_l[:i], counts_l[:i]):
-                    rows, w = self._column(c, m)
-                    acc[rows] += w  # rows are distinct within a term
-                    scattered.append(rows)
-                allr = np.concatenate(scattered)
-                if floor > 0:
-                    cand = _distinct(allr[acc[allr] >= floor])
-                elif allr.size * 8 > self.n_docs:
-                    cand = np.flatnonzero(acc)
-                else:
-                    cand = _distinct(allr)
-                part = acc[cand]
-            finally:
-                if sum(r.size for r in scattered) * 16 > self.n_docs:
-                    acc.fill(0)
-                else:
-                    for rows in scattered:
-                        acc[rows] = 0
-                self._release(acc)
-
-        # Non-essential terms: probed for the candidates that can still reach θ.
-        for j in range(i, t):
-            if part.size > k:
-                theta = max(theta, float(np.partition(part, part.size - k)[part.size - k]) * slack)
-            keep = part >= theta - rest[j]
-            if not keep.all():
-                cand, part = cand[keep], part[keep]
-            hit, w = self._lookup(cols_l[j], counts_l[j], cand)
-            part[hit] += w
-        s = part.astype(np.float32)
-        keep = s > 0
-        return _top(cand[keep], s[keep], k)
-
-    def _maxscore_native(self, cols: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """`_maxscore` in C (`_bm25c.c`): the same steps, sums and result."""
-        out = (np.empty(k, dtype=np.int64), np.empty(k, dtype=np.float32))
-        acc = self._acc()
-        try:  # the kernel hands the accumulator back zeroed, as _maxscore does
-            n = _bm25c.maxscore(self.indptr, self.rows, self.tf, self.norm, self.idf, self._stored, self.headptr,
-                                self.headrows, self.colmax, cols, counts, acc, out, float(self._k1p1), k,
-                                self.MARGIN)
-        finally:
-            self._release(acc)
-        return out[0][:n], out[1][:n]
-
-    def max_score(self, tokens: list[str]) -> float:
-        """The score a passage would get if it held every query term at ideal tf (for normalisation)."""
-        return float(sum(float(self.colmax[c]) for c in self.term_columns(tokens)))
-
     # --- files ----------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        if self.data is not None:
-            raise ValueError("a format-1 index (stored weights) is read-only; rebuild it")
         prefix = f"bm25_{self.name}"
         for a in _ARRAYS:
             save_array(folder / f"{prefix}.{a}.npy", getattr(self, a))  # memory-mapped when served
@@ -425,14 +281,10 @@ class BM25Index:
         native=False: pruned searches in numpy even where the compiled kernel is built."""
         prefix = f"bm25_{name}"
         vocab = json.loads((folder / f"{prefix}.vocab.json").read_text("utf-8"))
-        if not (folder / f"{prefix}.json").exists():  # format 1: a scipy CSC matrix of float weights
-            from scipy import sparse
-
-            m = sparse.load_npz(folder / f"{prefix}.npz").tocsc()
-            m.sort_indices()
-            return cls(m.indptr.astype(np.int64), m.indices.astype(np.int32), vocab, name,
-                       norm=np.zeros(m.shape[0], dtype=np.float32), data=m.data.astype(np.float32))
         meta = json.loads((folder / f"{prefix}.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"BM25 index {prefix} in {folder} has format {meta.get('format')}, this code reads "
+                             f"format {FORMAT}: rebuild the version with `kb ingest --force`")
         big = {"rows", "tf", "headrows"}
         arrays = {a: (np.asarray(np.load(folder / f"{prefix}.{a}.npy", mmap_mode="r"))
                       if mmap and a in big else np.load(folder / f"{prefix}.{a}.npy")) for a in _ARRAYS}

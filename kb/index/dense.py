@@ -27,8 +27,8 @@ def holds_vectors(kind: str) -> bool:
     return kind in _HOLDS_VECTORS
 
 
-def choose_kind(requested: str, n: int, hnsw_from: int, hnsw_sq_from: int = 500_000) -> str:
-    """auto: exact below hnsw_from vectors; HNSW; from hnsw_sq_from on (where re-scoring reads float16
+def choose_kind(requested: str, n: int, hnsw_from: int, hnsw_float16_from: int = 500_000) -> str:
+    """auto: exact below hnsw_from vectors; HNSW; from hnsw_float16_from on (where re-scoring reads float16
     vectors anyway), HNSW over float16 vectors that are also the re-scoring copy. Measured on 100k: higher
     recall than HNSW over SQ8 codes (0.9965 vs 0.9725 at efSearch 512, before re-scoring), 17 % faster,
     and at 1M it holds 1.0 GB where SQ8 codes plus a separate float16 copy hold 1.35 GB (README Scale)."""
@@ -36,7 +36,7 @@ def choose_kind(requested: str, n: int, hnsw_from: int, hnsw_sq_from: int = 500_
         return requested
     if n < hnsw_from:
         return "flat"
-    return "hnswf16" if n >= hnsw_sq_from else "hnsw"
+    return "hnswf16" if n >= hnsw_float16_from else "hnsw"
 
 
 class DenseIndex:

@@ -1,4 +1,4 @@
-"""KB versions: each is a directory with a manifest, published by one atomic pointer swap.
+"""Where versions live and how one is published: by one atomic pointer swap.
 
     versions/<id>/manifest.json   written last inside the directory
     versions/CURRENT              the published id, replaced with os.replace (atomic)
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import uuid
@@ -20,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-MANIFEST = "manifest.json"
+from kb.version.manifest import MANIFEST, Manifest, read_manifest, write_manifest
+
 CURRENT = "CURRENT"
 BUILD_PREFIX = ".build-"
 LOCK = ".build.lock"
@@ -43,15 +43,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class VersionStore:
     def __init__(self, root: Path):
         self.root = root
@@ -69,8 +60,8 @@ class VersionStore:
             raise NoVersionError(f"no knowledge-base version in {self.root}; run `kb ingest` first")
         return self.root / vid
 
-    def manifest(self, vid: str) -> dict:
-        return json.loads((self.root / vid / MANIFEST).read_text("utf-8"))
+    def manifest(self, vid: str) -> Manifest:
+        return read_manifest(self.root / vid)
 
     def versions(self) -> list[str]:
         if not self.root.exists():
@@ -101,7 +92,7 @@ class VersionStore:
         folder.mkdir()
         return vid, folder
 
-    def publish(self, vid: str, folder: Path, manifest: dict,
+    def publish(self, vid: str, folder: Path, manifest: Manifest,
                 step: Callable[[int], None] | None = None) -> Path:
         """Seal the build folder with its manifest, move it in place, then swap CURRENT.
 
@@ -112,7 +103,7 @@ class VersionStore:
             if f.is_file():
                 with open(f, "rb+") as fh:
                     os.fsync(fh.fileno())
-        write_json_atomic(folder / MANIFEST, manifest)
+        write_manifest(folder, manifest)
         step(1)
         final = self.root / vid
         os.rename(folder, final)

