@@ -2,7 +2,6 @@
 sentence is too long, and into chunks near a target size."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ingest.clean import CleanedBlock
