@@ -33,7 +33,7 @@ from kb.version import (Counts, Manifest, NoVersionError, VersionContent, Versio
                         write_contents, write_manifest)
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 # Progress reports (stage, done, total): load (documents read), embed / embed-sentences (items embedded so
 # far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), gate, publish (0 before sealing, 1 sealed,
