@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.clean import CleanedDocument
+from ingest.split.headings import is_list_item
 from ingest.split.kinds import KIND_CASE, KIND_OTHER, OTHER_WORDS, is_closing, names_other
 from ingest.split.pieces import Piece, chunk, join_text
 from ingest.split.sizes import CASE_MAX_CHARS, CASE_PART_CHARS, MAX_CHARS, MERGE_CHARS, MIN_CHARS, TARGET_CHARS
@@ -57,12 +58,27 @@ def _carry_dividers(units: list[Unit]) -> list[Unit]:
     return carried
 
 
+def _stands_alone(u: Unit) -> bool:
+    """A list item (法则N, (1), …) with a body of its own: never merged with a sibling."""
+    if u.heading_rank is None or not is_list_item(u.heading_rank):
+        return False
+    return len(u.pieces) >= 2 or len(u.pieces[0].text.strip()) > len(u.title)
+
+
+def _is_child(u: Unit, parent: Unit) -> bool:
+    return len(u.section) > len(parent.section) and u.section[: len(parent.section)] == parent.section
+
+
 def _merge_tiny(units: list[Unit]) -> list[Unit]:
     """Tiny principle/other units merged with the following sibling or child (same kind, same parent
-    path), and tiny ones with the unit before them."""
+    path), and tiny ones with the unit before them. A list item with its own body is never merged with a
+    sibling (a tiny intro still takes its first child)."""
     merged: list[Unit] = []
     for u in units:
         prev = merged[-1] if merged else None
+        if prev is not None and (_stands_alone(prev) or _stands_alone(u)) and not _is_child(u, prev):
+            merged.append(u)
+            continue
         if (prev is not None and prev.kind == u.kind and u.kind != KIND_CASE and prev.size < MIN_CHARS
                 and prev.size + u.size <= MERGE_CHARS
                 and u.section[: max(0, len(prev.section) - 1)] == prev.section[: max(0, len(prev.section) - 1)]):
