@@ -82,6 +82,7 @@ class BuildReport:
     junk_removed: int = 0
     boilerplate_removed: int = 0
     mojibake_spans: int = 0
+    junk_passages: int = 0  # passages with nothing an agent could use, left out (per document: their text)
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
@@ -182,7 +183,7 @@ def _load_encoder_async(settings: Settings) -> Future:
 def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
                      progress: Progress) -> tuple[list[dict], list[Passage]]:
     from ingest.clean import clean
-    from ingest.split import split
+    from ingest.split import split_document
 
     files, problems = list_files(settings, dirs)
     report.errors.extend({"doc": None, "error": p} for p in problems)
@@ -193,7 +194,7 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
         try:
             source = load(f.path)
             cleaned = clean(source)
-            drafts = split(cleaned)
+            parts = split_document(cleaned)
         except LoadError as exc:
             report.errors.append({"doc": f.doc_id, "error": str(exc)})
             continue
@@ -204,6 +205,7 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
         creport = cleaned.report
         seen: Counter = Counter()
         kinds: Counter = Counter()
+        drafts = parts.passages
         for d in drafts:
             chash = content_hash(d.title, d.section, d.text)
             seen[chash] += 1
@@ -216,12 +218,18 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
         if not drafts:
             report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
         warnings = list(creport.warnings) + list(source.warnings)
+        if parts.junk:
+            shown = "、".join("「" + j.text.replace("\n", " ")[:30] + "」" for j in parts.junk)
+            warnings.append(f"{len(parts.junk)} 段没有可用内容，未编入索引 / {len(parts.junk)} passages with nothing "
+                            f"an agent could use left out: {shown}")
         junk, boiler, moji = creport.pinyin_junk_removed, creport.boilerplate_lines_removed, creport.mojibake_spans
         report.junk_removed += junk
         report.boilerplate_removed += boiler
         report.mojibake_spans += moji
+        report.junk_passages += len(parts.junk)
         info = {"passages": len(drafts), "kinds": {k: kinds.get(k, 0) for k in KINDS}, "warnings": warnings,
-                "uploaded": f.uploaded, "cleaning": creport.to_dict()}
+                "uploaded": f.uploaded, "cleaning": creport.to_dict(),
+                "junk_passages": [j.to_dict() for j in parts.junk]}
         documents.append({"doc_id": f.doc_id, "title": title, "path": str(f.path), "format": source.format,
                           "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": file_sha256(f.path),
                           "indexed_at": now, "info": info})

@@ -1,11 +1,12 @@
-"""`split(doc)`: the units of a cleaned document, kinds settled, tiny units merged with their siblings,
-long ones cut, as passage drafts."""
+"""`split_document(doc)`: the units of a cleaned document, kinds settled, tiny units merged with their
+siblings, long ones cut, as passage drafts; those with nothing an agent could use are set apart as junk."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ingest.clean import CleanedDocument
 from ingest.split.headings import is_list_item
+from ingest.split.junk import Junk, document_headings, junk_reason
 from ingest.split.kinds import KIND_CASE, KIND_OTHER, OTHER_WORDS, is_closing, names_other
 from ingest.split.pieces import Piece, chunk, join_text
 from ingest.split.sizes import CASE_MAX_CHARS, CASE_PART_CHARS, MAX_CHARS, MERGE_CHARS, MIN_CHARS, TARGET_CHARS
@@ -126,10 +127,30 @@ def _drafts(u: Unit) -> list[PassageDraft]:
     return [_draft(u, part) for part in chunk(u.pieces, TARGET_CHARS, MAX_CHARS)]
 
 
-def split(doc: CleanedDocument) -> list[PassageDraft]:
+@dataclass
+class Split:
+    passages: list[PassageDraft]  # what is indexed
+    junk: list[Junk]  # passages with nothing an agent could use (junk.py), left out and reported
+
+
+def split_document(doc: CleanedDocument) -> Split:
     found = [u for u in units(doc) if u.pieces and match_key(join_text(u.pieces))]
     has_headings = any(u.heading_rank is not None for u in found)
     for u in found:
         u.kind = _unit_kind(u, has_headings)
     drafts = [d for u in _merge_tiny(_carry_dividers(found)) for d in _drafts(u)]
-    return [d for d in drafts if match_key(d.text)]
+    drafts = [d for d in drafts if match_key(d.text)]
+    headings = document_headings([d.title for d in drafts], [d.section for d in drafts], doc.title)
+    kept, junk = [], []
+    for d in drafts:
+        reason = junk_reason(d.text, headings)
+        if reason is None:
+            kept.append(d)
+        else:
+            junk.append(Junk(text=d.text, reason=reason, title=d.title, start=d.start, end=d.end))
+    return Split(kept, junk)
+
+
+def split(doc: CleanedDocument) -> list[PassageDraft]:
+    """The passages worth indexing (`split_document` also says which were left out as junk)."""
+    return split_document(doc).passages
