@@ -2,9 +2,10 @@
 slogan slide, a "本章知识结构图" whose body only repeats the document's headings), page furniture ("题目:…",
 a figure caption alone). They are left out of the index, and each is reported with its text.
 
-A passage is judged by its body: its lines without those that are a heading of the document (its own
-title, any heading on a section path, the document title; numbering ignored), closing formulas and
-furniture lines. A passage whose body holds fewer than MIN_BODY_CHARS letters is junk."""
+A passage is judged by its body: its lines without those that are a heading of the document (a heading
+the splitter found, any heading on a section path, the document title; numbering ignored - a title the
+splitter made up from a slide's or a story's own text is no heading), closing formulas and furniture
+lines. A passage whose body holds fewer than MIN_BODY_CHARS letters is junk."""
 from __future__ import annotations
 
 import re
@@ -44,10 +45,8 @@ def heading_key(text: str) -> str:
     return match_key(_NUMBERING.sub("", s, count=1))
 
 
-def document_headings(titles: list[str], sections: list[list[str]], doc_title: str) -> set[str]:
-    """The heading keys of a document: its passages' titles (merged ones "A；B" split), every heading on
-    their section paths and the document title."""
-    names = [doc_title, *(h for s in sections for h in s), *(t for title in titles for t in title.split("；"))]
+def document_headings(names: list[str]) -> set[str]:
+    """The heading keys of a document from the names of its headings (numbering ignored)."""
     return {k for k in (heading_key(n) for n in names) if len(k) >= 2}
 
 

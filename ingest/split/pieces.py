@@ -15,13 +15,14 @@ class Piece(SourceSpan):
     text: str
     offsets: list[int]
     page: int | None = None
+    slide: bool = False  # a slide of a run-together deck: its items are laid out on lines (slides.py)
 
     def cut(self, a: int, b: int) -> "Piece":
-        return Piece(self.text[a:b], self.offsets[a:b], self.page)
+        return Piece(self.text[a:b], self.offsets[a:b], self.page, self.slide)
 
 
 def piece_of(b: CleanedBlock) -> Piece:
-    return Piece(b.text, b.offsets, b.page)
+    return Piece(b.text, b.offsets, b.page, b.slide)
 
 
 def sentences(p: Piece) -> list[Piece]:

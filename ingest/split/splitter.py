@@ -127,6 +127,16 @@ def _drafts(u: Unit) -> list[PassageDraft]:
     return [_draft(u, part) for part in chunk(u.pieces, TARGET_CHARS, MAX_CHARS)]
 
 
+def _heading_names(u: Unit) -> list[str]:
+    """The headings a unit names: its section path and its title, except a title made up from the text
+    itself (a slide's, ending its section path; a story's)."""
+    if u.story:
+        return list(u.section)
+    if u.heading_rank is None and u.pieces and u.pieces[0].slide:
+        return u.section[:-1]
+    return [*u.section, u.title]
+
+
 @dataclass
 class Split:
     passages: list[PassageDraft]  # what is indexed
@@ -138,9 +148,9 @@ def split_document(doc: CleanedDocument) -> Split:
     has_headings = any(u.heading_rank is not None for u in found)
     for u in found:
         u.kind = _unit_kind(u, has_headings)
+    headings = document_headings([doc.title, *(name for u in found for name in _heading_names(u))])
     drafts = [d for u in _merge_tiny(_carry_dividers(found)) for d in _drafts(u)]
     drafts = [d for d in drafts if match_key(d.text)]
-    headings = document_headings([d.title for d in drafts], [d.section for d in drafts], doc.title)
     kept, junk = [], []
     for d in drafts:
         reason = junk_reason(d.text, headings)
