@@ -22,6 +22,7 @@ from ingest.corpus import list_files
 from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
+from ingest.split.slides import printed
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
 from kb.passage import KINDS, Passage, content_hash, passage_id
@@ -92,18 +93,25 @@ class BuildReport:
         return asdict(self)
 
 
+def indexed_text(p: Passage) -> str:
+    """The passage text the indexes see: as the source printed it, without the line breaks that only lay
+    out a slide's items (`item_breaks`, ingest/split/slides.py)."""
+    return printed(p.text, p.extra.get("item_breaks", []))
+
+
 def embed_input(p: Passage) -> str:
     """What the model sees: Simplified text led by the document title and the full heading path (and the
     case title), which give a short passage its context. Queries are folded to Simplified too."""
     head = [p.doc_title, *p.section]
-    if p.title and p.title not in head and not p.text.startswith(p.title):
+    text = indexed_text(p)
+    if p.title and p.title not in head and not text.startswith(p.title):
         head.append(p.title)
-    return to_simplified(f"{' > '.join(h for h in head if h)}\n{p.text}")
+    return to_simplified(f"{' > '.join(h for h in head if h)}\n{text}")
 
 
 def keyword_text(p: Passage) -> str:
     """What BM25 sees: the passage with its title and heading path (headings are strong evidence)."""
-    return search_text(" ".join([*p.section, p.title, p.text]))
+    return search_text(" ".join([*p.section, p.title, indexed_text(p)]))
 
 
 def dictionary_folder(settings: Settings) -> Path:
@@ -211,7 +219,8 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
             seen[chash] += 1
             p = Passage(id=passage_id(f.doc_id, chash, seen[chash]), doc_id=f.doc_id, doc_title=title,
                         section=list(d.section), kind=d.kind, title=d.title, text=d.text, search_text="",
-                        start=d.start, end=d.end, page=d.page, content_hash=chash)
+                        start=d.start, end=d.end, page=d.page, content_hash=chash,
+                        extra={"item_breaks": d.item_breaks} if d.item_breaks else {})
             p.search_text = keyword_text(p)
             passages.append(p)
             kinds[d.kind] += 1
@@ -288,7 +297,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         tokenizer = Tokenizer.from_folder(dict_folder)
 
         previous = _previous_vectors(versions, model_fp)
-        units = [sentence_units(p.text) for p in passages]
+        units = [sentence_units(indexed_text(p)) for p in passages]
         unit_texts = [u for us in units for u in us]
         unit_keys = [_unit_key(u) for u in unit_texts]
         inputs = [embed_input(p) for p in passages]

@@ -2,13 +2,13 @@
 siblings, long ones cut, as passage drafts; those with nothing an agent could use are set apart as junk."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.clean import CleanedDocument
 from ingest.split.headings import is_list_item
 from ingest.split.junk import Junk, document_headings, junk_reason
 from ingest.split.kinds import KIND_CASE, KIND_OTHER, OTHER_WORDS, is_closing, names_other
-from ingest.split.pieces import Piece, chunk, join_text
+from ingest.split.pieces import Piece, chunk, lay_out
 from ingest.split.sizes import CASE_MAX_CHARS, CASE_PART_CHARS, MAX_CHARS, MERGE_CHARS, MIN_CHARS, TARGET_CHARS
 from ingest.split.units import Unit, units
 from kb.text import match_key, to_simplified
@@ -26,6 +26,8 @@ class PassageDraft:
     start: int  # offsets into the extracted source text
     end: int
     page: int | None = None
+    # where in `text` a line break only lays out a slide's items (slides.py): what is indexed leaves them out
+    item_breaks: list[int] = field(default_factory=list)
 
 
 def _unit_kind(u: Unit, has_headings: bool) -> str:
@@ -104,13 +106,14 @@ def _merge_tiny(units: list[Unit]) -> list[Unit]:
 
 
 def _draft(u: Unit, pieces: list[Piece], prefix: str = "") -> PassageDraft:
-    text = join_text(pieces)
+    text, breaks = lay_out(pieces)
     if prefix and not text.startswith(prefix):
         text = prefix + "\n" + text
+        breaks = [b + len(prefix) + 1 for b in breaks]
     return PassageDraft(
         title=u.title, section=list(u.section), kind=u.kind, text=text,
         start=min(p.start for p in pieces), end=max(p.end for p in pieces),
-        page=next((p.page for p in pieces if p.page is not None), None),
+        page=next((p.page for p in pieces if p.page is not None), None), item_breaks=breaks,
     )
 
 
@@ -144,7 +147,7 @@ class Split:
 
 
 def split_document(doc: CleanedDocument) -> Split:
-    found = [u for u in units(doc) if u.pieces and match_key(join_text(u.pieces))]
+    found = [u for u in units(doc) if u.pieces and match_key(lay_out(u.pieces)[0])]
     has_headings = any(u.heading_rank is not None for u in found)
     for u in found:
         u.kind = _unit_kind(u, has_headings)
