@@ -1,21 +1,24 @@
-"""Shared, expensive fixtures (one per test session): the real converted model, the real KB built
-from the seeds with real FAISS and SQLite."""
+"""Shared, expensive fixtures (one per test session): the real converted model, the real KB built from the
+seeds with real FAISS and SQLite.
+
+Fixtures reach the tests through pytest's conftest files (never import a conftest): these here for every
+folder, each folder's conftest.py for its own. Plain constants and helpers are in tests/support/.
+"""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
+from tests.support.browser import ARGS, CHROMIUM, EXPECTED
+from tests.support.paths import ARTIFACTS, REPO, make_settings
+from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO / "seeds"
-DEV_SET = REPO / "tests" / "data" / "dev.jsonl"
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +34,6 @@ def encoder(model_dir):
     from kb.encoders import Encoder
 
     return Encoder(str(model_dir), threads=2)
-
-
-def make_settings(data_dir: Path, model_dir: Path, docs_dirs: list[Path] | None = None, **extra):
-    from kb.settings import Settings
-
-    return Settings(data_dir=data_dir, docs_dirs=docs_dirs or [SEEDS], model=str(model_dir), **extra)
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +55,80 @@ def seed_kb(seed_settings, seed_build, encoder):
     kb = KnowledgeBase.open(seed_settings, encoder=encoder)
     yield kb
     kb.close()
+
+
+# ---------------------------------------------------------------------------- service (in-process and live)
+@pytest.fixture(scope="module")
+def api_settings(tmp_path_factory, seed_settings, seed_build, model_dir):
+    return service_settings_for(tmp_path_factory.mktemp("api"), seed_settings, model_dir)
+
+
+@pytest.fixture(scope="module")
+def client(api_settings, encoder):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    with TestClient(create_app(api_settings, encoder=encoder)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def admin_headers():
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path_factory.mktemp("live"), seed_settings, model_dir)
+    with LiveServer(create_app(settings, encoder=encoder)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+# ---------------------------------------------------------------------------- browser
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page_factory(browser):
+    """New pages that record console errors and uncaught exceptions (CSP violations show up here).
+
+    `make(width, height, allow=None, **context_options)`: `allow`, a regex of console errors the test expects
+    (e.g. a request it makes fail); context options e.g. is_mobile=True, has_touch=True for a phone.
+    """
+    pages, problems = [], []
+
+    def make(width: int = 1280, height: int = 900, allow: re.Pattern | None = None, **options):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                  permissions=["clipboard-read", "clipboard-write"], **options)
+        page = ctx.new_page()
+
+        def expected(text: str) -> bool:
+            return bool(EXPECTED.search(text) or (allow and allow.search(text)))
+
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and not expected(m.text) else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        pages.append(ctx)
+        return page
+
+    yield make
+    for ctx in pages:
+        ctx.close()
+    assert problems == [], problems

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_browser import AXE, PHONE, browser, page_factory, widget_ask  # noqa: F401 - fixtures
-from conftest_service import ADMIN_TOKEN, SEED_QUESTION, live_server  # noqa: F401 - fixtures
+from tests.support.browser import AXE, PHONE, widget_ask
+from tests.support.service import ADMIN_TOKEN, SEED_QUESTION
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO, SEEDS
-from conftest_service import ADMIN_TOKEN, service_settings_for
+from tests.support.paths import REPO, SEEDS
+from tests.support.service import ADMIN_TOKEN, service_settings_for
 
 CJK_AND_LATIN = ("至少", "at least")
 
@@ -30,7 +30,7 @@ def test_kb_serve_refuses_a_short_admin_token(tmp_path, model_dir):
 def test_the_app_refuses_a_short_admin_token_and_accepts_a_long_one_or_none(tmp_path, model_dir):
     from bot.admin_auth import ADMIN_TOKEN_MIN_CHARS, AdminTokenTooShort
     from bot.app import create_app
-    from conftest import make_settings
+    from tests.support.paths import make_settings
 
     with pytest.raises(AdminTokenTooShort, match="at least"):
         create_app(make_settings(tmp_path, model_dir, admin_token="x" * (ADMIN_TOKEN_MIN_CHARS - 1)))

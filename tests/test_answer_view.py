@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_browser import browser, page_factory, widget_ask  # noqa: F401 - fixtures
-from conftest_service import live_server  # noqa: F401 - fixtures
+from tests.support.browser import widget_ask
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,8 @@
 """Answers on the real seed KB: hybrid retrieval quality floor, composition, no-answer, follow-ups."""
 from __future__ import annotations
 
-from conftest import DEV_SET
 from kb.evaluate import evaluate_file, read_items
+from tests.support.paths import DEV_SET
 
 
 def test_dev_set_quality_floor(seed_kb):

@@ -8,8 +8,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import DEV_SET
-from conftest_service import (  # noqa: F401 - fixtures
+from tests.support.paths import DEV_SET
+from tests.support.service import (
     ADMIN_TOKEN,
     NEW_DOC_NAME,
     NEW_DOC_QUESTION,
@@ -17,9 +17,6 @@ from conftest_service import (  # noqa: F401 - fixtures
     OOS_QUESTION,
     SEED_CASE_TITLE,
     SEED_QUESTION,
-    admin_headers,
-    api_settings,
-    client,
     service_settings_for,
     wait_job,
 )
@@ -40,9 +37,8 @@ def test_healthz_and_readyz(client):
 
 
 def test_readyz_503_without_a_version(tmp_path, model_dir, encoder):
-    from conftest import make_settings
-
     from bot.app import create_app
+    from tests.support.paths import make_settings
 
     settings = make_settings(tmp_path / "empty", model_dir, admin_token=ADMIN_TOKEN)
     with TestClient(create_app(settings, encoder=encoder)) as c:
@@ -505,7 +501,7 @@ def test_upload_same_name_renames_unless_replace(client, admin_headers, api_sett
     assert (api_settings.uploads_dir / "passwd.txt").exists()
     for name in ("同名.txt", "同名(2).txt", "passwd.txt"):
         assert client.delete(f"/v1/admin/documents/{name}", headers=h).status_code == 200
-    from conftest import SEEDS
+    from tests.support.paths import SEEDS
 
     assert sorted(p.name for p in SEEDS.iterdir() if p.is_file()) == sorted(
         d for d in ["000_c4237db8e6c40b98.txt", "001_83bb678a96cd3680.txt", "002_025ae7147510df49.txt",

@@ -5,14 +5,7 @@ import io
 
 from fastapi.testclient import TestClient
 
-from conftest_service import (  # noqa: F401 - fixtures
-    ADMIN_TOKEN,
-    OOS_QUESTION,
-    SEED_CASE_TITLE,
-    SEED_QUESTION,
-    api_settings,
-    client,
-)
+from tests.support.service import ADMIN_TOKEN, OOS_QUESTION, SEED_CASE_TITLE, SEED_QUESTION
 
 
 def scripted(lines):
@@ -65,9 +58,8 @@ class _Unclosable:
 
 
 def test_chat_reports_a_missing_kb(tmp_path, model_dir):
-    from conftest import make_settings
-
     from bot.chat_cli import run_chat
+    from tests.support.paths import make_settings
 
     out = io.StringIO()
     assert run_chat(make_settings(tmp_path / "none", model_dir), None, input_fn=scripted([]), out=out) == 1
@@ -89,9 +81,8 @@ def test_ingest_with_a_missing_model_is_a_clear_error(tmp_path, monkeypatch, cap
     """No traceback: one line saying what is missing and how to get it; nothing published."""
     import json
 
-    from conftest import SEEDS
-
     from bot.cli import main
+    from tests.support.paths import SEEDS
 
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("KB_DOCS_DIRS", json.dumps([str(SEEDS)]))

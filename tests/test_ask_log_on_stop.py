@@ -15,8 +15,8 @@ import time
 import httpx
 import pytest
 
-from conftest import REPO, SEEDS
-from conftest_service import copy_seed_data, free_port, wait_until_ready
+from tests.support.paths import REPO, SEEDS
+from tests.support.service import copy_seed_data, free_port, wait_until_ready
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import make_settings
+from tests.support.paths import make_settings
 
 DOC = """退款处理规范
 
@@ -87,7 +87,7 @@ def test_unique_questions_are_distinct():
     from pathlib import Path
 
     from bench.questions import repeat_mix, repeat_share, unique_questions
-    from conftest import DEV_SET, SEEDS
+    from tests.support.paths import DEV_SET, SEEDS
 
     qs = unique_questions(3000, [SEEDS], DEV_SET)
     assert len(set(qs)) == 3000 and all(q.strip() for q in qs)

@@ -10,7 +10,8 @@ import pytest
 
 from kb.index import bm25
 from kb.index.bm25 import BM25Index
-from tests.test_index_scale import _corpus, _pruned
+from tests.support.bm25_corpus import corpus as _corpus
+from tests.support.bm25_corpus import pruned as _pruned
 
 
 def test_the_install_built_the_kernel():

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEV_SET
 from ingest.clean import clean, find_mojibake
 from ingest.document import Block, SourceDocument
 from ingest.loaders import load
 from ingest.loaders.text import decode
 from ingest.split import split
 from kb.text import match_key, search_text
-
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+from tests.support.paths import DEV_SET, SEEDS
 
 
 def _seed(prefix: str) -> Path:
@@ -156,12 +154,9 @@ def test_offsets_point_back_into_source(seeds):
 
 
 def test_gold_phrases_contained_in_single_passages(seeds):
-    import json
-
     keys = [match_key(p.text) for _, _, ps in seeds.values() for p in ps]
-    path = Path(__file__).parent / "data" / "dev.jsonl"
     total = hit = 0
-    for line in path.read_text("utf-8").splitlines():
+    for line in DEV_SET.read_text("utf-8").splitlines():
         item = json.loads(line)
         for g in item["gold"]:
             total += 1

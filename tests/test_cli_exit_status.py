@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from conftest import DEV_SET, REPO, SEEDS
+from tests.support.paths import DEV_SET, REPO, SEEDS
 
 RUNS = 30
 

@@ -16,8 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest_service import ADMIN_TOKEN, NEW_DOC_NAME, NEW_DOC_QUESTION, NEW_DOC_TEXT, SEED_QUESTION, LiveServer
-from conftest_service import service_settings_for
+from tests.support.service import (
+    ADMIN_TOKEN,
+    NEW_DOC_NAME,
+    NEW_DOC_QUESTION,
+    NEW_DOC_TEXT,
+    SEED_QUESTION,
+    LiveServer,
+    service_settings_for,
+)
 
 QUESTIONS = [NEW_DOC_QUESTION, SEED_QUESTION, "宠物粮和猫砂能寄吗？", "客户投诉服务态度差，怎么安抚？",
              "活体宠物托运的修订说明是什么", "最近有什么好看的电影"]

@@ -1,7 +1,7 @@
 """docs/configuration.md is generated from the Settings fields (`kb config-doc`) and must say what they say."""
 from __future__ import annotations
 
-from conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_configuration_doc_is_in_sync_with_settings():

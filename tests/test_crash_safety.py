@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO, SEEDS, make_settings
-from conftest_service import ADMIN_TOKEN, copy_seed_data, free_port
+from tests.support.paths import REPO, SEEDS, make_settings
+from tests.support.service import ADMIN_TOKEN, copy_seed_data, free_port
 
 KB = [sys.executable, "-m", "bot.cli"]
 CRASHING_KB = [sys.executable, str(REPO / "tests" / "crash_at.py")]  # + "stage:n", then kb's arguments

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from conftest import REPO, SEEDS
-from conftest_service import (
+from tests.support.paths import REPO, SEEDS
+from tests.support.service import (
     ADMIN_TOKEN,
     NEW_DOC_NAME,
     NEW_DOC_TEXT,
@@ -29,7 +29,7 @@ from conftest_service import (
     free_port,
     wait_until_ready,
 )
-from system_tools import require_root_and
+from tests.support.system_tools import require_root_and
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 START = 'mount -t tmpfs -o size=48m kb-test-data "$1" && cp -a "$2"/. "$1"/ && exec "$3" -m bot.cli serve'

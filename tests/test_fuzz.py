@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest_service import ADMIN_TOKEN, LiveServer, service_settings_for
+from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
 
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")

@@ -7,31 +7,12 @@ import pytest
 
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
+from tests.support.bm25_corpus import corpus as _corpus
+from tests.support.bm25_corpus import pruned as _pruned
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-
-def _corpus(rng, n: int, vocab: int, mean_len: int) -> list[list[str]]:
-    """Zipf-distributed tokens, with near-duplicate passages (a few templates repeated) like the synthetic
-    corpus: many passages tie or nearly tie, the hard case for pruning."""
-    p = 1.0 / np.arange(1, vocab + 1) ** 1.1
-    p /= p.sum()
-    templates = [list(rng.choice(vocab, size=mean_len, p=p)) for _ in range(8)]
-    docs = []
-    for _ in range(n):
-        length = max(1, int(rng.poisson(mean_len)))
-        toks = list(rng.choice(vocab, size=length, p=p))
-        if rng.random() < 0.3:
-            toks = templates[int(rng.integers(len(templates)))] + toks[: length // 3]
-        docs.append([f"t{t}" for t in toks])
-    return docs
-
-
-def _pruned(index: BM25Index) -> BM25Index:
-    index.EXHAUSTIVE_MAX = 0  # instance attribute: every query takes the pruned path
-    return index
 
 
 def _assert_same(index: BM25Index, query: list[str], k: int) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import REPO, SEEDS
-from conftest_service import ADMIN_TOKEN, copy_seed_data, free_port, wait_until_ready
-from system_tools import require_root_and
+from tests.support.paths import REPO, SEEDS
+from tests.support.service import ADMIN_TOKEN, copy_seed_data, free_port, wait_until_ready
+from tests.support.system_tools import require_root_and
 
 KB = [sys.executable, "-m", "bot.cli"]
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

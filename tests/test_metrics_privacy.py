@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 
-from conftest_service import api_settings, client  # noqa: F401 - fixtures
-
 
 def test_metrics_name_the_model_without_its_path(client, api_settings, model_dir):
     text = client.get("/metrics").text

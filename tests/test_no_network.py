@@ -11,9 +11,9 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO, SEEDS
-from conftest_service import NEW_DOC_NAME, NEW_DOC_TEXT, SEED_QUESTION, copy_seed_data
-from system_tools import require_root_and
+from tests.support.paths import REPO, SEEDS
+from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, SEED_QUESTION, copy_seed_data
+from tests.support.system_tools import require_root_and
 
 # Runs inside the namespace, under strace: everything the product does there.
 DRIVER = r'''

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from conftest_service import (  # noqa: F401 - fixtures
+from tests.support.browser import ask, widget_ask
+from tests.support.service import (
     ADMIN_TOKEN,
     NEW_DOC_NAME,
     NEW_DOC_QUESTION,
@@ -14,11 +15,8 @@ from conftest_service import (  # noqa: F401 - fixtures
     SEED_CASE_TITLE,
     SEED_QUESTION,
     LiveServer,
-    artifacts,
-    live_server,
     service_settings_for,
 )
-from conftest_browser import ask, browser, page_factory, widget_ask  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SEEDS, make_settings
 from ingest.pipeline import IngestError, build_version
 from kb.knowledge_base import KnowledgeBase
 from kb.version import CURRENT, VersionStore
+from tests.support.paths import SEEDS, make_settings
 
 
 def test_seed_build_report(seed_build):

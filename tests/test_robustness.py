@@ -18,14 +18,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import REPO
-from conftest_service import (  # noqa: F401 - fixtures
-    ADMIN_TOKEN,
-    SEED_QUESTION,
-    LiveServer,
-    admin_headers,
-    service_settings_for,
-)
+from tests.support.paths import REPO
+from tests.support.service import ADMIN_TOKEN, SEED_QUESTION, LiveServer, service_settings_for
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{3,}")
@@ -549,7 +543,7 @@ def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_se
     import httpx
 
     from bot.app import create_app
-    from conftest_browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")

@@ -7,10 +7,10 @@ import random
 import jieba
 import pytest
 
-from conftest import DEV_SET, SEEDS
 from kb.segment import Segmenter
 from kb.text import display_text, search_text
 from kb.tokenize import Tokenizer
+from tests.support.paths import DEV_SET, SEEDS
 
 
 def _jieba() -> "jieba.Tokenizer":

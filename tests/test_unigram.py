@@ -7,7 +7,7 @@ import random
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import DEV_SET, SEEDS
+from tests.support.paths import DEV_SET, SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_special_tokens_and_unknown_characters(pair):
 
 def test_other_tokenizers_are_refused_and_left_to_the_library(tmp_path, model_dir):
     from kb.encoders.exported import _LibraryTokenizer, _tokenizer
-    from kb.unigram import UnsupportedTokenizer, UnigramTokenizer
+    from kb.unigram import UnigramTokenizer, UnsupportedTokenizer
 
     spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     spec["model"] = {"type": "WordLevel", "vocab": {"<unk>": 0, "▁a": 1}, "unk_token": "<unk>"}

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_browser import PHONE, HostPage, browser, page_factory, widget_ask  # noqa: F401 - fixtures
-from conftest_service import (  # noqa: F401 - fixtures
-    SEED_CASE_TITLE,
-    SEED_QUESTION,
-    LiveServer,
-    free_port,
-    live_server,
-    service_settings_for,
-)
+from tests.support.browser import PHONE, HostPage, widget_ask
+from tests.support.service import SEED_CASE_TITLE, SEED_QUESTION, LiveServer, free_port, service_settings_for
 
 pytestmark = pytest.mark.browser
 

@@ -1,9 +1,11 @@
-"""Fixtures for the service tests (tests/test_api*.py, tests/test_pages*.py).
+"""What the service tests share (tests/bot, tests/service): the admin token, the questions and the new
+document they ask about, a private copy of the seed KB for each service, waiting for jobs and for a
+started `kb serve`, and a real uvicorn server in a thread.
 
-They build on the shared session fixtures in tests/conftest.py (the real converted model and the real KB
-built from the seeds): each service gets its own copy of the seed KB's data folder, so uploads and
-re-indexes in one test module never change what another module sees, and nothing is embedded twice.
-Import the fixtures you need into the test module (`from conftest_service import ...`).
+Each service gets its own copy of the seed KB's data folder (built once by the session fixtures in
+tests/conftest.py), so uploads and re-indexes in one test module never change what another module sees,
+and nothing is embedded twice. The fixtures built on these are in tests/bot/conftest.py (in-process
+clients) and tests/service/conftest.py (live servers, browsers).
 """
 from __future__ import annotations
 
@@ -13,9 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import ARTIFACTS, SEEDS, make_settings
+from tests.support.paths import SEEDS, make_settings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -50,28 +50,11 @@ def service_settings_for(tmp: Path, seed_settings, model_dir, **extra):
     data = copy_seed_data(seed_settings, tmp / "data")
     extra.setdefault("admin_token", ADMIN_TOKEN)
     extra.setdefault("rate_limit_per_minute", 0)  # 0 = off; the limiter is tested on its own
-    extra.setdefault("admin_lockout_failures", 0)  # 0 = off; tested on its own (tests/test_admin_token_guards.py)
+    extra.setdefault("admin_lockout_failures", 0)  # 0 = off; tested on its own (tests/bot/test_admin_token_guards.py)
     return make_settings(data, model_dir, docs_dirs=[SEEDS], **extra)
 
 
-@pytest.fixture(scope="module")
-def api_settings(tmp_path_factory, seed_settings, seed_build, model_dir):
-    return service_settings_for(tmp_path_factory.mktemp("api"), seed_settings, model_dir)
 
-
-@pytest.fixture(scope="module")
-def client(api_settings, encoder):
-    from fastapi.testclient import TestClient
-
-    from bot.app import create_app
-
-    with TestClient(create_app(api_settings, encoder=encoder)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def admin_headers():
-    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def wait_job(client, job_id: str, headers: dict, timeout: float = 300) -> dict:
@@ -131,18 +114,3 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory, seed_settings, seed_build, model_dir, encoder):
-    from bot.app import create_app
-
-    settings = service_settings_for(tmp_path_factory.mktemp("live"), seed_settings, model_dir)
-    with LiveServer(create_app(settings, encoder=encoder)) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS

@@ -1,8 +1,6 @@
-"""Fixtures and helpers for the browser tests (tests/test_pages.py, tests/test_widget.py,
-tests/test_answer_view.py, tests/test_accessibility.py): Debian's real headless Chromium driven by Playwright.
-
-Import what you need into the test module (`from conftest_browser import ...`).
-"""
+"""What the browser tests share: Debian's real headless Chromium (launched by the `browser` fixture in
+tests/service/conftest.py, driven by Playwright), axe-core, a phone's viewport, and the helpers that type
+a question into the chat page or the widget, or put the widget on another site."""
 from __future__ import annotations
 
 import http.server
@@ -10,60 +8,18 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
-
-from conftest import REPO
+from tests.support.paths import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-# axe-core, installed by `make test` (npm ci --prefix tests/js).
+# axe-core, installed by `make browser` (npm ci --prefix tests/js).
 AXE = REPO / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 PHONE = {"width": 390, "height": 844}
 
 # The admin page probes with a wrong/missing token on purpose; those responses are logged by Chromium.
 EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (401|403|503)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page_factory(browser):
-    """New pages that record console errors and uncaught exceptions (CSP violations show up here).
-
-    `make(width, height, allow=None, **context_options)`: `allow`, a regex of console errors the test expects
-    (e.g. a request it makes fail); context options e.g. is_mobile=True, has_touch=True for a phone.
-    """
-    pages, problems = [], []
-
-    def make(width: int = 1280, height: int = 900, allow: re.Pattern | None = None, **options):
-        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                  permissions=["clipboard-read", "clipboard-write"], **options)
-        page = ctx.new_page()
-
-        def expected(text: str) -> bool:
-            return bool(EXPECTED.search(text) or (allow and allow.search(text)))
-
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and not expected(m.text) else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        pages.append(ctx)
-        return page
-
-    yield make
-    for ctx in pages:
-        ctx.close()
-    assert problems == [], problems
 
 
 def ask(page, question: str) -> None:
