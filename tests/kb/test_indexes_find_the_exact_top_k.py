@@ -1,5 +1,6 @@
-"""The indexes at scale, on small random corpora: BM25's pruned search is exactly the exhaustive top-k, the
-on-disk formats round-trip (memory-mapped), and the dense index kinds and `auto` choice hold."""
+"""The indexes find the exact top k: BM25 (on token lists) ranks by Okapi weights, and its pruned search is
+exactly the exhaustive top-k on small random corpora, ties by row; the on-disk formats round-trip
+(memory-mapped); every dense index kind finds each vector itself, and `auto` chooses the kind by size."""
 from __future__ import annotations
 
 import numpy as np
@@ -188,3 +189,26 @@ def test_bm25_ties_break_by_row_at_every_corpus_size():
         rows, scores = index.search(["same"], 7)
         assert rows.tolist() == list(range(7)) and len(set(scores.tolist())) == 1
         np.testing.assert_array_equal(rows, index.search_exhaustive(["same"], 7)[0])
+
+
+def test_bm25_takes_token_lists_and_ranks(tmp_path):
+    docs = [["投诉", "处理", "步骤"], ["道歉", "真诚"], ["投诉", "投诉", "赔偿"], []]
+    idx = BM25Index.build(docs, "t")
+    rows, scores = idx.search(["投诉", "赔偿"], 3)
+    assert list(rows[:2]) == [2, 0] and scores[0] > scores[1] > 0
+    idx.save(tmp_path)
+    again = BM25Index.load(tmp_path, "t")
+    assert np.allclose(again.scores(["投诉"]), idx.scores(["投诉"]))
+    assert idx.search(["不存在"], 3)[0].size == 0
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_dense_index_kinds(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(2000, 64)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    idx = DenseIndex.build(v, kind, pq_m=16)
+    rows, scores = idx.search(v[123], 5)
+    assert rows[0] == 123
+    idx.save(tmp_path)
+    assert DenseIndex.load(tmp_path).search(v[7], 1)[0][0] == 7
