@@ -15,7 +15,7 @@ import pytest
 import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
 from tests.support.browser import ARGS, CHROMIUM, EXPECTED
 from tests.support.paths import ARTIFACTS, REPO, make_settings
-from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
+from tests.support.service import LiveServer, service_settings_for
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -94,27 +94,8 @@ def onnx_dir(e5_dir, tmp_path_factory) -> Path:
     export_onnx(folder)
     return folder
 
-# ---------------------------------------------------------------------------- service (in-process and live)
-@pytest.fixture(scope="module")
-def api_settings(tmp_path_factory, seed_settings, seed_build, model_dir):
-    return service_settings_for(tmp_path_factory.mktemp("api"), seed_settings, model_dir)
 
-
-@pytest.fixture(scope="module")
-def client(api_settings, encoder):
-    from fastapi.testclient import TestClient
-
-    from bot.app import create_app
-
-    with TestClient(create_app(api_settings, encoder=encoder)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def admin_headers():
-    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
+# ---------------------------------------------------------------------------- service (live)
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, seed_settings, seed_build, model_dir, encoder):
     from bot.app import create_app

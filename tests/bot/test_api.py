@@ -192,7 +192,7 @@ def test_metrics(client):
     version = client.get("/readyz").json()["version"]
     assert 'kb_http_requests_total{method="POST",route="/v1/ask",status="200"}' in text
     assert 'kb_http_request_seconds_bucket{le="0.5",method="POST",route="/v1/ask"}' in text
-    assert f'kb_version_info{{created_at=' in text and f'version="{version}"' in text
+    assert 'kb_version_info{created_at=' in text and f'version="{version}"' in text
     assert "kb_passages " in text and "kb_passages 0.0" not in text
     assert 'kb_reindex_runs_total{result="succeeded"}' in text
     assert 'kb_asks_total{matched="true"}' in text

@@ -1,4 +1,5 @@
-"""The terminal chat (in-process and over HTTP) and the server's settings hand-over to workers."""
+"""The `kb` command line in-process: the terminal chat (in-process and over HTTP), the server's settings
+hand-over to workers, a clear error for a missing model, and `kb config-doc`."""
 from __future__ import annotations
 
 import io
@@ -91,3 +92,12 @@ def test_ingest_with_a_missing_model_is_a_clear_error(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "error: embedding model not found" in err and "kb setup-model" in err and "Traceback" not in err
     assert not (tmp_path / "data" / "versions" / "CURRENT").exists()
+
+
+def test_config_doc_writes_the_configuration_doc(tmp_path):
+    from bot.cli import main
+    from kb import config_doc
+
+    out = tmp_path / "configuration.md"
+    assert main(["config-doc", "--out", str(out)]) == 0
+    assert out.read_text("utf-8") == config_doc.render()

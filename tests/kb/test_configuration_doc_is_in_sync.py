@@ -21,12 +21,3 @@ def test_every_setting_is_documented_with_its_variable_and_default():
         assert f"| `KB_{name.upper()}` |" in doc
     assert "| `KB_ENCODER_THREADS` | integer | `0` |" in doc
     assert "| `KB_ADMIN_TOKEN` | secret \\| unset | *(unset)* |" in doc
-
-
-def test_the_cli_writes_it(tmp_path):
-    from bot.cli import main
-    from kb import config_doc
-
-    out = tmp_path / "configuration.md"
-    assert main(["config-doc", "--out", str(out)]) == 0
-    assert out.read_text("utf-8") == config_doc.render()
