@@ -7,15 +7,12 @@ folder, each folder's conftest.py for its own. Plain constants and helpers are i
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
 import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
-from tests.support.browser import ARGS, CHROMIUM, EXPECTED
-from tests.support.paths import ARTIFACTS, REPO, make_settings
-from tests.support.service import LiveServer, service_settings_for
+from tests.support.paths import REPO, make_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -94,59 +91,3 @@ def onnx_dir(e5_dir, tmp_path_factory) -> Path:
     export_onnx(folder)
     return folder
 
-
-# ---------------------------------------------------------------------------- service (live)
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory, seed_settings, seed_build, model_dir, encoder):
-    from bot.app import create_app
-
-    settings = service_settings_for(tmp_path_factory.mktemp("live"), seed_settings, model_dir)
-    with LiveServer(create_app(settings, encoder=encoder)) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
-
-
-# ---------------------------------------------------------------------------- browser
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page_factory(browser):
-    """New pages that record console errors and uncaught exceptions (CSP violations show up here).
-
-    `make(width, height, allow=None, **context_options)`: `allow`, a regex of console errors the test expects
-    (e.g. a request it makes fail); context options e.g. is_mobile=True, has_touch=True for a phone.
-    """
-    pages, problems = [], []
-
-    def make(width: int = 1280, height: int = 900, allow: re.Pattern | None = None, **options):
-        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                  permissions=["clipboard-read", "clipboard-write"], **options)
-        page = ctx.new_page()
-
-        def expected(text: str) -> bool:
-            return bool(EXPECTED.search(text) or (allow and allow.search(text)))
-
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and not expected(m.text) else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        pages.append(ctx)
-        return page
-
-    yield make
-    for ctx in pages:
-        ctx.close()
-    assert problems == [], problems

@@ -1,17 +1,15 @@
 """Bad input never causes a 5xx and always gets a clear 4xx with a Chinese + English message; uploads never
 write outside the documents folder; agents' routes never leak admin data; auth, CORS, headers, rate limit.
 
-In-process (TestClient, lifespan on) on a private copy of the real seed KB; one live uvicorn server for the
-streamed-body test.
+In-process (TestClient, lifespan on) on a private copy of the real seed KB. (A real server cutting off an
+endless chunked body, and hostile text in a real browser: tests/service/test_hostile_input_on_a_real_server.py.)
 """
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
 import re
-import time
 import zipfile
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.paths import REPO
-from tests.support.service import ADMIN_TOKEN, SEED_QUESTION, LiveServer, service_settings_for
+from tests.support.service import ADMIN_TOKEN, SEED_QUESTION, service_settings_for
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{3,}")
@@ -156,33 +154,6 @@ def test_body_limit_while_streaming_in_process(rc, rsettings):
     assert r.status_code == 413, r.text
     bilingual(r)
     assert rc.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
-
-
-def test_body_limit_while_streaming_on_a_real_server(rsettings, encoder, tmp_path, seed_settings, model_dir):
-    """A chunked body with no end: the server answers 413 after the limit instead of reading on."""
-    from bot.app import create_app
-
-    settings = service_settings_for(tmp_path, seed_settings, model_dir)
-    with LiveServer(create_app(settings, encoder=encoder)) as server:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        conn.putrequest("POST", "/v1/ask")
-        conn.putheader("Content-Type", "application/json")
-        conn.putheader("Transfer-Encoding", "chunked")
-        conn.endheaders()
-        sent = 0
-        chunk = b"a" * 8192
-        try:
-            # Far more than the limit; a server that buffered everything would accept all of it.
-            while sent < 50 * settings.max_body_bytes:
-                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                sent += len(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        resp = conn.getresponse()
-        body = json.loads(resp.read())
-        conn.close()
-        assert resp.status == 413
-        assert "too large" in body["detail"] and CJK.search(body["detail"])
 
 
 @pytest.mark.parametrize("method,path,status", [
@@ -447,7 +418,7 @@ def test_api_responses_have_nosniff(rc):
 
 def test_page_scripts_render_text_never_html():
     """Every page script builds the DOM with textContent / createElement: no HTML sinks at all
-    (the browser tests in test_pages.py show a <script> question as text on the chat page)."""
+    (the browser tests in tests/service/test_pages.py show a <script> question as text on the chat page)."""
     static = REPO / "bot" / "static"
     scripts = [p for p in static.glob("*.js") if p.name not in ("swagger-init.js",)]
     assert {"chat.js", "widget-main.js", "answer-view.js", "dom.js", "admin.js", "kbui.js"} <= {p.name for p in scripts}
@@ -526,76 +497,3 @@ def test_app_db_is_wal_and_versions_are_read_only(rc, rsettings):
 
 
 # --- pages in a real browser: hostile text is shown as text everywhere ----------------------------
-
-EVIL = '<img src=x id=pwned onerror="window.__pwned=1">'
-EVIL_DOC = f"""宠物托运规范{EVIL}
-
-一、活体宠物寄递原则{EVIL}
-本公司不承接活体宠物寄递。客户询问能否寄送活体猫狗时，坐席应说明活体动物不在收寄范围内{EVIL}，并推荐专业宠物托运机构。
-"""
-
-
-@pytest.mark.browser
-def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_settings, seed_build, model_dir,
-                                                              encoder):
-    """A document whose title, headings and text hold markup, and a question holding markup: the chat
-    page, the widget (shadow DOM) and the admin page show them as text; no element is created, no script runs."""
-    import httpx
-
-    from bot.app import create_app
-    from tests.support.browser import ARGS, CHROMIUM
-
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    settings = service_settings_for(tmp_path, seed_settings, model_dir)
-    with LiveServer(create_app(settings, encoder=encoder)) as server:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                          timeout=120) as c:
-            assert c.post("/v1/admin/documents", files={"file": ("evil.txt", EVIL_DOC.encode())}).status_code == 201
-            job = c.post("/v1/admin/reindex").json()
-            deadline = time.time() + 300
-            while job["state"] not in ("succeeded", "failed") and time.time() < deadline:
-                time.sleep(0.2)
-                job = c.get(f"/v1/admin/jobs/{job['id']}").json()
-            assert job["state"] == "succeeded", job
-        question = f"{EVIL}客户想寄活体宠物猫可以吗"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            try:
-                page = browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                # chat page
-                page.goto(server.url + "/")
-                page.fill("#question", question)
-                page.keyboard.press("Enter")
-                page.locator(".msg.bot .card", has_text="活体").first.wait_for(timeout=60_000)
-                assert EVIL in page.locator(".msg.bot").last.inner_text()
-                assert page.locator("#pwned").count() == 0
-                # widget, inside its shadow root
-                page.goto(server.url + "/widget-demo")
-                page.locator("kb-assistant .launcher").click()
-                page.locator("kb-assistant textarea").fill(question)
-                page.keyboard.press("Enter")
-                page.locator("kb-assistant .card", has_text="活体").first.wait_for(timeout=60_000)
-                assert page.evaluate(
-                    "document.querySelector('kb-assistant').shadowRoot.querySelectorAll('#pwned, img[src=x]').length"
-                ) == 0
-                assert EVIL in page.locator("kb-assistant .card", has_text="活体").first.inner_text()
-                # admin: documents table and the document's passages
-                page.goto(server.url + "/admin")
-                page.fill("#token", ADMIN_TOKEN)
-                page.click("#login-form button[type=submit]")
-                row = page.locator("#doc-rows tr", has_text="evil.txt")
-                row.wait_for()
-                assert page.locator("#pwned").count() == 0
-                row.locator("button", has_text="查看段落").click()
-                page.locator("#drawer .p-card").first.wait_for()
-                assert EVIL in page.locator("#drawer-body").inner_text()
-                assert page.locator("#pwned").count() == 0
-                assert page.evaluate("window.__pwned") is None
-                assert not errors, errors
-            finally:
-                browser.close()

@@ -1,7 +1,7 @@
 """Crash safety: a real `kb ingest` (and a real `kb serve` re-index) is SIGKILLed at chosen points of the
 build; the previous version stays intact and served, and the next start removes what the build left.
 
-The kill points are hit deterministically: the commands run under tests/crash_at.py, which makes the
+The kill points are hit deterministically: the commands run under tests/service/crash_at.py, which makes the
 process SIGKILL itself when the build's progress report for a stage reaches a count ("stage:n").
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.support.paths import REPO, SEEDS, make_settings
 from tests.support.service import ADMIN_TOKEN, copy_seed_data, free_port
 
 KB = [sys.executable, "-m", "bot.cli"]
-CRASHING_KB = [sys.executable, str(REPO / "tests" / "crash_at.py")]  # + "stage:n", then kb's arguments
+CRASHING_KB = [sys.executable, str(REPO / "tests" / "service" / "crash_at.py")]  # + "stage:n", then kb's arguments
 EXCLUDED_SEED = "004_4d7c340c2a0258ff.txt"
 NEW_DOC = """退货运费险理赔规范
 

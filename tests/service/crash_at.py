@@ -1,6 +1,7 @@
-"""`python tests/crash_at.py STAGE:N ARGS...` runs `kb ARGS...` with a fault injected, as a power cut or an
-OOM kill would hit it: the process SIGKILLs itself the first time a KB build's progress report for STAGE
-reaches N (the stages and what N counts: `ingest.pipeline.Progress`). Used by tests/test_crash_safety.py."""
+"""`python tests/service/crash_at.py STAGE:N ARGS...` runs `kb ARGS...` with a fault injected, as a power cut
+or an OOM kill would hit it: the process SIGKILLs itself the first time a KB build's progress report for
+STAGE reaches N (the stages and what N counts: `ingest.pipeline.Progress`). Used by
+tests/service/test_crash_safety.py."""
 from __future__ import annotations
 
 import os
