@@ -28,8 +28,8 @@ def test_answer_object_shape_and_quotes(seed_kb):
     for p in ans["passages"]:
         assert {"id", "kind", "text", "doc", "section", "score"} <= set(p)
         assert seed_kb.get_passage(p["id"]).text == p["text"]
-    if ans["matched"]:
-        assert "【原则】" in ans["answer"] and "来源" in ans["answer"]
+    assert ans["matched"]  # a seed question: the answer text quotes principles with their sources
+    assert "【原则】" in ans["answer"] and "来源" in ans["answer"]
 
 
 def test_how_to_question_gets_principles_and_a_case(seed_kb):
@@ -66,7 +66,9 @@ def test_unknown_session_id_starts_a_new_session(seed_kb):
     assert ans["session_id"] == "does-not-exist" and ans["resolved_question"] is None
 
 
-def test_near_duplicates_collapse_into_one_result_with_sources(seed_kb):
+def test_no_passage_text_is_listed_twice_in_an_answer(seed_kb):
+    """(The dev questions' answers hold no near-duplicates to collapse; the collapse itself, with its sources,
+    is checked on inserted copies in test_near_duplicates_collapse.py.)"""
     for item in read_items(DEV_SET)[:10]:
         ans = seed_kb.ask(item["question"]).model_dump()
         texts = [p["text"] for p in ans["passages"]]

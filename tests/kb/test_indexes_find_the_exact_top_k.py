@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind
 from tests.support.bm25_corpus import corpus as _corpus
 from tests.support.bm25_corpus import pruned as _pruned
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 def _assert_same(index: BM25Index, query: list[str], k: int) -> None:

@@ -1,4 +1,4 @@
-"""axe-core (tests/js, installed by `make test`) in a real headless Chromium: no serious or critical
+"""axe-core (tests/js, installed by `make browser`) in a real headless Chromium: no serious or critical
 accessibility violations on the chat page, the admin page (logged out and in), the widget with an answer
 and its demo page."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ BLOCKING = ("serious", "critical")
 
 def violations(page) -> list[str]:
     """axe-core's serious and critical violations on the page as it is now, one line per element."""
-    assert AXE.exists(), f"{AXE} is missing: run `make test` (or `npm ci --prefix tests/js`)"
+    assert AXE.exists(), f"{AXE} is missing: run `make browser` (or `npm ci --prefix tests/js`)"
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
     return [f"{v['impact']} {v['id']} ({v['help']}): {' '.join(n['target'][-1] if isinstance(n['target'][-1], str) else str(n['target']) for n in v['nodes'][:5])}"

@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import time
 
+import hypothesis
 import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
-
-schemathesis = pytest.importorskip("schemathesis")
-hypothesis = pytest.importorskip("hypothesis")
-requests = pytest.importorskip("requests")
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
 
 FUZZ_EXAMPLES = int(os.environ.get("KB_FUZZ_EXAMPLES", "25"))
 # Operations that start work: a handful of examples, and the fuzzer waits for a job to finish.
