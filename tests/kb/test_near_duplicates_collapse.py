@@ -91,8 +91,8 @@ def test_near_duplicates_found_at_open_give_what_comparing_per_question_gives(se
 
 
 def test_closing_a_kb_at_once_stops_its_warm_up_before_the_store_closes(seed_settings, seed_build, encoder):
-    """A KB closed while its warm-up still reads SQLite (a re-index candidate, a CLI command) used to
-    close the connection under the running query, which crashed the process."""
+    """A KB closed while its warm-up still reads SQLite (a re-index candidate, a CLI command): closing the
+    connection under the running query would crash the process, so the warm-up stops first."""
     from kb.knowledge_base import KnowledgeBase
 
     for _ in range(30):

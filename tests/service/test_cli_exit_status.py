@@ -1,9 +1,10 @@
 """CLI commands that succeed exit 0, every time, and one that refuses to start says why and exits 2: scripts
 check the exit status.
 
-A command's exit used to race the KB's background warm-up thread: a daemon thread still inside numpy's
-native code when the interpreter finalised aborted the process (exit 134, "terminate called without an
-active exception") after it had printed its results, in about half of the `kb search` runs on 2 cores.
+A command's exit must not race the KB's background warm-up thread: a daemon thread still inside numpy's
+native code when the interpreter finalises aborts the process (exit 134, "terminate called without an
+active exception") after it has printed its results; without closing the KB first, about half of the
+`kb search` runs on 2 cores ended so.
 """
 from __future__ import annotations
 
