@@ -9,7 +9,7 @@ import json
 import pytest
 from opencc import OpenCC
 
-from conftest import DEV_SET
+from tests.support.paths import DEV_SET
 from kb.text import to_simplified
 
 S2TW = OpenCC("s2tw")  # the test's own reference for "Traditional text"

@@ -7,7 +7,7 @@ import json
 import re
 import unicodedata
 
-from conftest import DEV_SET
+from tests.support.paths import DEV_SET
 from kb.text import to_simplified
 
 NUMBERING = re.compile(r"^(第\S+?[章节篇条]\s*|[一二三四五六七八九十]+[、.．)）]|[(（]\S+?[)）][、.．]?|\d+(\.\d+)*[、.．]?\s*"
