@@ -15,12 +15,14 @@ NUMBERING = re.compile(r"^(第\S+?[章节篇条]\s*|[一二三四五六七八九
 
 
 def _headings(kb) -> list[str]:
+    """Every heading of the KB, in Simplified (a chip is shown in the question's script)."""
     passages = kb.passages(list(range(len(kb.store.kinds))))
-    return [h for p in passages for h in (*p.section, *p.title.split("；"))]
+    return [to_simplified(h) for p in passages for h in (*p.section, *p.title.split("；"))]
 
 
 def _is_whole_heading(chip: str, headings: list[str]) -> bool:
     """The chip is a heading of the KB as printed, at most without its numbering; not one cut short."""
+    chip = to_simplified(chip)
     return any(not h.endswith("…") and (h == chip or (h.endswith(chip) and NUMBERING.fullmatch(h[: -len(chip)])))
                for h in headings)
 
