@@ -8,7 +8,8 @@ import pytest
 
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex
-from kb.sessions import SessionStore, is_follow_up
+from kb.sessions import is_follow_up
+from kb.state.embedded import MemorySessionStore
 from kb.text import display_text, match_key, search_text
 
 
@@ -42,7 +43,7 @@ def test_dense_index_kinds(tmp_path, kind):
 
 
 def test_sessions_expire_and_stay_bounded():
-    store = SessionStore(ttl_seconds=1, max_sessions=3)
+    store = MemorySessionStore(ttl_seconds=1, max_sessions=3)
     ids = [store.get(None).id for _ in range(5)]
     assert len(store) == 3 and len(set(ids)) == 5
     s = store.get("abc")
@@ -61,8 +62,9 @@ def test_follow_up_detection():
 def test_dictionary_validation(tmp_path):
     from kb.dictionary import read_synonyms, write_synonyms, write_user_dict
     from kb.settings import Settings
+    from kb.state import open_content
 
-    s = Settings(data_dir=tmp_path)
+    s = open_content(Settings(data_dir=tmp_path)).dictionary
     write_user_dict(s, "服务补救 20 n\n首问负责制\n")
     with pytest.raises(ValueError):
         write_user_dict(s, "词 abc n\n")
