@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:  make run   (set up, build the KB from seeds/, serve on 127.0.0.1:8000)
-#                                   make test  (set up, then the whole test suite)
+#                                   make test  (set up, then the whole test suite but the soak tests)
+# make test-fast: the tests that need neither the model nor a browser (no `make model`), in under a minute.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser test-tools clean
+.PHONY: install model ingest run serve test test-fast soak bench browser fonts test-tools clean
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +41,21 @@ run: ingest
 serve: install
 	$(BIN)/kb serve
 
-# Debian's Chromium for the page tests, a CJK font for the PDF test documents, and axe-core (npm, pinned in
-# tests/js/package-lock.json) that tests/test_accessibility.py injects into the pages.
-browser: $(AXE)
-	@if ! command -v chromium >/dev/null 2>&1 || ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+# Debian's Chromium for the page tests (tests/service), the CJK font, and axe-core (npm, pinned in
+# tests/js/package-lock.json) that tests/service/test_accessibility.py injects into the pages.
+browser: fonts $(AXE)
+	@if ! command -v chromium >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# A CJK TrueType font: the PDF loader tests write their documents with it, and the pages render with it.
+fonts:
+	@if ! [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
 	fi
 
 $(AXE): tests/js/package.json tests/js/package-lock.json
@@ -65,11 +74,15 @@ test-tools:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux strace iproute2 >/dev/null; \
 	fi
 
+# Everything but the soak tests. The folders mirror the packages: tests/kb, tests/ingest, tests/bot (the service
+# in-process), tests/service (the running product: processes, sockets, browsers, drills), tests/bench.
 test: model browser test-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-fast: model test-tools
-	$(BIN)/python -m pytest -q -m "not browser and not slow"
+# Without the model (tests/conftest.py marks every test that needs it `model`), without a browser: no
+# `make model`; the font is for the PDF loader tests.
+test-fast: install fonts
+	$(BIN)/python -m pytest -q -m "not model and not browser and not slow"
 
 # The slow tier includes the bench smoke test, which needs the bench's dependency group.
 soak: model browser test-tools $(BENCH_STAMP)

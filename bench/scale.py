@@ -180,7 +180,7 @@ def child(folder: Path, kind: str, qfile: Path) -> dict:
 
         offsets = np.arange(n + 1, dtype=np.int64)
         searcher = HybridSearcher(dense, dense, vectors, vectors, offsets, words, chars, tokenizer, None)
-    except Exception as exc:  # noqa: BLE001 - the searcher's signature moved: report the channels only
+    except Exception as exc:  # noqa: BLE001 - the searcher's signature does not fit: report the channels only
         out["hybrid_error"] = f"{type(exc).__name__}: {exc}"
     for qi, (q, (w, c)) in enumerate(zip(queries, tokens)):
         t = time.perf_counter()

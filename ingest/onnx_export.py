@@ -77,7 +77,7 @@ def _quantize_int8(fp32: Path, dest: Path) -> None:
     each layer's second FFN MatMul, whose input (GELU output, a few large channels) loses most under one
     activation scale; embeddings stay fp32 (quantising the Gather only adds dequantisation work).
 
-    Measured on 600 bench questions against the fp32 graph (README, Performance): quantising every
+    Measured on 600 bench questions against the fp32 graph (docs/changelog.md, 2026-12-02): quantising every
     MatMul and the embeddings gave query cosine 0.997 (min 0.995) and the same top answer for 91 % of
     questions; this choice gives 0.9991 (min 0.998) and 96 %, at 1.6x the fp32 batch throughput instead
     of 2x."""
@@ -92,7 +92,7 @@ def _with_external_weights(src: Path, dest: Path) -> list[Path]:
     """dest (the graph) + dest.data (its tensors over 1 MiB) from the one-file graph src.
 
     ONNX Runtime memory-maps external weights instead of copying them into the process: measured, one
-    session's RSS 521 -> 153 MB and its load 1.1 -> 0.25 s (the 250k-row embedding table stays on disk
+    session holds 153 MB instead of 521 and loads in 0.25 s instead of 1.1 (the 250k-row table stays on disk
     except for the rows questions touch); outputs are bit-identical."""
     import onnx
 

@@ -1,7 +1,8 @@
 """Fit the no-answer model on labelled questions: in-scope items should be answered, `oos` ones not.
 
-A small L2-regularised logistic regression over the retrieval signals (best cosine, its peak over the
-dense top-100, idf-weighted lexical coverage), classes balanced. The result is written to
+A small L2-regularised logistic regression over the retrieval signals (kb/answer/calibration.py: best
+hub-corrected sentence and passage cosines, idf-weighted coverage of the question's words, strongest BM25
+evidence), classes balanced. The result is written to
 data/calibration.json, which overrides the shipped calibration; the threshold stays in settings.
 """
 from __future__ import annotations

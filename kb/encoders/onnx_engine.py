@@ -2,7 +2,7 @@
 
 `kb setup-model` exports the converted e5-small (BERT + mean pooling + L2 normalisation, one graph) to
 `<model>/onnx/model.onnx` (ingest/onnx_export.py); `export.json` beside it records what it was exported
-from. Vectors agree with the torch model at cosine >= 0.99999 (tests/test_model_convert.py).
+from. Vectors agree with the torch model at cosine >= 0.99999 (tests/kb/test_encoder_engines_match_the_torch_model.py).
 
 The int8 copy (`model.int8.onnx`, dynamic quantisation of the MatMuls but the FFN outputs) is faster, but
 its vectors move a little (cosine ~0.999 to the fp32 model), so it is opt-in (KB_ENCODER_ENGINE=onnx-int8)

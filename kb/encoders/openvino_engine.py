@@ -7,11 +7,11 @@ which on such CPUs computes the MatMuls in bfloat16 with fp32 accumulation. Toke
 runs and the single-threaded lanes are shared with the ONNX Runtime engine (kb/encoders/exported.py); only
 the runners differ.
 
-On an Intel Xeon with AMX (README Performance): batches of questions 2-2.7x ONNX Runtime's fp32
+On an Intel Xeon with AMX (docs/changelog.md, 2026-12-06): batches of questions 2-2.7x ONNX Runtime's fp32
 throughput on the lanes, passages ~2x; a lone question about as fast.
-Vectors agree with the fp32 graph at cosine >= 0.99999 (tests/test_model_convert.py) - bfloat16's
-rounding, averaged over the tokens - against ~0.999 for the int8 graph. Without bfloat16 hardware OpenVINO
-computes in fp32.
+Vectors agree with the fp32 graph at cosine >= 0.99999 (tests/kb/test_encoder_engines_match_the_torch_model.py)
+- bfloat16's rounding, averaged over the tokens - against ~0.999 for the int8 graph. Without bfloat16
+hardware OpenVINO computes in fp32.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Exactness: every weight is float32 tf*(k1+1)/(tf+norm)*idf (times the query coun
 evaluated in that order as numpy does (compiled with -ffp-contract=off: no fused multiply-add); a
 passage's score is the float64 sum of its terms' weights taken in the same order as numpy (terms by
 decreasing upper bound, then column), cast to float32 at the end. The result is the exact top k (ties at
-the k-th score by row), and equal to numpy's, bit for bit (tests/test_bm25_native.py).
+the k-th score by row), and equal to numpy's, bit for bit (tests/kb/test_bm25_kernel_gives_numpys_results.py).
 
 The caller passes a zeroed float64 accumulator of n_docs and gets it back zeroed. */
 #define PY_SSIZE_T_CLEAN

@@ -3,7 +3,7 @@
 Every version keeps `<name>.npy` in float32 (what incremental ingest reuses). From `half_from` vectors on,
 it also writes `<name>.f16.npy`, and serving maps that instead: re-scoring reads ~400 rows a question
 scattered over the whole file, so the pages a long-running service keeps resident are half as many
-(1M passages: 1.46 -> 0.73 GB at most). A cosine moves by ~1e-4, far below what separates two results.
+(1M passages: at most 0.73 GB instead of 1.46). A cosine moves by ~1e-4, far below what separates two results.
 An `hnswf16` index stores float16 vectors itself: serving re-scores from those, and no copy is written.
 """
 from __future__ import annotations

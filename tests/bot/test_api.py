@@ -1,0 +1,541 @@
+"""The HTTP API, in-process through TestClient (lifespan on), on the real KB built from the seeds."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support.paths import DEV_SET
+from tests.support.service import (
+    ADMIN_TOKEN,
+    NEW_DOC_NAME,
+    NEW_DOC_QUESTION,
+    NEW_DOC_TEXT,
+    OOS_QUESTION,
+    SEED_CASE_TITLE,
+    SEED_QUESTION,
+    service_settings_for,
+    wait_job,
+)
+
+
+def all_quoted(answer: dict) -> list[dict]:
+    return answer["principles"] + answer["cases"] + answer["passages"]
+
+
+# --- operations --------------------------------------------------------------------------------
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ready"
+    assert r.json()["version"]
+
+
+def test_readyz_503_without_a_version(tmp_path, model_dir, encoder):
+    from bot.app import create_app
+    from tests.support.paths import make_settings
+
+    settings = make_settings(tmp_path / "empty", model_dir, admin_token=ADMIN_TOKEN)
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503
+        assert "NoVersionError" in r.json()["reason"]
+        r = c.post("/v1/ask", json={"question": SEED_QUESTION})
+        assert r.status_code == 503
+        assert "not ready" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 200
+        assert "kb_ready 0.0" in c.get("/metrics").text
+
+
+# --- asking ------------------------------------------------------------------------------------
+
+def test_ask_returns_principles_and_cases_with_sources(client):
+    r = client.post("/v1/ask", json={"question": SEED_QUESTION})
+    assert r.status_code == 200
+    a = r.json()
+    assert a["matched"] is True
+    assert 1 <= len(a["principles"]) <= 3
+    assert SEED_CASE_TITLE in [c["title"] for c in a["cases"]]
+    for p in a["principles"] + a["cases"]:
+        assert p["doc"] and p["doc_title"] and p["text"] and p["id"]
+        assert isinstance(p["highlights"], list)
+    assert "【原则】" in a["answer"] and "【案例】" in a["answer"]
+    assert a["session_id"] and a["version"] == client.get("/readyz").json()["version"]
+
+
+def test_follow_up_keeps_the_session(client):
+    first = client.post("/v1/ask", json={"question": SEED_QUESTION}).json()
+    again = client.post("/v1/ask", json={"question": "那如果客户还是不接受呢？", "session_id": first["session_id"]})
+    assert again.status_code == 200
+    assert again.json()["session_id"] == first["session_id"]
+
+
+def test_unanswerable_question_is_not_matched_but_shows_nearest(client):
+    a = client.post("/v1/ask", json={"question": OOS_QUESTION}).json()
+    assert a["matched"] is False
+    assert a["passages"], "the nearest passages are still returned"
+
+
+@pytest.mark.parametrize(
+    "body, field, fragment",
+    [
+        ({"question": ""}, "question", ""),
+        ({"question": "   "}, "question", "不能为空"),
+        ({"question": "问" * 501}, "question", "最多 500"),
+        ({"question": "退款", "top_k": 0}, "top_k", ""),
+        ({"question": "退款", "top_k": 51}, "top_k", "1..50"),
+        ({"question": "退款", "surprise": 1}, "surprise", ""),
+        ({}, "question", ""),
+    ],
+)
+def test_ask_validation(client, body, field, fragment):
+    r = client.post("/v1/ask", json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert any(field in [str(x) for x in d["loc"]] for d in detail)
+    assert fragment in json.dumps(r.json(), ensure_ascii=False)
+
+
+def test_ask_rejects_bad_json_and_big_bodies(client, api_settings):
+    r = client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    big = json.dumps({"question": "问" * (api_settings.max_body_bytes // 2)}).encode()
+    r = client.post("/v1/ask", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert "too large" in r.json()["detail"]
+
+
+def test_get_passage(client):
+    a = client.post("/v1/ask", json={"question": SEED_QUESTION}).json()
+    case = a["cases"][0]
+    r = client.get(f"/v1/passages/{case['id']}")
+    assert r.status_code == 200
+    p = r.json()
+    assert p["id"] == case["id"] and p["title"] == case["title"]
+    assert p["sources"] and p["sources"][0]["doc"] == case["doc"]
+    assert client.get("/v1/passages/no-such-passage").status_code == 404
+
+
+def test_info(client):
+    info = client.get("/v1/info").json()
+    assert info["stats"]["passages"] > 0 and info["stats"]["documents"] == 5
+    assert info["max_question_chars"] == 500
+
+
+def test_feedback_is_stored(client, admin_headers):
+    r = client.post("/v1/feedback", json={"question": "客户要发票怎么办", "passage_id": None, "helpful": False,
+                                           "comment": "没有发票相关内容"})
+    assert r.status_code == 201 and r.json()["ok"] is True
+    assert client.post("/v1/feedback", json={"question": "x", "helpful": True}).status_code == 201
+    assert client.post("/v1/feedback", json={"question": "x"}).status_code == 422
+    assert client.post("/v1/feedback", json={"question": "x", "helpful": True, "comment": "长" * 2001}).status_code == 422
+
+
+def test_feedback_queue_lists_unhelpful_and_unanswered_newest_first(client, admin_headers):
+    client.post("/v1/ask", json={"question": OOS_QUESTION})
+    client.post("/v1/feedback", json={"question": "客户要发票怎么办", "helpful": False, "comment": "缺发票流程"})
+    client.post("/v1/feedback", json={"question": "这条有用", "helpful": True})
+    items = client.get("/v1/admin/feedback", headers=admin_headers).json()["items"]
+    assert items[0]["type"] == "feedback" and items[0]["comment"] == "缺发票流程"
+    assert any(i["type"] == "unanswered" and i["question"] == OOS_QUESTION for i in items)
+    assert all(i["question"] != "这条有用" for i in items)
+    assert [i["ts"] for i in items] == sorted((i["ts"] for i in items), reverse=True)
+
+
+def test_every_ask_is_logged_in_the_app_db(client, api_settings):
+    import sqlite3
+
+    from bot.state.ask_queue import ASK_LOG_INTERVAL
+
+    before = time.time()
+    client.post("/v1/ask", json={"question": SEED_QUESTION})
+    con = sqlite3.connect(api_settings.app_db)
+    try:
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+        deadline = time.monotonic() + 10 * ASK_LOG_INTERVAL + 2  # the log's writer commits in batches
+        while True:
+            row = con.execute("SELECT question, matched, confidence, top_passage, ms, ts FROM asks"
+                              " ORDER BY id DESC LIMIT 1").fetchone()
+            if (row and row[5] >= before) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        con.close()
+    assert mode == "wal"
+    assert row[0] == SEED_QUESTION and row[1] == 1 and row[2] > 0 and row[3] and row[4] > 0
+
+
+def test_concurrent_asks(client):
+    results: list[int] = []
+
+    def go():
+        results.append(client.post("/v1/ask", json={"question": SEED_QUESTION}).status_code)
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 8
+
+
+# --- metrics, docs, headers --------------------------------------------------------------------
+
+def test_metrics(client):
+    client.post("/v1/ask", json={"question": SEED_QUESTION})
+    text = client.get("/metrics").text
+    version = client.get("/readyz").json()["version"]
+    assert 'kb_http_requests_total{method="POST",route="/v1/ask",status="200"}' in text
+    assert 'kb_http_request_seconds_bucket{le="0.5",method="POST",route="/v1/ask"}' in text
+    assert 'kb_version_info{created_at=' in text and f'version="{version}"' in text
+    assert "kb_passages " in text and "kb_passages 0.0" not in text
+    assert 'kb_reindex_runs_total{result="succeeded"}' in text
+    assert 'kb_asks_total{matched="true"}' in text
+    # routes are labelled by template, never by the raw path
+    client.get("/v1/passages/abc-123")
+    assert "abc-123" not in client.get("/metrics").text
+
+
+def test_openapi_and_offline_docs(client):
+    spec = client.get("/openapi.json").json()
+    ask_schema = spec["components"]["schemas"]["AskRequest"]["properties"]
+    assert ask_schema["question"]["maxLength"] == 500 and ask_schema["top_k"]["maximum"] == 50
+    assert "AdminToken" in spec["components"]["securitySchemes"]
+    for path in ("/v1/ask", "/v1/feedback", "/v1/passages/{passage_id}", "/v1/admin/reindex", "/v1/admin/jobs/{job_id}"):
+        assert path in spec["paths"]
+    r = client.get("/docs")
+    assert r.status_code == 200
+    assert "cdn" not in r.text.lower() and "https://" not in r.text
+    scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', r.text)
+    assert scripts, "the docs page loads no script"
+    for src in scripts:  # every script the page loads is the service's own, and is there
+        assert src.startswith("/static/"), src
+        assert client.get(src).status_code == 200, src
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "坐席知识库助手" in r.text
+    csp = r.headers["content-security-policy"]
+    script_src = [d for d in csp.split(";") if d.strip().startswith("script-src")][0]
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert "frame-ancestors 'self'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text and " on" + "click=" not in r.text  # no inline script
+    w = client.get("/widget.js")
+    assert w.status_code == 200 and w.headers["content-type"].startswith("text/javascript")
+    assert w.headers["cross-origin-resource-policy"] == "cross-origin"
+    for page in ("/admin", "/widget-demo"):
+        p = client.get(page)
+        assert p.status_code == 200 and "content-security-policy" in p.headers and "<script>" not in p.text
+
+
+def test_cors_is_same_origin_by_default(client):
+    r = client.options("/v1/ask", headers={"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_cors_allowlist(tmp_path, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, cors_origins=["http://shop.example"],
+                                    frame_ancestors="'self' http://shop.example")
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        pre = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        ok = c.options("/v1/ask", headers={"Origin": "http://shop.example", **pre})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "http://shop.example"
+        bad = c.options("/v1/ask", headers={"Origin": "http://evil.example", **pre})
+        assert bad.headers.get("access-control-allow-origin") != "http://evil.example"
+        r = c.post("/v1/ask", json={"question": SEED_QUESTION}, headers={"Origin": "http://shop.example"})
+        assert r.headers["access-control-allow-origin"] == "http://shop.example"
+        assert "frame-ancestors 'self' http://shop.example" in c.get("/").headers["content-security-policy"]
+
+
+# --- admin: auth ---------------------------------------------------------------------------------
+
+ADMIN_GETS = ["/v1/admin/status", "/v1/admin/documents", "/v1/admin/feedback", "/v1/admin/dictionary",
+              "/v1/admin/synonyms", "/v1/admin/jobs"]
+
+
+@pytest.mark.parametrize("path", ADMIN_GETS)
+def test_admin_requires_the_token(client, path):
+    r = client.get(path)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert client.get(path, headers={"Authorization": "Basic " + ADMIN_TOKEN}).status_code == 401
+    assert client.get(path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+
+
+def test_admin_mutations_require_the_token(client):
+    assert client.post("/v1/admin/reindex").status_code == 401
+    assert client.delete("/v1/admin/documents/000_c4237db8e6c40b98.txt").status_code == 401
+    files = {"file": ("x.txt", "内容".encode())}
+    assert client.post("/v1/admin/documents", files=files, headers={"Authorization": "Bearer no"}).status_code == 403
+    assert client.put("/v1/admin/dictionary", json={"text": "词"}).status_code == 401
+
+
+def test_admin_disabled_without_token(tmp_path, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, admin_token=None)
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        for path in ADMIN_GETS:
+            r = c.get(path, headers={"Authorization": "Bearer anything"})
+            assert r.status_code == 503
+            assert "admin disabled: set KB_ADMIN_TOKEN" in r.json()["detail"]
+        assert c.get("/admin").status_code == 200  # the page itself explains it
+        assert c.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
+
+
+# --- admin: documents, re-index, live swap -------------------------------------------------------
+
+def test_documents_list(client, admin_headers):
+    data = client.get("/v1/admin/documents", headers=admin_headers).json()
+    docs = {d["doc_id"]: d for d in data["documents"]}
+    assert len(docs) == 5
+    for d in docs.values():
+        assert d["status"] == "indexed" and d["passages"] > 0 and d["size"] > 0
+        assert set(d["kinds"]) >= {"principle", "case"} and d["indexed_at"]
+        assert isinstance(d["warnings"], list)
+    assert sum(d["kinds"].get("case", 0) for d in docs.values()) > 0
+
+
+def test_document_passages(client, admin_headers):
+    r = client.get("/v1/admin/documents/000_c4237db8e6c40b98.txt/passages", headers=admin_headers)
+    assert r.status_code == 200
+    ps = r.json()["passages"]
+    assert ps and all(p["doc"] == "000_c4237db8e6c40b98.txt" for p in ps)
+    assert SEED_CASE_TITLE in [p["title"] for p in ps]
+    assert client.get("/v1/admin/documents/nope.txt/passages", headers=admin_headers).status_code == 404
+
+
+def test_upload_rejects_unsupported_and_unreadable(client, admin_headers):
+    r = client.post("/v1/admin/documents", headers=admin_headers, files={"file": ("virus.exe", b"MZ...")})
+    assert r.status_code == 400 and "unsupported file type .exe" in r.json()["detail"]
+    r = client.post("/v1/admin/documents", headers=admin_headers, files={"file": ("empty.txt", b"")})
+    assert r.status_code == 400
+    r = client.post("/v1/admin/documents", headers=admin_headers, files={"file": ("broken.docx", b"not a zip")})
+    assert r.status_code == 400 and "cannot read file" in r.json()["detail"]
+    names = [d["doc_id"] for d in client.get("/v1/admin/documents", headers=admin_headers).json()["documents"]]
+    assert "broken.docx" not in names and "empty.txt" not in names
+
+
+def test_upload_size_limit(tmp_path, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, max_upload_bytes=2000)
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        h = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        r = c.post("/v1/admin/documents", headers=h, files={"file": ("big.txt", ("长" * 1000).encode())})
+        assert r.status_code == 413 and "too large" in r.json()["detail"]
+        r = c.post("/v1/admin/documents", headers=h, files={"file": ("huge.txt", b"x" * 200_000)})
+        assert r.status_code == 413
+        assert not (settings.uploads_dir / "big.txt").exists()
+
+
+def test_upload_reindex_ask_delete(client, admin_headers, api_settings):
+    before = client.get("/readyz").json()["version"]
+    miss = client.post("/v1/ask", json={"question": NEW_DOC_QUESTION}).json()
+    assert all(p["doc"] != NEW_DOC_NAME for p in all_quoted(miss))
+
+    # upload: stored in the uploads folder, pending until re-indexed; seeds untouched
+    r = client.post("/v1/admin/documents", headers=admin_headers,
+                    files={"file": (NEW_DOC_NAME, NEW_DOC_TEXT.encode("utf-8"), "text/plain")})
+    assert r.status_code == 201, r.text
+    assert r.json()["doc_id"] == NEW_DOC_NAME
+    assert (api_settings.uploads_dir / NEW_DOC_NAME).read_text("utf-8") == NEW_DOC_TEXT
+    docs = {d["doc_id"]: d for d in client.get("/v1/admin/documents", headers=admin_headers).json()["documents"]}
+    assert docs[NEW_DOC_NAME]["status"] == "pending" and docs[NEW_DOC_NAME]["uploaded"] is True
+
+    # re-index in the background; a second request while it runs gets 409 with the running job's id
+    r = client.post("/v1/admin/reindex", headers=admin_headers)
+    assert r.status_code == 202
+    job_id = r.json()["id"]
+    assert r.json()["state"] in ("queued", "running")
+    busy = client.post("/v1/admin/reindex", headers=admin_headers)  # a build of 6 documents takes seconds
+    assert busy.status_code == 409 and busy.json()["job_id"] == job_id, busy.text
+    # questions keep being answered while it runs
+    assert client.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
+    job = wait_job(client, job_id, admin_headers)
+    assert job["state"] == "succeeded", job
+    assert job["report"]["documents"] == 6 and job["report"]["swapped"] is True
+    assert job["report"]["reused"] > 0  # unchanged passages are not embedded again
+
+    after = client.get("/readyz").json()["version"]
+    assert after == job["report"]["version_id"] and after != before
+    a = client.post("/v1/ask", json={"question": NEW_DOC_QUESTION}).json()
+    assert a["matched"] is True
+    assert any(p["doc"] == NEW_DOC_NAME for p in a["principles"] + a["cases"])
+    docs = {d["doc_id"]: d for d in client.get("/v1/admin/documents", headers=admin_headers).json()["documents"]}
+    assert docs[NEW_DOC_NAME]["status"] == "indexed" and docs[NEW_DOC_NAME]["passages"] > 0
+    assert 'kb_reindex_runs_total{result="succeeded"} 1.0' in client.get("/metrics").text
+
+    # delete: still served until the next re-index, then gone
+    assert client.delete(f"/v1/admin/documents/{NEW_DOC_NAME}", headers=admin_headers).status_code == 200
+    assert client.delete(f"/v1/admin/documents/{NEW_DOC_NAME}", headers=admin_headers).status_code == 404
+    docs = {d["doc_id"]: d for d in client.get("/v1/admin/documents", headers=admin_headers).json()["documents"]}
+    assert docs[NEW_DOC_NAME]["status"] == "removed"
+    job = wait_job(client, client.post("/v1/admin/reindex", headers=admin_headers).json()["id"], admin_headers)
+    assert job["state"] == "succeeded", job
+    a = client.post("/v1/ask", json={"question": NEW_DOC_QUESTION}).json()
+    assert all(p["doc"] != NEW_DOC_NAME for p in all_quoted(a))
+    assert client.get(f"/v1/admin/documents/{NEW_DOC_NAME}/passages", headers=admin_headers).status_code == 404
+
+
+def test_reindex_unchanged_corpus_keeps_the_version(client, admin_headers):
+    before = client.get("/readyz").json()["version"]
+    job = wait_job(client, client.post("/v1/admin/reindex", headers=admin_headers).json()["id"], admin_headers)
+    assert job["state"] == "succeeded"
+    assert job["report"]["changed"] is False and job["report"]["swapped"] is False
+    assert client.get("/readyz").json()["version"] == before
+    jobs = client.get("/v1/admin/jobs", headers=admin_headers).json()["jobs"]
+    assert jobs[0]["id"] == job["id"]
+    assert client.get("/v1/admin/jobs/nope", headers=admin_headers).status_code == 404
+
+
+def test_dictionary_and_synonyms(client, admin_headers):
+    d = client.get("/v1/admin/dictionary", headers=admin_headers).json()
+    assert isinstance(d["text"], str)
+    r = client.put("/v1/admin/dictionary", headers=admin_headers, json={"text": d["text"] + "\n宠物托运 20 n\n"})
+    assert r.status_code == 200 and "宠物托运 20 n" in r.json()["text"]
+    r = client.put("/v1/admin/dictionary", headers=admin_headers, json={"text": "词 不是数字 n"})
+    assert r.status_code == 400 and "line 1" in r.json()["detail"]
+    s = client.get("/v1/admin/synonyms", headers=admin_headers).json()
+    r = client.put("/v1/admin/synonyms", headers=admin_headers, json={"text": s["text"] + "\n活体宠物 活物 活体动物\n"})
+    assert r.status_code == 200 and "活体宠物 活物" in r.json()["text"]
+    r = client.put("/v1/admin/synonyms", headers=admin_headers, json={"text": "孤单\n"})
+    assert r.status_code == 400
+
+
+def test_admin_status(client, admin_headers):
+    st = client.get("/v1/admin/status", headers=admin_headers).json()
+    assert st["ready"] is True and st["version"] and st["stats"]["passages"] > 0
+    assert ".txt" in st["supported_suffixes"] and st["counts"]["asks"] > 0
+
+
+def test_eval_gate_refuses_a_worse_version(tmp_path, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, eval_gate_file=DEV_SET, eval_min_r5=1.01)
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        h = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        before = c.get("/readyz").json()["version"]
+        r = c.post("/v1/admin/reindex?force=true", headers=h)
+        job = wait_job(c, r.json()["id"], h)
+        assert job["state"] == "failed"
+        assert "evaluation gate failed" in job["error"]
+        assert "R@5" in job["details"]["evaluation"]
+        assert c.get("/readyz").json()["version"] == before
+        from kb.state.embedded import FolderVersionRegistry
+
+        assert FolderVersionRegistry(settings.versions_dir).current_id() == before
+        assert 'kb_reindex_runs_total{result="gated"} 1.0' in c.get("/metrics").text
+        assert c.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
+
+
+# --- the holder's live swap and the rate limiter, on their own -----------------------------------
+
+class _Dummy:
+    def __init__(self, name):
+        self.version_id = name
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_swap_waits_for_requests_in_flight():
+    from bot.holder import KBHolder
+
+    h = KBHolder()
+    old, new = _Dummy("old"), _Dummy("new")
+    h.swap(old)
+    with h.lease() as kb:
+        assert kb is old
+        h.swap(new)
+        assert h.kb is new and not old.closed  # still in use by this request
+        with h.lease() as kb2:
+            assert kb2 is new
+    assert old.closed and not new.closed
+    h.close()
+    assert new.closed
+
+
+def test_rate_limiter():
+    from bot.security import RateLimiter
+
+    rl = RateLimiter(3)
+    assert [rl.allow("a")[0] for _ in range(4)] == [True, True, True, False]
+    assert rl.allow("b")[0] is True
+    ok, wait = rl.allow("a")
+    assert not ok and 0 < wait <= 20
+    assert all(RateLimiter(0).allow("x")[0] for _ in range(100))
+
+
+def test_rate_limit_answers_429(tmp_path, seed_settings, seed_build, model_dir, encoder):
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, rate_limit_per_minute=2)
+    with TestClient(create_app(settings, encoder=encoder)) as c:
+        codes = [c.post("/v1/ask", json={"question": SEED_QUESTION}).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        r = c.post("/v1/ask", json={"question": SEED_QUESTION})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_upload_same_name_renames_unless_replace(client, admin_headers, api_settings):
+    h = admin_headers
+    first = client.post("/v1/admin/documents", headers=h, files={"file": ("同名.txt", "第一版内容".encode())}).json()
+    second = client.post("/v1/admin/documents", headers=h, files={"file": ("同名.txt", "第二版内容".encode())}).json()
+    assert first["doc_id"] == "同名.txt" and second["doc_id"] == "同名(2).txt" and second["renamed"] is True
+    r = client.post("/v1/admin/documents", headers=h, data={"replace": "true"},
+                    files={"file": ("同名.txt", "替换后的内容".encode())})
+    assert r.status_code == 201 and r.json()["doc_id"] == "同名.txt"
+    assert (api_settings.uploads_dir / "同名.txt").read_text("utf-8") == "替换后的内容"
+    r = client.post("/v1/admin/documents", headers=h, files={"file": ("../../etc/passwd.txt", b"root")})
+    assert r.status_code == 201 and r.json()["doc_id"] == "passwd.txt"
+    assert (api_settings.uploads_dir / "passwd.txt").exists()
+    for name in ("同名.txt", "同名(2).txt", "passwd.txt"):
+        assert client.delete(f"/v1/admin/documents/{name}", headers=h).status_code == 200
+    from tests.support.paths import SEEDS
+
+    assert sorted(p.name for p in SEEDS.iterdir() if p.is_file()) == sorted(
+        d for d in ["000_c4237db8e6c40b98.txt", "001_83bb678a96cd3680.txt", "002_025ae7147510df49.txt",
+                    "003_948dd19706f84a15.txt", "004_4d7c340c2a0258ff.txt"])
+
+
+def test_two_workers_share_jobs_and_versions(tmp_path, seed_settings, seed_build, model_dir, encoder, monkeypatch):
+    """Two apps on one data folder behave like two uvicorn workers: any worker reports a job, a second
+    re-index is refused while one runs, and the other worker picks up the new version by itself."""
+    import time
+
+    from bot import app as app_module
+    from bot.app import create_app
+
+    monkeypatch.setattr(app_module, "REFRESH_SECONDS", 0.3)
+    settings = service_settings_for(tmp_path, seed_settings, model_dir)
+    h = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(settings, encoder=encoder)) as a, TestClient(create_app(settings, encoder=encoder)) as b:
+        before = b.get("/readyz").json()["version"]
+        a.post("/v1/admin/documents", headers=h, files={"file": (NEW_DOC_NAME, NEW_DOC_TEXT.encode("utf-8"))})
+        job_id = a.post("/v1/admin/reindex", headers=h).json()["id"]
+        seen = b.get(f"/v1/admin/jobs/{job_id}", headers=h)
+        assert seen.status_code == 200 and seen.json()["id"] == job_id
+        busy = b.post("/v1/admin/reindex", headers=h)
+        job = wait_job(a, job_id, h)
+        if job["seconds"] > 0.5:  # still running when b asked
+            assert busy.status_code == 409 and busy.json()["job_id"] == job_id
+        assert job["state"] == "succeeded"
+        assert wait_job(b, job_id, h)["state"] == "succeeded"
+        deadline = time.time() + 20
+        while b.get("/readyz").json()["version"] == before and time.time() < deadline:
+            time.sleep(0.2)
+        assert b.get("/readyz").json()["version"] == job["report"]["version_id"]
+        ans = b.post("/v1/ask", json={"question": NEW_DOC_QUESTION}).json()
+        assert any(p["doc"] == NEW_DOC_NAME for p in ans["principles"] + ans["cases"])
