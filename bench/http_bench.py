@@ -20,9 +20,10 @@ from bench.questions import repeat_share
 
 def private_data_dir(settings, dest: Path) -> Path:
     """dest/ with a copy of the current version (and the editors' dictionary): what the server serves."""
-    from kb.version import CURRENT, VersionStore
+    from kb.state import open_content
+    from kb.state.embedded import CURRENT
 
-    src = VersionStore(settings.versions_dir).current_dir()
+    src = open_content(settings).versions.current_folder()
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "versions").mkdir(parents=True)

@@ -1,8 +1,8 @@
 """The FastAPI application: `create_app(settings)`; the KB and the model are loaded in the lifespan."""
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.admin_auth import AdminLockout, check_admin_token
-from bot.appdb import AppDB
 from bot.deps import ServiceState
 from bot.errors import install_error_handlers
 from bot.holder import KBHolder
@@ -23,12 +22,15 @@ from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
 from bot.routes import admin, ask, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
+from bot.state import open_app_state
 from bot.storage import install_disk_full_handlers
 from kb.settings import Settings
+from kb.state import Content, backend, open_content
 
 log = logging.getLogger(__name__)
 
-# How often a worker checks whether another process published a newer version (multi-worker serving).
+# How long a worker waits for news of a version another process published (multi-worker serving): the
+# embedded registry reads its CURRENT file at this pace.
 REFRESH_SECONDS = 5.0
 
 DESCRIPTION = """
@@ -41,10 +43,14 @@ and 案例 (cases) quoted from training documents, each with its source, or `mat
 """
 
 
-def _default_open_kb(settings: Settings, encoder: Any | None = None):
-    from kb.knowledge_base import KnowledgeBase
+def _kb_opener(content: Content) -> Callable[..., Any]:
+    """How the service opens the current version: on the service's stores."""
+    def open_kb(settings: Settings, encoder: Any | None = None):
+        from kb.knowledge_base import KnowledgeBase
 
-    return KnowledgeBase.open(settings, encoder=encoder)
+        return KnowledgeBase.open(settings, encoder=encoder, content=content)
+
+    return open_kb
 
 
 def _load_encoder(settings: Settings):
@@ -73,16 +79,10 @@ def load_kb(state: ServiceState, open_kb: Callable[..., Any]) -> None:
     log.info("serving knowledge-base version %s", kb.version_id)
 
 
-def refresh_if_published_elsewhere(state: ServiceState) -> None:
-    """Another worker (or `kb ingest`) published a newer version: swap it in here too."""
+def refresh_if_published_elsewhere(state: ServiceState, current: str | None) -> None:
+    """Another worker (or `kb ingest`) published `current`, a newer version: swap it in here too."""
     kb = state.holder.kb
     if kb is None or state.jobs.current() is not None:
-        return
-    try:
-        from kb.version import VersionStore
-
-        current = VersionStore(state.settings.versions_dir).current_id()
-    except Exception:  # noqa: BLE001
         return
     if current and current != kb.version_id:
         try:
@@ -95,12 +95,27 @@ def refresh_if_published_elsewhere(state: ServiceState) -> None:
         log.info("now serving version %s (published by another process)", new_kb.version_id)
 
 
-def _cleanup_leftovers(settings: Settings) -> None:
+def watch_versions(state: ServiceState, stopped: threading.Event) -> None:
+    """Until `stopped`: wait for versions other processes publish and serve them (a daemon thread)."""
+    while not stopped.is_set():
+        try:
+            current = state.content.versions.wait_for_publish(REFRESH_SECONDS)
+        except Exception:  # noqa: BLE001 - e.g. the registry is unreachable: try again later
+            log.debug("waiting for a published version failed", exc_info=True)
+            stopped.wait(REFRESH_SECONDS)
+            continue
+        if stopped.is_set():
+            return
+        try:
+            refresh_if_published_elsewhere(state, current)
+        except Exception:  # noqa: BLE001
+            log.exception("version refresh failed")
+
+
+def _cleanup_leftovers(state: ServiceState) -> None:
     """What a killed build or upload left behind (half-built versions, temp files) goes at every start."""
     try:
-        from ingest.pipeline import cleanup_leftovers
-
-        removed = cleanup_leftovers(settings)
+        removed = state.content.remove_leftovers(state.settings.keep_versions)
         if removed:
             log.warning("removed leftovers of an interrupted build: %s", ", ".join(removed))
     except Exception:  # noqa: BLE001 - never stop the service from starting
@@ -121,16 +136,17 @@ def create_app(
     """
     settings = settings or Settings()
     check_admin_token(settings)
-    opener = open_kb or _default_open_kb
+    backend(settings)  # an unsupported KB_DATABASE_URL is refused here, before anything starts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        db = AppDB(settings.app_db)
+        app_state = open_app_state(settings)
         state = ServiceState(
             settings=settings,
             holder=KBHolder(),
-            jobs=JobRunner(store=db),
-            db=db,
+            jobs=JobRunner(store=app_state.jobs),
+            app_state=app_state,
+            content=open_content(settings),
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
             admin_lockout=AdminLockout.from_settings(settings),
@@ -138,26 +154,20 @@ def create_app(
         state.holder.encoder = encoder
         app.state.service = state
         await run_in_threadpool(state.jobs.recover)
-        await run_in_threadpool(_cleanup_leftovers, settings)
-        await run_in_threadpool(load_kb, state, opener)
-        refresher = asyncio.create_task(_refresh_loop(state)) if open_kb is None else None
+        await run_in_threadpool(_cleanup_leftovers, state)
+        await run_in_threadpool(load_kb, state, open_kb or _kb_opener(state.content))
+        stopped = threading.Event()
+        if open_kb is None:
+            threading.Thread(target=watch_versions, args=(state, stopped), name="version-watch", daemon=True).start()
         try:
             yield
         finally:
-            if refresher is not None:
-                refresher.cancel()
+            stopped.set()
             state.jobs.wait(timeout=60)
             state.ask_pool.shutdown(wait=True)
             state.holder.close()
-            state.db.close()
-
-    async def _refresh_loop(state: ServiceState) -> None:
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await run_in_threadpool(refresh_if_published_elsewhere, state)
-            except Exception:  # noqa: BLE001
-                log.exception("version refresh failed")
+            state.app_state.close()
+            state.content.close()
 
     metrics = Metrics()
     app = FastAPI(

@@ -75,8 +75,14 @@ def format_answer(ans: dict[str, Any], color: bool = False, width: int | None = 
 class _LocalBackend:
     def __init__(self, settings: Settings):
         from kb.knowledge_base import KnowledgeBase
+        from kb.state import open_content
 
-        self.kb = KnowledgeBase.open(settings)
+        self.content = open_content(settings)
+        try:
+            self.kb = KnowledgeBase.open(settings, content=self.content)
+        except BaseException:
+            self.content.close()
+            raise
         self.top_k = settings.top_k
 
     def ask(self, question: str, session_id: str | None) -> dict[str, Any]:
@@ -84,6 +90,7 @@ class _LocalBackend:
 
     def close(self) -> None:
         self.kb.close()
+        self.content.close()
 
 
 class _HttpBackend:

@@ -26,16 +26,21 @@ def _open_kb(settings: Settings) -> Iterator:
     is unwound through it, and the process aborts ("terminate called without an active exception", exit
     134) after printing its results."""
     from kb.knowledge_base import KnowledgeBase
+    from kb.state import open_content
     from kb.version import NoVersionError
 
+    content = open_content(settings)
     try:
-        kb = KnowledgeBase.open(settings)
-    except NoVersionError as exc:
-        sys.exit(f"error: {exc}")
-    try:
-        yield kb
+        try:
+            kb = KnowledgeBase.open(settings, content=content)
+        except NoVersionError as exc:
+            sys.exit(f"error: {exc}")
+        try:
+            yield kb
+        finally:
+            kb.close()
     finally:
-        kb.close()
+        content.close()
 
 
 def cmd_setup_model(args) -> int:
@@ -87,23 +92,26 @@ def cmd_ingest(args) -> int:
     from ingest.pipeline import IngestError, build_version
 
     settings = _settings(args)
-    dirs = None
+    dirs = None  # the read-only folders; the stored documents (uploads) are always added
     if args.folders:
         dirs = [Path(f) for f in args.folders]
         missing = [str(d) for d in dirs if not d.is_dir()]
         if missing:
             print(f"error: 文件夹不存在 / folder not found: {', '.join(missing)}", file=sys.stderr)
             return 2
-        dirs.append(settings.uploads_dir)
     progress, close = _progress_bar()
     from kb.encoders import ModelMissingError
+    from kb.state import open_content
 
+    content = open_content(settings)
     try:
-        report = build_version(settings, progress=progress, dirs=dirs, force=args.force)
+        report = build_version(settings, progress=progress, dirs=dirs, force=args.force, content=content)
     except (IngestError, ModelMissingError) as exc:
         close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        content.close()
     close()
     r = report.to_dict()
     if args.json:
@@ -239,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.set_defaults(fn=cmd_setup_model)
 
-    s = sub.add_parser("ingest", help="build a new KB version from the document folders")
-    s.add_argument("folders", nargs="*", help="document folders (default: KB_DOCS_DIRS, i.e. seeds/)")
+    s = sub.add_parser("ingest", help="build a new KB version from the document folders and the uploads")
+    s.add_argument("folders", nargs="*", help="read-only document folders (default: KB_DOCS_DIRS, i.e. seeds/)")
     s.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_ingest)
@@ -299,8 +307,14 @@ def cmd_config_doc(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kb.state import UnsupportedDatabaseURL
+
     args = build_parser().parse_args(argv)
-    return args.fn(args) or 0
+    try:
+        return args.fn(args) or 0
+    except UnsupportedDatabaseURL as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

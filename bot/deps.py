@@ -12,12 +12,13 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.admin_auth import AdminLockout, locked_out_message
-from bot.appdb import AppDB
 from bot.holder import KBHolder, KBNotReady
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
 from bot.security import RateLimiter
+from bot.state import AppState, FeedbackStore
 from kb.settings import Settings
+from kb.state import Content, DictionaryStore, DocumentStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from kb.knowledge_base import KnowledgeBase
@@ -32,7 +33,8 @@ class ServiceState:
     settings: Settings
     holder: KBHolder
     jobs: JobRunner
-    db: AppDB
+    app_state: AppState  # the service's own records: ask log, feedback, jobs (bot/state)
+    content: Content  # the KB's shared state: documents, dictionary, versions, conversations (kb/state)
     metrics: Metrics
     limiter: RateLimiter
     admin_lockout: AdminLockout
@@ -59,11 +61,32 @@ async def get_settings(state: State) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_db(state: State) -> AppDB:
-    return state.db
+async def get_app_state(state: State) -> AppState:
+    return state.app_state
 
 
-DB = Annotated[AppDB, Depends(get_db)]
+Records = Annotated[AppState, Depends(get_app_state)]
+
+
+async def get_feedback(state: State) -> FeedbackStore:
+    return state.app_state.feedback
+
+
+Feedback = Annotated[FeedbackStore, Depends(get_feedback)]
+
+
+async def get_documents(state: State) -> DocumentStore:
+    return state.content.documents
+
+
+Documents = Annotated[DocumentStore, Depends(get_documents)]
+
+
+async def get_dictionary(state: State) -> DictionaryStore:
+    return state.content.dictionary
+
+
+Dictionary = Annotated[DictionaryStore, Depends(get_dictionary)]
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Background jobs (re-index), one at a time, with progress that the admin page polls.
 
 Across worker processes and restarts, a job runs only while its process holds the job lock
-(bot/job_lock.py); a job recorded as unfinished whose owner no longer holds it died with its process, and
+(bot/state/base.py `JobLock`); a job recorded as unfinished whose owner no longer holds it died with its process, and
 reads as failed with ABANDONED as the reason (and is recorded so at the next start or job).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from bot.job_lock import JobLock
+from bot.state.base import JobLock, JobStore
 from bot.storage import is_disk_full, job_error
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class JobFailed(Exception):
 
 
 class StoredJob:
-    """A job known only from the shared app DB (run by another worker process, or before a restart)."""
+    """A job known only from the job store (run by another worker process, or before a restart)."""
 
     def __init__(self, data: dict[str, Any]):
         self.data = data
@@ -67,7 +67,7 @@ class Job:
     def __init__(self, kind: str, on_change: Callable[["Job"], None] | None = None, owner: str | None = None):
         self.id = uuid.uuid4().hex[:12]
         self.kind = kind
-        self.owner = owner  # the instance id of the process running it (bot/job_lock.py)
+        self.owner = owner  # the instance id of the job lock of the process running it
         self.state = "queued"
         self.stage = "queued"
         self.done = 0
@@ -129,14 +129,14 @@ class Job:
 class JobRunner:
     """Runs one job at a time in a daemon thread; keeps the most recent jobs for polling.
 
-    With a `store` (the app DB) jobs are also recorded there, so that with several worker processes any
-    worker can report a job's progress, and a second re-index is refused while another worker runs one:
-    the store's job lock (`lock`, by default `store.job_lock()`) is held by whichever process runs a job.
+    With a `store` jobs are also recorded there, so that with several worker processes any worker can
+    report a job's progress, and a second re-index is refused while another worker runs one: the store's
+    job lock (`lock`, by default `store.lock()`) is held by whichever process runs a job.
     """
 
-    def __init__(self, keep: int = 50, store: Any | None = None, lock: JobLock | None = None):
+    def __init__(self, keep: int = 50, store: JobStore | None = None, lock: JobLock | None = None):
         self._store = store
-        self._job_lock = lock if lock is not None or store is None else store.job_lock()
+        self._job_lock = lock if lock is not None or store is None else store.lock()
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._current: Job | None = None
@@ -153,7 +153,7 @@ class JobRunner:
         if self._store is None or self._job_lock is None or not self._job_lock.try_acquire():
             return []
         try:
-            failed = self._store.fail_unfinished_jobs(ABANDONED)
+            failed = self._store.fail_unfinished(ABANDONED)
         except Exception:  # noqa: BLE001 - e.g. a full disk: they still read as failed (_seen)
             log.warning("could not record the interrupted jobs as failed", exc_info=True)
             return []
@@ -172,14 +172,14 @@ class JobRunner:
         holder = self._job_lock.holder() if self._job_lock is not None else None
         if holder is not None and holder == data.get("owner"):
             return StoredJob(data)
-        again = self._store.get_job(data["id"]) or data
+        again = self._store.get(data["id"]) or data
         return StoredJob(again) if again.get("state") not in UNFINISHED else StoredJob.dead(again)
 
     def get(self, job_id: str) -> Job | StoredJob | None:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None and self._store is not None:
-            data = self._store.get_job(job_id)
+            data = self._store.get(job_id)
             return self._seen(data) if data else None
         return job
 
@@ -190,7 +190,7 @@ class JobRunner:
         if self._store is None:
             return None
         try:
-            for data in self._store.unfinished_jobs():
+            for data in self._store.unfinished():
                 seen = self._seen(data)
                 if not seen.finished:
                     return seen
@@ -212,7 +212,7 @@ class JobRunner:
             if job.unsaved and job.finished:
                 job.save()  # its end could not be recorded (a full disk): once more
         try:
-            stored = [self._seen(d) for d in self._store.recent_jobs(limit)]
+            stored = [self._seen(d) for d in self._store.recent(limit)]
         except Exception:  # noqa: BLE001
             return local[:limit]
         mine = {j.id: j for j in local}
@@ -243,8 +243,8 @@ class JobRunner:
         failed, then the new one is recorded (errors propagate: nothing is started)."""
         job = Job(kind, on_change=self._save if self._store is not None else None, owner=self.instance_id)
         if self._store is not None:
-            self._store.fail_unfinished_jobs(ABANDONED)
-            self._store.save_job(job.to_dict())
+            self._store.fail_unfinished(ABANDONED)
+            self._store.save(job.to_dict())
         self._current = job
         self._jobs[job.id] = job
         while len(self._jobs) > self._keep:
@@ -254,7 +254,7 @@ class JobRunner:
         return job
 
     def _save(self, job: Job) -> None:
-        self._store.save_job(job.to_dict())
+        self._store.save(job.to_dict())
 
     def _run(self, job: Job, fn: Callable[[Job], dict[str, Any] | None]) -> None:
         job.state, job.started_at = "running", time.time()

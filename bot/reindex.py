@@ -16,16 +16,10 @@ class GateFailed(JobFailed):
 
 
 def _open_candidate(state: ServiceState, folder: Path):
-    """Open a built-but-unpublished version folder, sharing the loaded model and conversation store."""
+    """Open a built-but-unpublished version folder, sharing the loaded model and the service's stores."""
     from kb.knowledge_base import KnowledgeBase
 
-    current = state.holder.kb
-    return KnowledgeBase.open(
-        state.settings,
-        encoder=state.holder.encoder,
-        sessions=getattr(current, "sessions", None),
-        folder=folder,
-    )
+    return KnowledgeBase.open(state.settings, encoder=state.holder.encoder, content=state.content, folder=folder)
 
 
 def _gate(state: ServiceState, job: Job):
@@ -66,7 +60,8 @@ def run_reindex(state: ServiceState, job: Job, force: bool = False) -> dict[str,
     settings = state.settings
     metrics = state.metrics
     try:
-        kwargs: dict[str, Any] = {"encoder": state.holder.encoder, "progress": job.progress, "force": force}
+        kwargs: dict[str, Any] = {"encoder": state.holder.encoder, "progress": job.progress, "force": force,
+                                  "content": state.content}
         gate = _gate(state, job)
         if gate is not None:
             kwargs["before_publish"] = gate
@@ -80,7 +75,7 @@ def run_reindex(state: ServiceState, job: Job, force: bool = False) -> dict[str,
         else:
             job.progress("swap", 0, 1)
             new_kb = (current.reload() if current is not None
-                      else KnowledgeBase.open(settings, encoder=state.holder.encoder))
+                      else KnowledgeBase.open(settings, encoder=state.holder.encoder, content=state.content))
             state.holder.swap(new_kb)
             metrics.set_kb(new_kb)
             job.progress("swap", 1, 1)

@@ -9,6 +9,8 @@ import json
 import os
 from typing import Any
 
+from pydantic import SecretStr
+
 from kb.settings import Settings
 
 SETTINGS_ENV = "KEFU_BOT_SETTINGS_JSON"
@@ -16,8 +18,10 @@ SETTINGS_ENV = "KEFU_BOT_SETTINGS_JSON"
 
 def _dump(settings: Settings) -> str:
     data: dict[str, Any] = settings.model_dump(mode="json")
-    token = settings.admin_token
-    data["admin_token"] = token.get_secret_value() if token is not None else None
+    for name in Settings.model_fields:  # secrets as they are: the JSON dump masks them
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            data[name] = value.get_secret_value()
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -37,9 +41,12 @@ def serve(settings: Settings | None = None, *, log_level: str = "info", reload: 
     import uvicorn
 
     from bot.admin_auth import check_admin_token
+    from kb.state import backend
 
     settings = settings or Settings()
-    check_admin_token(settings)  # before uvicorn: a refused token is one clear line, not a worker's traceback
+    # Before uvicorn: a refused token or database URL is one clear line, not a worker's traceback.
+    check_admin_token(settings)
+    backend(settings)
     os.environ[SETTINGS_ENV] = _dump(settings)
     uvicorn.run(
         "bot.server:app_factory",

@@ -134,7 +134,7 @@ def install_disk_full_handlers(app: FastAPI) -> None:
         if is_disk_full(exc):
             service = getattr(request.app.state, "service", None)
             if service is not None and not isinstance(exc, DiskFull):  # DiskFull: recorded where it was raised
-                service.db.storage.failed(f"{request.method} {request.url.path}", exc)
+                service.app_state.storage.failed(f"{request.method} {request.url.path}", exc)
             return JSONResponse({"detail": DISK_FULL}, status_code=507)
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "服务器内部错误 / internal server error"}, status_code=500)

@@ -1,19 +1,21 @@
-"""Which files make up the corpus, and the editors' operations on them.
+"""Which documents make up the corpus, and the editors' operations on them.
 
-Documents come from the configured folders (the repository's `seeds/` by default, never modified) and from
-the uploads folder in the data directory. Deleting a document from a read-only folder records it in
-`excluded.json` instead of touching the file.
+Documents come from the configured read-only folders (KB_DOCS_DIRS: the repository's `seeds/` by default,
+never modified) and from the deployment's `DocumentStore` (uploads, kb/state), which wins over a
+same-named file in a folder. Deleting a document from a read-only folder excludes its name in the store
+instead of touching the file.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.model_convert import file_sha256
 from kb.settings import Settings
+from kb.state import DocumentStore, StoredDocument
 
 MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 200
@@ -29,49 +31,44 @@ class CorpusError(Exception):
 @dataclass(frozen=True)
 class CorpusFile:
     doc_id: str  # the file name, unique across the corpus
-    path: Path
-    uploaded: bool
+    uploaded: bool  # in the document store (else in a read-only folder)
+    path: Path | None = None  # a local file to read: in a read-only folder, or a stored document's copy
+    stored: StoredDocument | None = None  # a stored document's size, hash and upload time
+
+    def sha256(self) -> str:
+        return self.stored.sha256 if self.stored is not None else file_sha256(self.path)
 
 
-def _excluded_path(settings: Settings) -> Path:
-    return settings.root / "excluded.json"
-
-
-def excluded(settings: Settings) -> set[str]:
-    try:
-        return set(json.loads(_excluded_path(settings).read_text("utf-8")))
-    except FileNotFoundError:
-        return set()
-
-
-def _write_excluded(settings: Settings, names: set[str]) -> None:
-    path = _excluded_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(names), ensure_ascii=False), "utf-8")
-    os.replace(tmp, path)
-
-
-def list_files(settings: Settings, dirs: list[Path] | None = None) -> tuple[list[CorpusFile], list[str]]:
-    """All corpus files (uploads win over a same-named file elsewhere) and problems with the folders."""
+def _folder_files(folders: list[Path]) -> tuple[dict[str, Path], list[str]]:
+    """The files of the read-only folders by name (a later folder wins), and problems with the folders."""
     problems: list[str] = []
-    found: dict[str, CorpusFile] = {}
-    skip = excluded(settings)
-    folders = dirs if dirs is not None else settings.all_docs_dirs
+    found: dict[str, Path] = {}
     for folder in folders:
-        uploaded = folder.resolve() == settings.uploads_dir.resolve()
         if not folder.exists():
-            if not uploaded:
-                problems.append(f"文件夹不存在 / folder not found: {folder}")
+            problems.append(f"文件夹不存在 / folder not found: {folder}")
             continue
         if not folder.is_dir():
             problems.append(f"不是文件夹 / not a folder: {folder}")
             continue
         for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.name.startswith(".") or path.name in skip:
-                continue
-            found[path.name] = CorpusFile(doc_id=path.name, path=path, uploaded=uploaded)
-    return sorted(found.values(), key=lambda f: f.doc_id), problems
+            if path.is_file() and not path.name.startswith("."):
+                found[path.name] = path
+    return found, problems
+
+
+def list_files(settings: Settings, documents: DocumentStore, dirs: list[Path] | None = None,
+               local: Mapping[str, Path] | None = None) -> tuple[list[CorpusFile], list[str]]:
+    """The corpus, by name, and problems with the folders: the files of `dirs` (default KB_DOCS_DIRS), then
+    the stored documents, excluded names left out. A stored document comes with its metadata, or with
+    `local[name]` as its path when given (`documents.local_files()`, to read them)."""
+    skip = documents.excluded()
+    in_folders, problems = _folder_files(dirs if dirs is not None else settings.docs_dirs)
+    found = {name: CorpusFile(name, uploaded=False, path=path) for name, path in in_folders.items()}
+    if local is None:
+        found.update({d.name: CorpusFile(d.name, uploaded=True, stored=d) for d in documents.documents()})
+    else:
+        found.update({name: CorpusFile(name, uploaded=True, path=path) for name, path in local.items()})
+    return sorted((f for f in found.values() if f.doc_id not in skip), key=lambda f: f.doc_id), problems
 
 
 def safe_name(name: str) -> str:
@@ -94,40 +91,36 @@ def safe_name(name: str) -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def add_document(settings: Settings, name: str, data: bytes, replace: bool = False) -> CorpusFile:
-    """Store an upload. A same-named document is replaced only when asked; otherwise it is renamed."""
-    folder = settings.uploads_dir
-    folder.mkdir(parents=True, exist_ok=True)
+def add_document(settings: Settings, documents: DocumentStore, name: str, data: bytes,
+                 replace: bool = False) -> str:
+    """Store an upload; returns its document id. A same-named document is replaced only when asked;
+    otherwise the upload is renamed "name(2).ext"."""
     name = safe_name(name)
-    target = folder / name
+    target = name
     if not replace:
-        taken = {f.doc_id for f in list_files(settings)[0]}
+        taken = {f.doc_id for f in list_files(settings, documents)[0]} | {d.name for d in documents.documents()}
         stem, dot, suffix = name.rpartition(".")
         if not dot:
             stem, suffix = name, ""
         n = 2
-        while target.name in taken or target.exists():
-            target = folder / (f"{stem}({n}).{suffix}" if suffix else f"{stem}({n})")
+        while target in taken:
+            target = f"{stem}({n}).{suffix}" if suffix else f"{stem}({n})"
             n += 1
-    if target.resolve().parent != folder.resolve():
-        raise CorpusError("文件名无效 / invalid file name")
-    tmp = folder / f".upload-{os.getpid()}-{target.name}"
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
-    names = excluded(settings)
-    if target.name in names:
-        _write_excluded(settings, names - {target.name})
-    return CorpusFile(doc_id=target.name, path=target, uploaded=True)
+    try:
+        documents.put(target, data)
+    except ValueError:
+        raise CorpusError("文件名无效 / invalid file name") from None
+    documents.include(target)
+    return target
 
 
-def delete_document(settings: Settings, doc_id: str) -> None:
+def delete_document(settings: Settings, documents: DocumentStore, doc_id: str) -> None:
     """Remove a document from the corpus (effective at the next re-index)."""
-    files = {f.doc_id: f for f in list_files(settings)[0]}
-    f = files.get(doc_id)
+    f = {f.doc_id: f for f in list_files(settings, documents)[0]}.get(doc_id)
     if f is None:
         raise CorpusError(f"没有这个文档 / no such document: {doc_id}")
     if f.uploaded:
-        f.path.unlink()
+        documents.delete(doc_id)
     # Also hide any same-named file in a read-only folder that the upload was shadowing.
     if any(folder.joinpath(doc_id).exists() for folder in settings.docs_dirs):
-        _write_excluded(settings, excluded(settings) | {doc_id})
+        documents.exclude(doc_id)

@@ -6,7 +6,6 @@ an unchanged corpus (same files, dictionary and pipeline) publishes nothing at a
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from collections import Counter
@@ -18,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.corpus import list_files
+from ingest.corpus import CorpusFile, list_files
 from ingest.document import LoadError
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
@@ -28,10 +27,10 @@ from kb.index.bm25 import BM25Index
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.text import search_text, to_simplified
+from kb.state import Content, VersionRegistry, open_content
 from kb.tokenize import DICTIONARY_FILES, Tokenizer
 from kb.units import sentence_units
-from kb.version import (Counts, Manifest, NoVersionError, VersionContent, VersionFolder, VersionStore,
-                        write_contents, write_manifest)
+from kb.version import Counts, Manifest, NoVersionError, VersionContent, VersionFolder, write_contents, write_manifest
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
 PIPELINE_VERSION = "8"
@@ -42,27 +41,11 @@ PIPELINE_VERSION = "8"
 Progress = Callable[[str, int, int], None]
 
 
-def cleanup_leftovers(settings: Settings) -> list[str]:
+def cleanup_leftovers(settings: Settings, content: Content | None = None) -> list[str]:
     """What a killed build or upload left behind: half-built versions, temp files, a version moved in
     place but never published, upload temp files of dead processes. Safe while another process builds.
     Called at every start (service, `kb ingest`, each re-index). Returns what was removed."""
-    removed = VersionStore(settings.versions_dir).cleanup(settings.keep_versions)
-    uploads = settings.uploads_dir
-    if uploads.is_dir():
-        for p in uploads.iterdir():
-            if not (p.is_file() and p.name.startswith(".upload-")):
-                continue
-            try:
-                pid = int(p.name.split("-")[1])
-                os.kill(pid, 0)
-                continue  # its writer is alive: an upload in progress
-            except ProcessLookupError:
-                pass
-            except (ValueError, IndexError, PermissionError):
-                continue
-            p.unlink(missing_ok=True)
-            removed.append(f"documents/{p.name}")
-    return removed
+    return (content or open_content(settings)).remove_leftovers(settings.keep_versions)
 
 
 class IngestError(Exception):
@@ -114,23 +97,11 @@ def keyword_text(p: Passage) -> str:
     return search_text(" ".join([*p.section, p.title, indexed_text(p)]))
 
 
-def dictionary_folder(settings: Settings) -> Path:
-    """The editors' dictionary files, seeded from the packaged defaults on first use."""
-    from kb.tokenize import resource_text
-
-    folder = settings.dictionary_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in DICTIONARY_FILES:
-        if not (folder / name).exists():
-            (folder / name).write_text(resource_text(name), "utf-8")
-    return folder
-
-
 def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str) -> str:
     h = hashlib.sha256()
     h.update(f"pipeline={PIPELINE_VERSION};model={model_fp};index={settings.dense_index}".encode())
     for f in files:
-        h.update(f"{f.doc_id}\x1f{file_sha256(f.path)}\n".encode())
+        h.update(f"{f.doc_id}\x1f{f.sha256()}\n".encode())
     for name in DICTIONARY_FILES:
         h.update((dict_folder / name).read_bytes())
     return h.hexdigest()
@@ -149,10 +120,10 @@ def _unit_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def _previous_vectors(versions: VersionStore, model_fp: str) -> dict:
+def _previous_vectors(versions: VersionRegistry, model_fp: str) -> dict:
     """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
     try:
-        folder = versions.current_dir()
+        folder = versions.current_folder()
     except NoVersionError:
         return {}
     if versions.manifest(folder.name).model_fingerprint != model_fp:
@@ -188,12 +159,13 @@ def _load_encoder_async(settings: Settings) -> Future:
         loader.shutdown(wait=False)
 
 
-def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildReport,
+def collect_passages(files: list[CorpusFile], problems: list[str], report: BuildReport,
                      progress: Progress) -> tuple[list[dict], list[Passage]]:
+    """Every file read, cleaned and split (`files` with local paths); what could not be read goes to
+    report.errors with the folders' `problems`."""
     from ingest.clean import clean
     from ingest.split import split_document
 
-    files, problems = list_files(settings, dirs)
     report.errors.extend({"doc": None, "error": p} for p in problems)
     documents, passages = [], []
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -249,11 +221,14 @@ def collect_passages(settings: Settings, dirs: list[Path] | None, report: BuildR
 
 def build_version(settings: Settings, encoder=None, progress: Progress | None = None,
                   dirs: list[Path] | None = None, force: bool = False,
-                  before_publish: Callable[[Path], None] | None = None) -> BuildReport:
+                  before_publish: Callable[[Path], None] | None = None, content: Content | None = None
+                  ) -> BuildReport:
     """Build and publish a new version; with force=False an unchanged corpus publishes nothing.
 
     `encoder` is loaded on demand (only when something needs embedding) if not given.
+    `dirs`: the read-only document folders (default KB_DOCS_DIRS); the stored documents are always added.
     `before_publish(folder)` may raise to refuse the swap (e.g. an evaluation gate).
+    `content`: the deployment's stores (kb/state), opened from the settings if not given.
     """
     progress = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
@@ -262,100 +237,111 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
     # with this limit, and the product costs little more (kb/blas.py).
     limit_blas_threads()
     report = BuildReport()
-    versions = VersionStore(settings.versions_dir)
-    cleanup_leftovers(settings)  # what a killed build left behind
-    dict_folder = dictionary_folder(settings)
-    files, problems = list_files(settings, dirs)
-    if problems and not files:
-        raise IngestError("; ".join(problems))
-    if not files:
-        raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
-                          + ", ".join(str(d) for d in (dirs or settings.all_docs_dirs)))
-    model_fp = _model_fingerprint(settings, encoder)
-    fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
-    current = versions.current_id()
-    if not force and current and versions.manifest(current).corpus_fingerprint == fingerprint:
-        manifest = versions.manifest(current)
-        report.changed = False
-        report.version_id = current
-        report.documents = manifest.counts.documents
-        report.passages = manifest.counts.passages
-        report.by_kind = manifest.counts.by_kind
-        report.reused = report.passages
-        report.errors = manifest.errors
-        report.seconds = round(time.perf_counter() - t0, 3)
-        return report
-
-    with versions.build_lock():
-        # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
-        # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
-        pending = _load_encoder_async(settings) if encoder is None else None
-        documents, passages = collect_passages(settings, dirs, report, progress)
-        if not passages:
-            raise IngestError("没有得到任何段落 / no passages could be extracted: "
-                              + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
-        tokenizer = Tokenizer.from_folder(dict_folder)
-
-        previous = _previous_vectors(versions, model_fp)
-        units = [sentence_units(indexed_text(p)) for p in passages]
-        unit_texts = [u for us in units for u in us]
-        unit_keys = [_unit_key(u) for u in unit_texts]
-        inputs = [embed_input(p) for p in passages]
-        keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
-        todo = [i for i, key in enumerate(keys) if key not in previous]
-        unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
-        if (todo or unit_todo) and encoder is None:
-            encoder = pending.result()
-        dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
-        vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
-        unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
-                              "embed-sentences")
-        unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
-        report.embedded, report.reused = len(todo), len(passages) - len(todo)
-        report.sentences_embedded = len(unit_todo)
-
-        texts = [p.search_text for p in passages]
-        content = VersionContent(
-            documents, passages, vectors, keys, unit_vectors, unit_keys, unit_offsets,
-            BM25Index.build([tokenizer.words(t) for t in texts], "words"),
-            BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder)
-        progress("index", 0, 3)
-        vid, folder = versions.begin()
-        try:
-            kind = write_contents(folder, content, settings, progress)
-            by_kind = Counter(p.kind for p in passages)
-            report.version_id = vid
-            report.documents = len(documents)
-            report.passages = len(passages)
-            report.by_kind = {k: by_kind.get(k, 0) for k in KINDS}
-            report.dense_index = kind
-            manifest = Manifest(
-                version=vid,
-                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                pipeline_version=PIPELINE_VERSION,
-                model=settings.model_name_or_path,
-                model_fingerprint=model_fp,
-                dim=int(dim),
-                dense_index=kind,
-                query_prompt=settings.query_prompt,
-                passage_prompt=settings.passage_prompt,
-                counts=Counts(documents=len(documents), passages=len(passages), by_kind=report.by_kind,
-                              sentences=len(unit_texts)),
-                documents={d["doc_id"]: d["sha256"] for d in documents},
-                corpus_fingerprint=fingerprint,
-                embedded=report.embedded,
-                reused=report.reused,
-                errors=report.errors,
-            )
-            if before_publish is not None:
-                write_manifest(folder, manifest)  # the gate opens the folder as a KB
-                progress("gate", 0, 1)
-                before_publish(folder)
-            progress("publish", 0, 3)
-            versions.publish(vid, folder, manifest, step=lambda n: progress("publish", n, 3))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+    content = content or open_content(settings)
+    versions = content.versions
+    cleanup_leftovers(settings, content)  # what a killed build left behind
+    with content.dictionary.local_folder() as dict_folder:
+        files, problems = list_files(settings, content.documents, dirs)
+        if problems and not files:
+            raise IngestError("; ".join(problems))
+        if not files:
+            folders = dirs if dirs is not None else settings.docs_dirs
+            raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
+                              + ", ".join([*(str(d) for d in folders), content.documents.where]))
+        model_fp = _model_fingerprint(settings, encoder)
+        fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
+        current = versions.current_id()
+        if not force and current and versions.manifest(current).corpus_fingerprint == fingerprint:
+            manifest = versions.manifest(current)
+            report.changed = False
+            report.version_id = current
+            report.documents = manifest.counts.documents
+            report.passages = manifest.counts.passages
+            report.by_kind = manifest.counts.by_kind
+            report.reused = report.passages
+            report.errors = manifest.errors
+            report.seconds = round(time.perf_counter() - t0, 3)
+            return report
+        with versions.build_lock():
+            _build_and_publish(settings, content, dict_folder, dirs, encoder, model_fp, fingerprint, report,
+                               progress, before_publish)
     versions.cleanup(settings.keep_versions)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, dirs: list[Path] | None, encoder,
+                       model_fp: str, fingerprint: str, report: BuildReport, progress: Progress,
+                       before_publish: Callable[[Path], None] | None) -> None:
+    """With the build lock held: read the corpus, embed what is new, write the version and publish it."""
+    # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
+    # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
+    pending = _load_encoder_async(settings) if encoder is None else None
+    with content.documents.local_files() as local:
+        files, problems = list_files(settings, content.documents, dirs, local)
+        documents, passages = collect_passages(files, problems, report, progress)
+    if not passages:
+        raise IngestError("没有得到任何段落 / no passages could be extracted: "
+                          + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
+    tokenizer = Tokenizer.from_folder(dict_folder)
+
+    previous = _previous_vectors(content.versions, model_fp)
+    units = [sentence_units(indexed_text(p)) for p in passages]
+    unit_texts = [u for us in units for u in us]
+    unit_keys = [_unit_key(u) for u in unit_texts]
+    inputs = [embed_input(p) for p in passages]
+    keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
+    todo = [i for i, key in enumerate(keys) if key not in previous]
+    unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
+    if (todo or unit_todo) and encoder is None:
+        encoder = pending.result()
+    dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
+    vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
+    unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
+                          "embed-sentences")
+    unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
+    report.embedded, report.reused = len(todo), len(passages) - len(todo)
+    report.sentences_embedded = len(unit_todo)
+
+    texts = [p.search_text for p in passages]
+    built = VersionContent(
+        documents, passages, vectors, keys, unit_vectors, unit_keys, unit_offsets,
+        BM25Index.build([tokenizer.words(t) for t in texts], "words"),
+        BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder)
+    progress("index", 0, 3)
+    vid, folder = content.versions.begin()
+    try:
+        kind = write_contents(folder, built, settings, progress)
+        by_kind = Counter(p.kind for p in passages)
+        report.version_id = vid
+        report.documents = len(documents)
+        report.passages = len(passages)
+        report.by_kind = {k: by_kind.get(k, 0) for k in KINDS}
+        report.dense_index = kind
+        manifest = Manifest(
+            version=vid,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            pipeline_version=PIPELINE_VERSION,
+            model=settings.model_name_or_path,
+            model_fingerprint=model_fp,
+            dim=int(dim),
+            dense_index=kind,
+            query_prompt=settings.query_prompt,
+            passage_prompt=settings.passage_prompt,
+            counts=Counts(documents=len(documents), passages=len(passages), by_kind=report.by_kind,
+                          sentences=len(unit_texts)),
+            documents={d["doc_id"]: d["sha256"] for d in documents},
+            corpus_fingerprint=fingerprint,
+            embedded=report.embedded,
+            reused=report.reused,
+            errors=report.errors,
+        )
+        if before_publish is not None:
+            write_manifest(folder, manifest)  # the gate opens the folder as a KB
+            progress("gate", 0, 1)
+            before_publish(folder)
+        progress("publish", 0, 3)
+        content.versions.publish(vid, folder, manifest, step=lambda n: progress("publish", n, 3))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -1,33 +1,22 @@
-"""The editors' jieba user dictionary and synonym list (text files in the data folder).
+"""The editors' jieba user dictionary and synonym list: what a valid one is, read and written through the
+deployment's `DictionaryStore` (kb/state).
 
 Edits take effect at the next re-index: each KB version carries a copy of the files it was built with.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.settings import Settings
-from kb.tokenize import resource_text
+if TYPE_CHECKING:  # pragma: no cover
+    from kb.state.base import DictionaryStore
 
 MAX_BYTES = 1024 * 1024
+USER_DICT = "userdict.txt"
+SYNONYMS = "synonyms.txt"
 
 
-def _path(settings: Settings, name: str) -> Path:
-    return settings.dictionary_dir / name
-
-
-def _read(settings: Settings, name: str) -> str:
-    p = _path(settings, name)
-    return p.read_text("utf-8") if p.exists() else resource_text(name)
-
-
-def _write(settings: Settings, name: str, text: str) -> None:
-    p = _path(settings, name)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(text if text.endswith("\n") or not text else text + "\n", "utf-8")
-    os.replace(tmp, p)
+def _with_final_newline(text: str) -> str:
+    return text if text.endswith("\n") or not text else text + "\n"
 
 
 def _check_common(text: str) -> list[str]:
@@ -61,19 +50,19 @@ def validate_synonyms(text: str) -> None:
             seen[w] = n
 
 
-def read_user_dict(settings: Settings) -> str:
-    return _read(settings, "userdict.txt")
+def read_user_dict(store: DictionaryStore) -> str:
+    return store.read(USER_DICT)
 
 
-def write_user_dict(settings: Settings, text: str) -> None:
+def write_user_dict(store: DictionaryStore, text: str) -> None:
     validate_user_dict(text)
-    _write(settings, "userdict.txt", text)
+    store.write(USER_DICT, _with_final_newline(text))
 
 
-def read_synonyms(settings: Settings) -> str:
-    return _read(settings, "synonyms.txt")
+def read_synonyms(store: DictionaryStore) -> str:
+    return store.read(SYNONYMS)
 
 
-def write_synonyms(settings: Settings, text: str) -> None:
+def write_synonyms(store: DictionaryStore, text: str) -> None:
     validate_synonyms(text)
-    _write(settings, "synonyms.txt", text)
+    store.write(SYNONYMS, _with_final_newline(text))

@@ -1,7 +1,8 @@
 """`KnowledgeBase`: the one object that opens a published version and answers questions.
 
 The service and the CLI are thin shells around it. Opening a newer version (`reload`) shares the
-loaded model and the conversation store, so a live swap costs only the index loads.
+loaded model and the deployment's stores (kb/state: versions, conversations), so a live swap costs only
+the index loads.
 """
 from __future__ import annotations
 
@@ -12,22 +13,22 @@ from kb.answer import Answer, AnswerComposer, PassageView
 from kb.blas import limit_blas_threads
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
-from kb.sessions import SessionStore
 from kb.settings import Settings
-from kb.version import NoVersionError, VersionFolder, VersionStore, read_manifest
+from kb.state import Content, SessionStore, open_content
+from kb.version import NoVersionError, VersionFolder, read_manifest
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
 
 class KnowledgeBase:
-    def __init__(self, settings: Settings, folder: Path, encoder, sessions: SessionStore):
+    def __init__(self, settings: Settings, folder: Path, encoder, content: Content):
         self.settings = settings
         self.folder = folder
         manifest = read_manifest(folder)
         self.manifest: dict = manifest.model_dump(mode="json")
         self.version_id: str = manifest.version
         self.encoder = encoder
-        self.sessions = sessions
+        self.content = content
         if encoder.dim != manifest.dim:
             raise RuntimeError(f"model dimension {encoder.dim} does not match the KB version "
                                f"({manifest.dim}); re-run `kb ingest` with this model")
@@ -42,20 +43,25 @@ class KnowledgeBase:
 
     # --- opening -------------------------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings, encoder=None, sessions: SessionStore | None = None,
+    def open(cls, settings: Settings, encoder=None, content: Content | None = None,
              folder: Path | None = None) -> "KnowledgeBase":
-        """The current published version (or `folder`), with the model loaded if not given."""
-        folder = folder or VersionStore(settings.versions_dir).current_dir()
+        """The current published version (or `folder`), with the model loaded if not given. `content`: the
+        deployment's stores, opened from the settings if not given (never closed by the KB: whoever opens
+        them closes them)."""
+        content = content or open_content(settings)
+        folder = folder or content.versions.current_folder()
         if encoder is None:
             from kb.encoders import Encoder
 
             encoder = Encoder.from_settings(settings)
-        sessions = sessions or SessionStore(settings.session_ttl_seconds, settings.max_sessions,
-                                            settings.session_turns)
-        return cls(settings, folder, encoder, sessions)
+        return cls(settings, folder, encoder, content)
 
     def reload(self) -> "KnowledgeBase":
-        return KnowledgeBase.open(self.settings, self.encoder, self.sessions)
+        return KnowledgeBase.open(self.settings, self.encoder, self.content)
+
+    @property
+    def sessions(self) -> SessionStore:
+        return self.content.sessions
 
     def close(self) -> None:
         self.composer.close()

@@ -1,12 +1,11 @@
 """Short conversation memory, so a follow-up ("那如果客户还是不满意呢？", "有没有案例？") is read in the
-context of the previous question. Sessions expire after a TTL and the store is bounded (LRU)."""
+context of the previous question: what a conversation is, and whether a question leans on the one before.
+Where conversations are kept is a `SessionStore`'s business (kb/state)."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 import secrets
-from collections import OrderedDict
+import time
 from dataclasses import dataclass, field
 
 # Openers and fragments that lean on what was said before.
@@ -28,50 +27,13 @@ class Turn:
 class Session:
     id: str
     turns: list[Turn] = field(default_factory=list)
-    touched: float = field(default_factory=time.monotonic)
+    touched: float = field(default_factory=time.monotonic)  # when last used (the in-memory store's clock)
 
 
-class SessionStore:
-    def __init__(self, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
-        self.ttl = ttl_seconds
-        self.max_sessions = max_sessions
-        self.max_turns = max_turns
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def get(self, session_id: str | None) -> Session:
-        """The live session with that id, or a new one (unknown, expired or malformed ids start afresh)."""
-        now = time.monotonic()
-        with self._lock:
-            self._expire(now)
-            s = self._sessions.get(session_id) if session_id else None
-            if s is not None and now - s.touched > self.ttl:
-                del self._sessions[s.id]
-                s = None
-            if s is None:
-                sid = session_id if session_id and _ID_OK.match(session_id) else secrets.token_hex(16)
-                s = Session(sid)
-                self._sessions[sid] = s
-                while len(self._sessions) > self.max_sessions:
-                    self._sessions.popitem(last=False)
-            s.touched = now
-            self._sessions.move_to_end(s.id)
-            return s
-
-    def record(self, session: Session, turn: Turn) -> None:
-        with self._lock:
-            session.turns.append(turn)
-            del session.turns[: -self.max_turns]
-
-    def _expire(self, now: float) -> None:
-        while self._sessions:
-            sid, s = next(iter(self._sessions.items()))
-            if now - s.touched <= self.ttl:
-                break
-            del self._sessions[sid]
+def new_session_id(requested: str | None) -> str:
+    """The id a new conversation gets: the one the client asked for when it is well-formed, else a random
+    one (a malformed id never reaches a store)."""
+    return requested if requested and _ID_OK.match(requested) else secrets.token_hex(16)
 
 
 def is_follow_up(question: str, content_words: int) -> bool:

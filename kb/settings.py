@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     docs_dirs: list[Path] = Field(default_factory=lambda: [Path("seeds")],
                                   description="read-only document folders; uploads (data_dir/documents) are "
                                               "always added")
+    database_url: SecretStr | None = Field(
+        None, description="where the shared state lives (uploaded documents, dictionary, KB versions, "
+                          "conversations, ask log, feedback, jobs); unset = embedded: files and SQLite under "
+                          "data_dir, the only backend so far")
 
     # The embedding model.
     model: str = Field("", description="any sentence-transformers folder or name; empty = the e5-small "
@@ -112,6 +116,8 @@ class Settings(BaseSettings):
     def model_name_or_path(self) -> str:
         return self.model or str(self.model_dir)
 
+    # Where the embedded backend keeps the shared state (kb/state/embedded.py, bot/state/sqlite.py); the
+    # versions folder is also where any backend keeps the versions this machine serves.
     @property
     def versions_dir(self) -> Path:
         return self.root / "versions"
@@ -127,8 +133,3 @@ class Settings(BaseSettings):
     @property
     def app_db(self) -> Path:
         return self.root / "app.sqlite"
-
-    @property
-    def all_docs_dirs(self) -> list[Path]:
-        """Every folder whose documents make up the corpus: configured folders, then uploads."""
-        return [*self.docs_dirs, self.uploads_dir]

@@ -17,6 +17,7 @@ import pytest
 
 import kb  # noqa: F401 - before any test imports an ML library: their telemetry and downloads off (kb/offline.py)
 from tests.support.paths import REPO, make_settings
+from tests.support.state_backends import BACKENDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -35,6 +36,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.model)
         if "browser" in names:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
+def state_backend(request):
+    """Each state backend in turn (tests/support/state_backends.py): the contract tests run every one."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from bot.deps import DB, AdminOnly, AppSettings, CurrentKB, State
+from bot.deps import AdminOnly, AppSettings, CurrentKB, Dictionary, Documents, Records, State
 from bot.jobs import JobBusy
 from bot.reindex import run_reindex
 from bot.schemas import TextBody
 from bot.storage import is_disk_full
+from kb.state import DictionaryStore
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminOnly])
 
@@ -24,7 +25,7 @@ def _supported() -> tuple[str, ...]:
 
 
 @router.get("/status", summary="Served version, counts, running job")
-async def status(state: State, db: DB) -> dict:
+async def status(state: State, records: Records) -> dict:
     kb = state.holder.kb
     job = state.jobs.current()
     last = state.jobs.last()
@@ -36,8 +37,8 @@ async def status(state: State, db: DB) -> dict:
         "error": state.holder.error,
         "job": job.to_dict() if job else None,
         "last_job": last.to_dict() if last else None,
-        "counts": await run_in_threadpool(db.counts),
-        "storage": await run_in_threadpool(db.storage.report, state.settings.root),
+        "counts": await run_in_threadpool(records.counts),
+        "storage": await run_in_threadpool(records.storage.report, state.settings.root),
         "supported_suffixes": list(_supported()),
         "max_upload_bytes": state.settings.max_upload_bytes,
         "eval_gate": bool(state.settings.eval_gate_file),
@@ -47,9 +48,8 @@ async def status(state: State, db: DB) -> dict:
 def _documents(state: State) -> dict:
     from ingest.corpus import list_files
 
-    settings = state.settings
     kb = state.holder.kb
-    files, problems = list_files(settings)
+    files, problems = list_files(state.settings, state.content.documents)
     indexed = {d["doc_id"]: d for d in (kb.documents() if kb is not None else [])}
     report = state.extra.get("last_report") or {}
     if not report and kb is not None:
@@ -58,11 +58,14 @@ def _documents(state: State) -> dict:
     out = []
     for f in files:
         d = dict(indexed.get(f.doc_id) or {})
-        try:
-            st = f.path.stat()
-            size, mtime = st.st_size, st.st_mtime
-        except OSError:
-            size, mtime = None, None
+        if f.stored is not None:
+            size, mtime = f.stored.size, f.stored.uploaded_at
+        else:
+            try:
+                st = f.path.stat()
+                size, mtime = st.st_size, st.st_mtime
+            except OSError:
+                size, mtime = None, None
         d.update(
             doc_id=f.doc_id,
             title=d.get("title") or f.doc_id,
@@ -77,15 +80,15 @@ def _documents(state: State) -> dict:
         d.setdefault("warnings", [])
         d["status"] = "error" if d["error"] else ("indexed" if d["indexed"] else "pending")
         out.append(d)
-    on_disk = {f.doc_id for f in files}
+    in_corpus = {f.doc_id for f in files}
     for doc_id, d in indexed.items():
-        if doc_id not in on_disk:
+        if doc_id not in in_corpus:
             out.append({**d, "uploaded": False, "indexed": True, "error": None, "status": "removed"})
     out.sort(key=lambda d: d["doc_id"])
     return {"documents": out, "problems": problems, "version": getattr(kb, "version_id", None)}
 
 
-@router.get("/documents", summary="Documents on disk and in the served version")
+@router.get("/documents", summary="Documents in the corpus and in the served version")
 async def documents(state: State) -> dict:
     return await run_in_threadpool(_documents, state)
 
@@ -93,6 +96,7 @@ async def documents(state: State) -> dict:
 @router.post("/documents", status_code=201, summary="Upload a new or replacement document")
 async def upload(
     settings: AppSettings,
+    documents: Documents,
     file: UploadFile = File(..., description="txt/docx/pdf/pptx/html/md"),
     replace: bool = Form(False, description="replace a same-named document instead of renaming"),
 ) -> dict:
@@ -129,7 +133,7 @@ async def upload(
             doc = load(probe)
             warnings = list(getattr(doc, "warnings", []) or [])
             title = getattr(doc, "title", name)
-        stored = add_document(settings, name, data, replace=replace)
+        stored = add_document(settings, documents, name, data, replace=replace)
         return stored, title, warnings
 
     try:
@@ -143,21 +147,21 @@ async def upload(
             raise
         raise HTTPException(400, detail=f"无法保存文件 / cannot store the file: {e.strerror or type(e).__name__}") from None
     return {
-        "doc_id": stored.doc_id,
+        "doc_id": stored,
         "title": title,
         "size": len(data),
-        "renamed": stored.doc_id != name,
+        "renamed": stored != name,
         "warnings": warnings,
         "note": "重新索引后生效 / takes effect at the next re-index",
     }
 
 
 @router.delete("/documents/{doc_id}", summary="Delete a document (effective at the next re-index)")
-async def delete(doc_id: str, settings: AppSettings) -> dict:
+async def delete(doc_id: str, settings: AppSettings, documents: Documents) -> dict:
     from ingest.corpus import CorpusError, delete_document
 
     try:
-        await run_in_threadpool(delete_document, settings, doc_id)
+        await run_in_threadpool(delete_document, settings, documents, doc_id)
     except CorpusError as e:
         raise HTTPException(404, detail=str(e)) from None
     return {"deleted": doc_id, "note": "重新索引后生效 / takes effect at the next re-index"}
@@ -205,42 +209,42 @@ def _dict_io(kind: str):
     return dictionary.read_synonyms, dictionary.write_synonyms
 
 
-async def _read(kind: str, settings) -> dict:
+async def _read(kind: str, store: DictionaryStore) -> dict:
     read, _ = _dict_io(kind)
-    text = await run_in_threadpool(read, settings)
+    text = await run_in_threadpool(read, store)
     return {"text": text, "note": "重新索引后生效 / takes effect at the next re-index"}
 
 
-async def _write(kind: str, settings, body: TextBody) -> dict:
+async def _write(kind: str, store: DictionaryStore, body: TextBody) -> dict:
     _, write = _dict_io(kind)
     try:
-        await run_in_threadpool(write, settings, body.text)
+        await run_in_threadpool(write, store, body.text)
     except ValueError as e:
         raise HTTPException(400, detail=str(e)) from None
-    return await _read(kind, settings)
+    return await _read(kind, store)
 
 
 @router.get("/dictionary", summary="The jieba user dictionary (one word per line: word [freq] [tag])")
-async def get_dictionary(settings: AppSettings) -> dict:
-    return await _read("dictionary", settings)
+async def get_dictionary(dictionary: Dictionary) -> dict:
+    return await _read("dictionary", dictionary)
 
 
 @router.put("/dictionary", summary="Replace the jieba user dictionary (effective at next re-index)")
-async def put_dictionary(settings: AppSettings, body: TextBody) -> dict:
-    return await _write("dictionary", settings, body)
+async def put_dictionary(dictionary: Dictionary, body: TextBody) -> dict:
+    return await _write("dictionary", dictionary, body)
 
 
 @router.get("/synonyms", summary="Synonym groups (one group per line)")
-async def get_synonyms(settings: AppSettings) -> dict:
-    return await _read("synonyms", settings)
+async def get_synonyms(dictionary: Dictionary) -> dict:
+    return await _read("synonyms", dictionary)
 
 
 @router.put("/synonyms", summary="Replace the synonym groups (effective at next re-index)")
-async def put_synonyms(settings: AppSettings, body: TextBody) -> dict:
-    return await _write("synonyms", settings, body)
+async def put_synonyms(dictionary: Dictionary, body: TextBody) -> dict:
+    return await _write("synonyms", dictionary, body)
 
 
 @router.get("/feedback", summary="👎 answers and unanswered questions, newest first")
-async def feedback_queue(db: DB, limit: int = 200) -> dict:
-    items = await run_in_threadpool(db.feedback_queue, max(1, min(limit, 1000)))
-    return {"items": items, "counts": await run_in_threadpool(db.counts)}
+async def feedback_queue(records: Records, limit: int = 200) -> dict:
+    items = await run_in_threadpool(records.review_queue, max(1, min(limit, 1000)))
+    return {"items": items, "counts": await run_in_threadpool(records.counts)}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from bot.deps import DB, AppSettings, CurrentKB, RateLimited, ServiceState, State
+from bot.deps import AppSettings, CurrentKB, Feedback, RateLimited, ServiceState, State
 from bot.schemas import Answer, AskRequest, FeedbackRequest, PassageView
 from kb.settings import Settings
 
@@ -55,7 +55,7 @@ def _answer_json(kb, state: ServiceState, question: str, top_k: int, session_id:
     ms = (time.perf_counter() - t0) * 1000
     data = answer.model_dump()
     state.metrics.asks.labels("true" if answer.matched else "false").inc()
-    state.db.log_ask(data, ms)  # queued, written by the log's own thread
+    state.app_state.asks.log(data, ms)  # queued, written by the log's own thread
     return orjson.dumps(data)
 
 
@@ -69,12 +69,12 @@ async def ask(body: AskRequest, kb: CurrentKB, state: State) -> Response:
 
 
 @router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="Feedback on an answer (helpful or not)")
-async def feedback(body: FeedbackRequest, db: DB, state: State) -> dict:
+async def feedback(body: FeedbackRequest, feedback: Feedback, state: State) -> dict:
     if not body.question.strip():
         raise _invalid("question", "问题不能为空 / question must not be empty")
     kb = state.holder.kb
     fid = await run_in_threadpool(
-        db.add_feedback,
+        feedback.add,
         body.question.strip(),
         body.passage_id,
         body.helpful,

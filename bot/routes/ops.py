@@ -31,7 +31,7 @@ async def readyz(state: State):
         "status": "ready",
         "version": kb.version_id,
         "reindexing": job.id if job else None,
-        "disk_full": state.db.storage.disk_full,  # questions are still answered; writes are refused (507)
+        "disk_full": state.app_state.storage.disk_full,  # questions are still answered; writes are refused (507)
     }
 
 

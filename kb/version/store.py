@@ -1,17 +1,13 @@
-"""Where versions live and how one is published: by one atomic pointer swap.
+"""The versions folder on this machine: versions being built, sealed versions, and their removal.
 
-    versions/<id>/manifest.json   written last inside the directory
-    versions/CURRENT              the published id, replaced with os.replace (atomic)
-    versions/.build-<id>/         a version being built; renamed to <id> when complete
+    <root>/<id>/            a complete version: its files (contents.py), manifest.json written last
+    <root>/.build-<id>/     a version being built; renamed to <id> once sealed
 
-A reader resolves CURRENT once and then only reads that directory, so it sees the old version or
-the new one, never a mix. Anything half-written (a .build-* folder, a folder without manifest) is
-removed by `cleanup`, which runs at every start.
+Which version is published is the version registry's to say (kb/state: the embedded one keeps a CURRENT
+file in this folder); `LocalVersions` only builds, seals, lists and removes folders, for any registry.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import uuid
@@ -21,9 +17,7 @@ from pathlib import Path
 
 from kb.version.manifest import MANIFEST, Manifest, read_manifest, write_manifest
 
-CURRENT = "CURRENT"
 BUILD_PREFIX = ".build-"
-LOCK = ".build.lock"
 
 
 class NoVersionError(RuntimeError):
@@ -31,11 +25,13 @@ class NoVersionError(RuntimeError):
 
 
 def new_version_id() -> str:
+    """Sortable by time: a later build has a larger id."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -43,46 +39,25 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class VersionStore:
+class LocalVersions:
     def __init__(self, root: Path):
-        self.root = root
+        self.root = Path(root)
 
-    def current_id(self) -> str | None:
-        try:
-            vid = (self.root / CURRENT).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return vid if vid and (self.root / vid / MANIFEST).exists() else None
-
-    def current_dir(self) -> Path:
-        vid = self.current_id()
-        if vid is None:
-            raise NoVersionError(f"no knowledge-base version in {self.root}; run `kb ingest` first")
+    def path(self, vid: str) -> Path:
         return self.root / vid
+
+    def is_complete(self, vid: str | None) -> bool:
+        return bool(vid) and (self.root / vid / MANIFEST).exists()
 
     def manifest(self, vid: str) -> Manifest:
         return read_manifest(self.root / vid)
 
     def versions(self) -> list[str]:
+        """The complete versions in the folder, oldest first."""
         if not self.root.exists():
             return []
         return sorted(p.name for p in self.root.iterdir()
                       if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists())
-
-    @contextlib.contextmanager
-    def build_lock(self, wait: bool = True):
-        """Held for a whole build: one builder at a time, and cleanup never removes a live build."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def begin(self) -> tuple[str, Path]:
         """A fresh private build folder."""
@@ -92,14 +67,10 @@ class VersionStore:
         folder.mkdir()
         return vid, folder
 
-    def publish(self, vid: str, folder: Path, manifest: Manifest,
-                step: Callable[[int], None] | None = None) -> Path:
-        """Seal the build folder with its manifest, move it in place, then swap CURRENT.
-
-        `step(n)` is called after each stage (1 sealed, 2 moved in place, 3 CURRENT swapped); tests use
-        it to kill the process in between."""
-        step = step or (lambda n: None)
-        for f in folder.iterdir():  # data must be on disk before the pointer can name it
+    def seal(self, vid: str, folder: Path, manifest: Manifest, step: Callable[[int], None]) -> Path:
+        """Sync the build folder's files, write its manifest (then `step(1)`), move it in place as <id>
+        (then `step(2)`). Returns the version's folder."""
+        for f in folder.iterdir():  # data must be on disk before anything can name it
             if f.is_file():
                 with open(f, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -107,44 +78,35 @@ class VersionStore:
         step(1)
         final = self.root / vid
         os.rename(folder, final)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         step(2)
-        tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
-        tmp.write_text(vid)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / CURRENT)
-        _fsync_dir(self.root)
-        step(3)
         return final
 
-    def cleanup(self, keep: int = 3) -> list[str]:
-        """Remove half-built folders and temp files (unless a build is running) and old versions,
-        never the current one. Returns the names removed.
-
-        With no build running, a complete version newer than CURRENT was never published (a build that
-        died between moving its folder in place and swapping CURRENT): it is removed too."""
+    def remove_leftovers(self, current: str | None) -> list[str]:
+        """What killed builds left: half-built folders, temp files, and complete versions newer than
+        `current` (a build that died between sealing and publishing). Only while no build runs here: the
+        caller holds the build lock. Returns the names removed."""
         removed: list[str] = []
         if not self.root.exists():
             return removed
-        with self.build_lock(wait=False) as idle:
-            if idle:
-                current = self.current_id()
-                for p in self.root.iterdir():
-                    half_built = p.is_dir() and (p.name.startswith(BUILD_PREFIX) or (
-                        not p.name.startswith(".") and not (p / MANIFEST).exists()))
-                    tmp_file = p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp")
-                    unpublished = (p.is_dir() and not half_built and not p.name.startswith(".")
-                                   and current is not None and p.name > current)
-                    if half_built or unpublished:
-                        shutil.rmtree(p, ignore_errors=True)
-                        removed.append(p.name)
-                    elif tmp_file:
-                        p.unlink(missing_ok=True)
-                        removed.append(p.name)
-        current = self.current_id()
-        older = [v for v in self.versions() if v != current]
-        for vid in older[: max(0, len(older) - max(keep - 1, 0))]:
-            shutil.rmtree(self.root / vid, ignore_errors=True)
-            removed.append(vid)
+        for p in self.root.iterdir():
+            half_built = p.is_dir() and (p.name.startswith(BUILD_PREFIX) or (
+                not p.name.startswith(".") and not (p / MANIFEST).exists()))
+            tmp_file = p.is_file() and p.name.startswith(".") and p.name.endswith(".tmp")
+            unpublished = (p.is_dir() and not half_built and not p.name.startswith(".")
+                           and current is not None and p.name > current)
+            if half_built or unpublished:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
+            elif tmp_file:
+                p.unlink(missing_ok=True)
+                removed.append(p.name)
         return removed
+
+    def prune(self, keep: int, current: str | None) -> list[str]:
+        """Remove the oldest versions beyond `keep` (the current one counted, never removed)."""
+        older = [v for v in self.versions() if v != current]
+        gone = older[: max(0, len(older) - max(keep - 1, 0))]
+        for vid in gone:
+            shutil.rmtree(self.root / vid, ignore_errors=True)
+        return gone

@@ -152,7 +152,7 @@ def test_feedback_queue_lists_unhelpful_and_unanswered_newest_first(client, admi
 def test_every_ask_is_logged_in_the_app_db(client, api_settings):
     import sqlite3
 
-    from bot.appdb import ASK_LOG_INTERVAL
+    from bot.state.ask_queue import ASK_LOG_INTERVAL
 
     before = time.time()
     client.post("/v1/ask", json={"question": SEED_QUESTION})
@@ -433,9 +433,9 @@ def test_eval_gate_refuses_a_worse_version(tmp_path, seed_settings, seed_build, 
         assert "evaluation gate failed" in job["error"]
         assert "R@5" in job["details"]["evaluation"]
         assert c.get("/readyz").json()["version"] == before
-        from kb.version import VersionStore
+        from kb.state.embedded import FolderVersionRegistry
 
-        assert VersionStore(settings.versions_dir).current_id() == before
+        assert FolderVersionRegistry(settings.versions_dir).current_id() == before
         assert 'kb_reindex_runs_total{result="gated"} 1.0' in c.get("/metrics").text
         assert c.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
 

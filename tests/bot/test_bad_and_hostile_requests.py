@@ -490,7 +490,9 @@ def test_token_bucket_refills(monkeypatch):
 def test_app_db_is_wal_and_versions_are_read_only(rc, rsettings):
     import sqlite3
 
-    assert rc.app.state.service.db.journal_mode() == "wal"
+    con = sqlite3.connect(rsettings.app_db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
     kb = rc.app.state.service.holder.kb
     with pytest.raises(sqlite3.OperationalError):
         kb.store._con().execute("DELETE FROM passages")

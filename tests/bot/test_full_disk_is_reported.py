@@ -7,8 +7,8 @@ import errno
 
 
 def test_a_job_that_runs_out_of_room_says_so_in_both_languages(tmp_path):
-    from bot.appdb import AppDB
     from bot.jobs import JobRunner
+    from bot.state.sqlite import SQLiteAppState
     from bot.storage import JOB_DISK_FULL
 
     def no_room(job):
@@ -17,13 +17,13 @@ def test_a_job_that_runs_out_of_room_says_so_in_both_languages(tmp_path):
     def broken(job):
         raise ValueError("bad input")
 
-    db = AppDB(tmp_path / "app.sqlite")
+    db = SQLiteAppState(tmp_path / "app.sqlite")
     try:
-        jobs = JobRunner(store=db)
+        jobs = JobRunner(store=db.jobs)
         for fn, expected in ((no_room, JOB_DISK_FULL), (broken, "索引任务出错 / the job failed: ValueError: bad input")):
             job = jobs.submit("reindex", fn)
             jobs.wait(60)
-            assert db.get_job(job.id)["error"] == expected
+            assert db.jobs.get(job.id)["error"] == expected
     finally:
         db.close()
 

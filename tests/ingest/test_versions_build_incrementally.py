@@ -8,7 +8,7 @@ import pytest
 
 from ingest.pipeline import IngestError, build_version
 from kb.knowledge_base import KnowledgeBase
-from kb.version import CURRENT, VersionStore
+from kb.state.embedded import CURRENT, FolderVersionRegistry
 from tests.support.paths import SEEDS, make_settings
 
 
@@ -64,7 +64,7 @@ def test_changed_document_is_reembedded_and_removed_one_disappears(corpus, encod
 
 def test_versions_are_pruned_and_current_is_atomic(corpus, encoder):
     settings, docs = corpus
-    vs = VersionStore(settings.versions_dir)
+    vs = FolderVersionRegistry(settings.versions_dir)
     for i in range(5):
         (docs / f"extra{i}.txt").write_text(f"第{i}条 服务规范：接待客户时要微笑问候，编号{i}。\n", "utf-8")
         build_version(settings, encoder=encoder)
@@ -76,7 +76,7 @@ def test_versions_are_pruned_and_current_is_atomic(corpus, encoder):
 def test_half_built_version_is_cleaned_and_ignored(corpus, encoder):
     settings, _ = corpus
     build_version(settings, encoder=encoder)
-    vs = VersionStore(settings.versions_dir)
+    vs = FolderVersionRegistry(settings.versions_dir)
     good = vs.current_id()
     vid, folder = vs.begin()
     (folder / "kb.sqlite").write_bytes(b"partial")

@@ -8,8 +8,9 @@ import pytest
 def test_dictionary_validation(tmp_path):
     from kb.dictionary import read_synonyms, write_synonyms, write_user_dict
     from kb.settings import Settings
+    from kb.state import open_content
 
-    s = Settings(data_dir=tmp_path)
+    s = open_content(Settings(data_dir=tmp_path)).dictionary
     write_user_dict(s, "服务补救 20 n\n首问负责制\n")
     with pytest.raises(ValueError):
         write_user_dict(s, "词 abc n\n")

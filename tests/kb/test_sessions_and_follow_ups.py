@@ -1,12 +1,13 @@
 """Conversations: sessions expire and stay bounded in number, and a short question that leans on the one
-before it is taken as a follow-up (kb/sessions.py)."""
+before it is taken as a follow-up (kb/sessions.py, the in-memory store in kb/state/embedded.py)."""
 from __future__ import annotations
 
-from kb.sessions import SessionStore, is_follow_up
+from kb.sessions import is_follow_up
+from kb.state.embedded import MemorySessionStore
 
 
 def test_sessions_expire_and_stay_bounded():
-    store = SessionStore(ttl_seconds=1, max_sessions=3)
+    store = MemorySessionStore(ttl_seconds=1, max_sessions=3)
     ids = [store.get(None).id for _ in range(5)]
     assert len(store) == 3 and len(set(ids)) == 5
     s = store.get("abc")

@@ -1,5 +1,5 @@
 """A re-index job is alive exactly as long as the process running it: the process holds the job lock
-(bot/job_lock.py), the kernel lets it go when the process dies. A killed job then reads as failed with
+(bot/state/file_lock.py), the kernel lets it go when the process dies. A killed job then reads as failed with
 the reason, and never blocks a later re-index: not even when the restarted service has the dead one's
 PID again, as the PID 1 of a container does.
 """

@@ -1,12 +1,8 @@
-"""Who runs the re-index job: a lock held while the job runs, by something that dies with its process.
+"""The embedded job lock: flock(2) on a file beside the app database.
 
-A job counts as running only while the process that started it holds the job lock. The kernel (or the
-database server) releases the lock when that process dies however it dies, so a killed job can never
+A job counts as running only while the process that started it holds the job lock (bot/state/base.py
+`JobLock`). The kernel releases an flock when its process dies however it dies, so a killed job can never
 look alive: unlike a stored PID, which a restarted container reuses (its service is PID 1 again).
-
-`JobLock` is what the job runner needs. `FileJobLock` implements it with flock(2) on a file beside the
-app database; a PostgreSQL app database would implement it with a session-level advisory lock
-(`pg_try_advisory_lock` / `pg_advisory_unlock`, the holder's instance id in `application_name` or a row).
 """
 from __future__ import annotations
 
@@ -14,33 +10,16 @@ import fcntl
 import os
 import threading
 import time
-import uuid
 from pathlib import Path
-from typing import Protocol
+
+from bot.state.base import JobLock, new_instance_id
 
 # How long try_acquire waits out another process that only looks at the lock (holder() takes it shared
 # for a few microseconds); a real job holds it for seconds at least.
 PROBE_GRACE_SECONDS = 0.5
 
 
-class JobLock(Protocol):
-    instance_id: str  # this process, a new random id at every start
-
-    def try_acquire(self) -> bool:
-        """Take the lock for a job of this process; False when another process (or runner) holds it."""
-
-    def release(self) -> None:
-        """Give it back (the job has recorded how it ended)."""
-
-    def holder(self) -> str | None:
-        """The instance id of whoever holds the lock ("" while it has not said yet), None when free."""
-
-
-def new_instance_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-class FileJobLock:
+class FileJobLock(JobLock):
     """flock(2) on `path`: an exclusive lock while a job runs, its holder's instance id as the contents.
 
     Each open of the file is a lock of its own, so two runners in one process exclude each other too.

@@ -1,0 +1,179 @@
+"""The service's own records as small interfaces; one backend implements them all (bot/state/sqlite.py).
+
+    AskLog          every question answered (written off the request path, in batches)
+    FeedbackStore   agents' feedback on answers
+    JobStore        re-index jobs, shared by every worker process, and the JobLock a running job holds
+
+Every method may be called from several threads at once. A write the storage has no room for raises
+bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from bot.storage import StorageHealth
+
+
+class AskedQuestion(NamedTuple):
+    """One row of the ask log."""
+
+    ts: float
+    question: str
+    matched: int  # 1 or 0
+    confidence: float
+    top_passage: str | None
+    top_title: str | None
+    top_doc: str | None
+    ms: float
+    session_id: str | None
+    version: str | None
+
+
+def asked_question(answer: dict[str, Any], ms: float) -> AskedQuestion:
+    """The log row of an answer (`Answer.model_dump()`): its first principle, case or passage is the top."""
+    top = None
+    for group in ("principles", "cases", "passages"):
+        if answer.get(group):
+            top = answer[group][0]
+            break
+    return AskedQuestion(
+        time.time(),
+        str(answer.get("question", "")),
+        1 if answer.get("matched") else 0,
+        float(answer.get("confidence") or 0.0),
+        top.get("id") if top else None,
+        top.get("title") if top else None,
+        top.get("doc") if top else None,
+        round(ms, 1),
+        answer.get("session_id"),
+        answer.get("version"),
+    )
+
+
+class AskLog(ABC):
+    """Questions are queued by `log` and written within a fraction of a second; every read writes the queue
+    first, so it never misses a question already answered. `close` writes what is queued."""
+
+    @abstractmethod
+    def log(self, answer: dict[str, Any], ms: float) -> None:
+        """Queue one answered question (never blocks on the storage, never raises for it)."""
+
+    @abstractmethod
+    def unanswered(self, limit: int) -> list[dict[str, Any]]:
+        """Questions the KB did not answer, newest first, as review-queue items: type 'unanswered', id, ts,
+        question, passage_id (the top passage), comment None, confidence, version."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """asks, unanswered, asks_waiting (queued, not yet written), asks_dropped (let go while the
+        storage could not be written and the queue was full)."""
+
+    def close(self) -> None:
+        pass
+
+
+class FeedbackStore(ABC):
+    @abstractmethod
+    def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
+            session_id: str | None = None, version: str | None = None) -> int:
+        """Store one piece of feedback (committed when this returns); its id."""
+
+    @abstractmethod
+    def unhelpful(self, limit: int) -> list[dict[str, Any]]:
+        """Feedback marked unhelpful, newest first, as review-queue items: type 'feedback', id, ts, question,
+        passage_id, comment, confidence None, version."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """feedback, unhelpful."""
+
+    def close(self) -> None:
+        pass
+
+
+class JobLock(ABC):
+    """Held by the process running a job, by something that dies with that process (the kernel, or the
+    database server, releases it however the process ends), so a killed job can never look alive."""
+
+    instance_id: str  # this lock's owner: a new random id at every start of a process
+
+    @abstractmethod
+    def try_acquire(self) -> bool:
+        """Take the lock for a job of this owner; False when another owner holds it."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give it back (after the job has recorded how it ended)."""
+
+    @abstractmethod
+    def holder(self) -> str | None:
+        """The holder's instance id ("" while it has not said yet), None when the lock is free."""
+
+
+def new_instance_id() -> str:
+    """A job lock owner's id: random, new at every start of a process."""
+    return uuid.uuid4().hex[:16]
+
+
+class JobStore(ABC):
+    """Jobs as the dicts `bot.jobs.Job.to_dict()` gives (id, kind, state, owner, ...). Whether an unfinished
+    job is alive is its lock's to say (bot/jobs.py)."""
+
+    @abstractmethod
+    def save(self, job: dict[str, Any]) -> None:
+        """Insert or replace the job's record."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """A job's last saved record."""
+
+    @abstractmethod
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Jobs recorded as queued or running, most recently saved first."""
+
+    @abstractmethod
+    def fail_unfinished(self, reason: str) -> list[str]:
+        """Record every queued or running job as failed with `reason` (one transaction). Only while holding
+        the job lock, when none of them can be alive. Returns their ids."""
+
+    @abstractmethod
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """The most recently saved jobs, newest first."""
+
+    @abstractmethod
+    def lock(self, instance_id: str | None = None) -> JobLock:
+        """A job lock shared by every process using this store (a new instance id unless given)."""
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class AppState:
+    """One backend's records, and whether its writes work (`storage`: the admin status and /readyz)."""
+
+    asks: AskLog
+    feedback: FeedbackStore
+    jobs: JobStore
+    storage: StorageHealth
+
+    def review_queue(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Unhelpful answers and unanswered questions, newest first: what editors review."""
+        items = self.feedback.unhelpful(limit) + self.asks.unanswered(limit)
+        items.sort(key=lambda item: (item["ts"], item["id"]), reverse=True)
+        return items[:limit]
+
+    def counts(self) -> dict[str, int]:
+        asks, feedback = self.asks.counts(), self.feedback.counts()
+        return {"asks": asks["asks"], "unanswered": asks["unanswered"], "feedback": feedback["feedback"],
+                "unhelpful": feedback["unhelpful"], "asks_waiting": asks["asks_waiting"],
+                "asks_dropped": asks["asks_dropped"]}
+
+    def close(self) -> None:
+        """The ask log first: it writes what is queued."""
+        for store in (self.asks, self.feedback, self.jobs):
+            store.close()

@@ -1,0 +1,42 @@
+"""The KB's shared state behind small interfaces (base.py), one file per backend, chosen by KB_DATABASE_URL.
+
+    unset          embedded.py: files in the data folder, conversations in memory (one machine)
+
+`open_content(settings)` opens the stores the KB and ingest use; the service's own records (ask log,
+feedback, jobs) are bot/state's, chosen the same way.
+"""
+from __future__ import annotations
+
+from kb.settings import Settings
+from kb.state.base import (Content, DictionaryStore, DocumentStore, SessionStore, StoredDocument,
+                           VersionRegistry)
+
+__all__ = ["EMBEDDED", "Content", "DictionaryStore", "DocumentStore", "SessionStore", "StoredDocument",
+           "UnsupportedDatabaseURL", "VersionRegistry", "backend", "open_content"]
+
+EMBEDDED = "embedded"
+SUPPORTED = "leave KB_DATABASE_URL unset for the embedded backend (files and SQLite under KB_DATA_DIR)"
+
+
+class UnsupportedDatabaseURL(ValueError):
+    """KB_DATABASE_URL names a backend this build does not have."""
+
+
+def backend(settings: Settings) -> str:
+    """The backend KB_DATABASE_URL chooses; UnsupportedDatabaseURL for one there is none of."""
+    url = settings.database_url.get_secret_value().strip() if settings.database_url is not None else ""
+    if not url:
+        return EMBEDDED
+    scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
+    # Only the scheme is named: the rest of a URL may hold a password.
+    raise UnsupportedDatabaseURL(f"不支持的数据库地址 / unsupported database URL: KB_DATABASE_URL={scheme}://…; "
+                                 f"supported: {SUPPORTED}")
+
+
+def open_content(settings: Settings) -> Content:
+    """The stores of the backend KB_DATABASE_URL chooses (raises UnsupportedDatabaseURL before opening
+    anything)."""
+    backend(settings)
+    from kb.state.embedded import open_embedded
+
+    return open_embedded(settings)

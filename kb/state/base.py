@@ -1,0 +1,192 @@
+"""What the KB shares between processes and machines, as small interfaces; one backend implements them all
+(kb/state/embedded.py: files in the data folder and an in-memory conversation store).
+
+    DocumentStore     the editors' uploaded documents, and the read-only documents they deleted
+    DictionaryStore   the jieba user dictionary, stopwords and synonyms
+    SessionStore      conversation memory for follow-up questions
+    VersionRegistry   which KB version is published, publishing a built one, fetching one to serve
+
+Every method may be called from several threads at once. `Content` bundles one backend's stores.
+"""
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.sessions import Session, Turn
+from kb.version import Manifest, NoVersionError
+
+PublishStep = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    name: str  # the document id: unique, a safe file name (ingest/corpus.py safe_name)
+    size: int  # bytes
+    sha256: str  # of the bytes, hex
+    uploaded_at: float  # Unix time of the last put
+
+
+class DocumentStore(ABC):
+    """Uploaded documents by name. A put replaces a same-named document whole (a reader sees the old bytes or
+    the new ones, never a mix). Also the names left out of the corpus: documents of the read-only folders
+    (KB_DOCS_DIRS) that editors deleted."""
+
+    where: str  # where the documents are, for messages
+
+    @abstractmethod
+    def documents(self) -> list[StoredDocument]:
+        """Every stored document, by name."""
+
+    @abstractmethod
+    def get(self, name: str) -> bytes | None:
+        """A document's bytes; None when there is none of that name."""
+
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> StoredDocument:
+        """Store a document, replacing a same-named one."""
+
+    @abstractmethod
+    def delete(self, name: str) -> bool:
+        """Remove a document; False when there was none of that name."""
+
+    @abstractmethod
+    def excluded(self) -> set[str]:
+        """Names left out of the corpus wherever they are."""
+
+    @abstractmethod
+    def exclude(self, name: str) -> None:
+        """Leave `name` out of the corpus from now on."""
+
+    @abstractmethod
+    def include(self, name: str) -> None:
+        """Take `name` back into the corpus (no-op when it is not excluded)."""
+
+    @abstractmethod
+    def local_files(self) -> contextlib.AbstractContextManager[dict[str, Path]]:
+        """`with store.local_files() as paths:` every stored document as a local file (name -> path), for
+        ingest to read; the files may be gone after the block (a remote backend's temporary copies)."""
+
+    def remove_leftovers(self) -> list[str]:
+        """Remove what an interrupted put left behind; returns what was removed (for the log)."""
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class DictionaryStore(ABC):
+    """The dictionary files a version is cut with (kb.tokenize.DICTIONARY_FILES). What is read is the last
+    text written, or the packaged default (kb/resources) when none was. Validation is kb/dictionary.py's."""
+
+    @abstractmethod
+    def read(self, name: str) -> str:
+        """The text of one dictionary file."""
+
+    @abstractmethod
+    def write(self, name: str, text: str) -> None:
+        """Replace one dictionary file (whole: a reader sees the old text or the new)."""
+
+    @abstractmethod
+    def local_folder(self) -> contextlib.AbstractContextManager[Path]:
+        """`with store.local_folder() as folder:` a folder holding every dictionary file, for ingest (the
+        tokenizer reads it, the version keeps a copy)."""
+
+    def close(self) -> None:
+        pass
+
+
+class SessionStore(ABC):
+    """Conversations by id, each its last few turns (KB_SESSION_TURNS), forgotten after KB_SESSION_TTL_SECONDS
+    unused; at most KB_MAX_SESSIONS kept (the least recently used go first)."""
+
+    @abstractmethod
+    def get(self, session_id: str | None) -> Session:
+        """The live conversation with that id, or a new one: unknown and expired ids start afresh under the
+        same id (kb.sessions.new_session_id), malformed ones and None under a new random id."""
+
+    @abstractmethod
+    def record(self, session: Session, turn: Turn) -> None:
+        """Add a turn to the conversation (`session` is what `get` returned), keeping only the last few."""
+
+    def close(self) -> None:
+        pass
+
+
+class VersionRegistry(ABC):
+    """Published KB versions. A version is an immutable folder (kb/version); the registry says which one is
+    current, publishes a built one with one atomic switch, and brings a published one into this machine's
+    versions folder. One build at a time (`build_lock`)."""
+
+    where: str  # where the versions are, for messages
+
+    @abstractmethod
+    def current_id(self) -> str | None:
+        """The published version's id; None before the first publish."""
+
+    @abstractmethod
+    def manifest(self, vid: str) -> Manifest:
+        """What a published version was built from and holds, without fetching its files."""
+
+    @abstractmethod
+    def fetch(self, vid: str) -> Path:
+        """The local folder of a published version (brought here first when it is not); NoVersionError
+        when there is no such version."""
+
+    def current_folder(self) -> Path:
+        """The local folder of the published version; NoVersionError before the first publish."""
+        vid = self.current_id()
+        if vid is None:
+            raise NoVersionError(f"no knowledge-base version in {self.where}; run `kb ingest` first")
+        return self.fetch(vid)
+
+    @abstractmethod
+    def build_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """`with registry.build_lock() as mine:` held for a whole build, so only one runs at a time; with
+        wait=False `mine` is False at once when another build holds it."""
+
+    @abstractmethod
+    def begin(self) -> tuple[str, Path]:
+        """A new version id and a private local folder to build it in."""
+
+    @abstractmethod
+    def publish(self, vid: str, folder: Path, manifest: Manifest, step: PublishStep | None = None) -> Path:
+        """Seal the built folder with its manifest and make it the current version; returns its local
+        folder. `step(n)` is called after each stage: 1 sealed, 2 in place, 3 published (tests kill the
+        process in between). A failure before 3 leaves the previous version current."""
+
+    @abstractmethod
+    def cleanup(self, keep: int = 3) -> list[str]:
+        """Remove half-built and never-published versions (unless a build is running) and all but the
+        `keep` newest local versions, never the current one. Returns the names removed."""
+
+    @abstractmethod
+    def wait_for_publish(self, timeout: float) -> str | None:
+        """Block until a version is published or `timeout` seconds pass; the current id either way. What
+        a serving process calls in a loop to pick up versions other processes publish."""
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Content:
+    """One backend's stores: what every process of a deployment sees the same."""
+
+    documents: DocumentStore
+    dictionary: DictionaryStore
+    versions: VersionRegistry
+    sessions: SessionStore
+
+    def remove_leftovers(self, keep_versions: int) -> list[str]:
+        """What killed builds and uploads left behind (run at every start and build; safe while another
+        process builds). Returns what was removed."""
+        return self.versions.cleanup(keep_versions) + self.documents.remove_leftovers()
+
+    def close(self) -> None:
+        for store in (self.sessions, self.versions, self.dictionary, self.documents):
+            store.close()
+

@@ -1,0 +1,300 @@
+"""The embedded backend: the KB's shared state as files in the data folder, conversations in memory.
+
+    data/documents/            uploads, one file each (written under a temporary name, then renamed over)
+    data/excluded.json         names left out of the corpus (read-only documents editors deleted)
+    data/dictionary/           the editors' dictionary files (the packaged defaults until written)
+    data/versions/<id>/        versions (kb/version), data/versions/CURRENT naming the published one
+
+Every process on this machine sees the same files; conversations are each process's own.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+from kb.sessions import Session, Turn, new_session_id
+from kb.settings import Settings
+from kb.state.base import (Content, DictionaryStore, DocumentStore, PublishStep, SessionStore, StoredDocument,
+                           VersionRegistry)
+from kb.tokenize import DICTIONARY_FILES, resource_text
+from kb.version import LocalVersions, Manifest, NoVersionError, fsync_dir
+
+UPLOAD_PREFIX = ".upload-"  # + "<pid>-<name>": an upload being written by that process
+CURRENT = "CURRENT"
+BUILD_LOCK = ".build.lock"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write under a temporary name, then rename over: a reader finds the old text or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+class FolderDocumentStore(DocumentStore):
+    def __init__(self, folder: Path, excluded_file: Path):
+        self.folder = Path(folder)
+        self.where = str(self.folder)
+        self._excluded_file = Path(excluded_file)
+        self._hashes: dict[str, tuple[int, int, str]] = {}  # name -> (size, mtime_ns, sha256): read once
+        self._lock = threading.Lock()
+
+    def _path(self, name: str) -> Path | None:
+        """The file of that name in the folder; None for a name that would leave it or hide it."""
+        path = self.folder / name
+        if not name or name.startswith(".") or path.resolve().parent != self.folder.resolve():
+            return None
+        return path
+
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+    def _describe(self, path: Path, sha256: str | None = None) -> StoredDocument:
+        st = path.stat()
+        with self._lock:
+            known = self._hashes.get(path.name)
+        if sha256 is None and known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+            sha256 = known[2]
+        if sha256 is None:
+            sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        with self._lock:
+            self._hashes[path.name] = (st.st_size, st.st_mtime_ns, sha256)
+        return StoredDocument(path.name, st.st_size, sha256, st.st_mtime)
+
+    def documents(self) -> list[StoredDocument]:
+        out = []
+        for path in self._files():
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                out.append(self._describe(path))
+        return out
+
+    def get(self, name: str) -> bytes | None:
+        path = self._path(name)
+        try:
+            return path.read_bytes() if path is not None else None
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def put(self, name: str, data: bytes) -> StoredDocument:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(name)
+        if path is None:
+            raise ValueError(f"invalid document name: {name!r}")
+        tmp = self.folder / f"{UPLOAD_PREFIX}{os.getpid()}-{name}"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return self._describe(path, hashlib.sha256(data).hexdigest())
+
+    def delete(self, name: str) -> bool:
+        path = self._path(name)
+        if path is None:
+            return False
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def excluded(self) -> set[str]:
+        try:
+            return set(json.loads(self._excluded_file.read_text("utf-8")))
+        except FileNotFoundError:
+            return set()
+
+    def _write_excluded(self, names: set[str]) -> None:
+        _replace_text(self._excluded_file, json.dumps(sorted(names), ensure_ascii=False))
+
+    def exclude(self, name: str) -> None:
+        self._write_excluded(self.excluded() | {name})
+
+    def include(self, name: str) -> None:
+        names = self.excluded()
+        if name in names:
+            self._write_excluded(names - {name})
+
+    @contextlib.contextmanager
+    def local_files(self) -> Iterator[dict[str, Path]]:
+        yield {p.name: p for p in self._files()}  # local already: read where they are
+
+    def remove_leftovers(self) -> list[str]:
+        """Upload temp files whose writer process is gone (a live one is an upload in progress)."""
+        removed: list[str] = []
+        if not self.folder.is_dir():
+            return removed
+        for p in self.folder.iterdir():
+            if not (p.is_file() and p.name.startswith(UPLOAD_PREFIX)):
+                continue
+            try:
+                os.kill(int(p.name[len(UPLOAD_PREFIX):].split("-")[0]), 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except (ValueError, PermissionError):
+                continue
+            p.unlink(missing_ok=True)
+            removed.append(f"{self.folder.name}/{p.name}")
+        return removed
+
+
+class FolderDictionaryStore(DictionaryStore):
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, name: str) -> Path:
+        if name not in DICTIONARY_FILES:
+            raise ValueError(f"not a dictionary file: {name!r} (one of {', '.join(DICTIONARY_FILES)})")
+        return self.folder / name
+
+    def read(self, name: str) -> str:
+        path = self._path(name)
+        return path.read_text("utf-8") if path.exists() else resource_text(name)
+
+    def write(self, name: str, text: str) -> None:
+        _replace_text(self._path(name), text)
+
+    @contextlib.contextmanager
+    def local_folder(self) -> Iterator[Path]:
+        """The folder itself, with the packaged defaults written into it on first use."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name in DICTIONARY_FILES:
+            if not (self.folder / name).exists():
+                (self.folder / name).write_text(resource_text(name), "utf-8")
+        yield self.folder
+
+
+class MemorySessionStore(SessionStore):
+    """This process's conversations, in an LRU dict: a follow-up must reach the process that answered the
+    question before it (the only one with KB_WORKERS=1)."""
+
+    def __init__(self, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
+        self.ttl = ttl_seconds
+        self.max_sessions = max_sessions
+        self.max_turns = max_turns
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str | None) -> Session:
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            s = self._sessions.get(session_id) if session_id else None
+            if s is not None and now - s.touched > self.ttl:
+                del self._sessions[s.id]
+                s = None
+            if s is None:
+                s = Session(new_session_id(session_id))
+                self._sessions[s.id] = s
+                while len(self._sessions) > self.max_sessions:
+                    self._sessions.popitem(last=False)
+            s.touched = now
+            self._sessions.move_to_end(s.id)
+            return s
+
+    def record(self, session: Session, turn: Turn) -> None:
+        with self._lock:
+            session.turns.append(turn)
+            del session.turns[: -self.max_turns]
+
+    def _expire(self, now: float) -> None:
+        while self._sessions:
+            sid, s = next(iter(self._sessions.items()))
+            if now - s.touched <= self.ttl:
+                break
+            del self._sessions[sid]
+
+
+class FolderVersionRegistry(VersionRegistry):
+    """The versions folder is the registry: CURRENT names the published version and is replaced atomically
+    (a reader resolves it once, then reads only that folder: the old version or the new, never a mix);
+    builds take an flock on .build.lock. Publishing is known to other processes only by reading CURRENT."""
+
+    def __init__(self, root: Path):
+        self.local = LocalVersions(root)
+        self.root = self.local.root
+        self.where = str(self.root)
+
+    def current_id(self) -> str | None:
+        try:
+            vid = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return vid if self.local.is_complete(vid) else None
+
+    def manifest(self, vid: str) -> Manifest:
+        return self.local.manifest(vid)
+
+    def fetch(self, vid: str) -> Path:
+        if not self.local.is_complete(vid):
+            raise NoVersionError(f"no knowledge-base version {vid} in {self.where}")
+        return self.local.path(vid)
+
+    def versions(self) -> list[str]:
+        return self.local.versions()
+
+    @contextlib.contextmanager
+    def build_lock(self, wait: bool = True) -> Iterator[bool]:
+        """Also keeps cleanup from removing a live build's folder."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / BUILD_LOCK, "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def begin(self) -> tuple[str, Path]:
+        return self.local.begin()
+
+    def publish(self, vid: str, folder: Path, manifest: Manifest, step: PublishStep | None = None) -> Path:
+        step = step or (lambda n: None)
+        final = self.local.seal(vid, folder, manifest, step)
+        tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
+        tmp.write_text(vid)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        fsync_dir(self.root)
+        step(3)
+        return final
+
+    def cleanup(self, keep: int = 3) -> list[str]:
+        """With no build running, a complete version newer than CURRENT was never published (a build
+        that died between moving its folder in place and swapping CURRENT): it goes too."""
+        removed: list[str] = []
+        if not self.root.exists():
+            return removed
+        with self.build_lock(wait=False) as idle:
+            if idle:
+                removed += self.local.remove_leftovers(self.current_id())
+        return removed + self.local.prune(keep, self.current_id())
+
+    def wait_for_publish(self, timeout: float) -> str | None:
+        time.sleep(timeout)  # nothing announces a publish here: CURRENT is read at this pace
+        return self.current_id()
+
+
+def open_embedded(settings: Settings) -> Content:
+    return Content(
+        documents=FolderDocumentStore(settings.uploads_dir, settings.root / "excluded.json"),
+        dictionary=FolderDictionaryStore(settings.dictionary_dir),
+        versions=FolderVersionRegistry(settings.versions_dir),
+        sessions=MemorySessionStore(settings.session_ttl_seconds, settings.max_sessions, settings.session_turns),
+    )

@@ -1,0 +1,29 @@
+"""Every state backend the contract tests run (tests/kb/test_state_contract.py,
+tests/bot/test_app_state_contract.py; the `state_backend` fixture in tests/conftest.py): the same assertions
+for each, so a new backend is tested by adding it here.
+
+A backend is the settings that choose it: `settings(tmp_path, **overrides)` must give a fresh, empty store
+for every test (a remote backend: a database or schema of the test's own), and the same store each time it
+is called with the same tmp_path (a second process, a restart).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.settings import Settings
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    settings: Callable[..., Settings]  # (tmp_path, **overrides) -> Settings choosing this backend
+    shared_sessions: bool  # conversations are seen by every process (else each process keeps its own)
+
+
+def _embedded(tmp_path: Path, **overrides) -> Settings:
+    return Settings(data_dir=tmp_path / "data", docs_dirs=[], **overrides)
+
+
+BACKENDS = [Backend("embedded", _embedded, shared_sessions=False)]
