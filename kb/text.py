@@ -50,7 +50,7 @@ def _table_converter(converter: OpenCC):
     one by one; the first of several values wins. That is a greedy pass over all phrase occurrences sorted
     by (-length, start), then str.translate; a group of one character table is str.translate alone. Its
     split at separators changes nothing when no key holds a separator. None (use OpenCC) if the tables are
-    not laid out like that. tests/kb/test_text_folding_and_sentences.py and tests/test_display_script.py check
+    not laid out like that. tests/kb/test_text_folding_and_sentences.py and tests/kb/test_answers_in_the_questions_script.py check
     it against OpenCC itself."""
     try:
         converter.convert("")  # loads the tables

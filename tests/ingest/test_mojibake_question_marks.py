@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ingest.clean import clean, find_mojibake
 from ingest.loaders import load
 from ingest.split import split
+from tests.support.paths import SEEDS
 
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 HAN = r"[\u4e00-\u9fff]"
 # the test's own reading of "this clause asks something": an interrogative or a question particle
 ASKING = re.compile(r"什[么麼]|怎|為何|为何|哪|誰|谁|如何|幾|几|多少|是否|與否|与否|嗎|吗|呢|[么麼]|吧")

@@ -10,8 +10,8 @@ from ingest.document import Block, SourceDocument
 from ingest.loaders import load
 from ingest.split import split
 from kb.text import match_key
+from tests.support.paths import SEEDS
 
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 JUNK = {"謝謝!", "题目:客户服务质量提升研究", "本章知识结构图\n认识客户服务,"}
 
 

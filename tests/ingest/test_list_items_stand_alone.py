@@ -9,8 +9,7 @@ from ingest.clean import clean
 from ingest.document import Block, SourceDocument
 from ingest.loaders import load
 from ingest.split import split
-
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+from tests.support.paths import SEEDS
 
 
 def _split(lines: list[str]):

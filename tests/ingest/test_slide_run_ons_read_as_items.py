@@ -3,15 +3,12 @@
 source printed it, and a slide's title is a whole heading, not a cut-off start ("將每件事情付諸")."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ingest.clean import clean
 from ingest.loaders import load
 from ingest.split import split
-
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+from tests.support.paths import SEEDS
 
 
 @pytest.fixture(scope="module")
