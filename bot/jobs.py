@@ -150,7 +150,13 @@ class JobRunner:
     def recover(self) -> list[str]:
         """At start: record the jobs that died with their process as failed (ABANDONED). Skipped while
         another worker runs a job: it did the same when it took the lock."""
-        if self._store is None or self._job_lock is None or not self._job_lock.try_acquire():
+        if self._store is None or self._job_lock is None:
+            return []
+        try:
+            if not self._job_lock.try_acquire():
+                return []
+        except Exception:  # noqa: BLE001 - e.g. the database is down: the next job records them
+            log.warning("could not take the job lock to record interrupted jobs", exc_info=True)
             return []
         try:
             failed = self._store.fail_unfinished(ABANDONED)

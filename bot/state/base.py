@@ -5,7 +5,9 @@
     JobStore        re-index jobs, shared by every worker process, and the JobLock a running job holds
 
 Every method may be called from several threads at once. A write the storage has no room for raises
-bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`.
+bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`; a storage
+that cannot be reached (a database restarting) raises kb.state.StateUnavailable (a 503). The ask log and
+feedback are also `Portable` (kb/state/base.py): what `kb migrate --to` copies.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from bot.storage import StorageHealth
+from kb.state import Portable
 
 
 class AskedQuestion(NamedTuple):
@@ -54,9 +57,22 @@ def asked_question(answer: dict[str, Any], ms: float) -> AskedQuestion:
     )
 
 
-class AskLog(ABC):
+class FeedbackRow(NamedTuple):
+    """One piece of feedback, as exported."""
+
+    ts: float
+    question: str
+    passage_id: str | None
+    helpful: int  # 1 or 0
+    comment: str | None
+    session_id: str | None
+    version: str | None
+
+
+class AskLog(Portable):
     """Questions are queued by `log` and written within a fraction of a second; every read writes the queue
-    first, so it never misses a question already answered. `close` writes what is queued."""
+    first, so it never misses a question already answered. `close` writes what is queued. Exported as
+    `AskedQuestion._asdict()` per question, oldest first."""
 
     @abstractmethod
     def log(self, answer: dict[str, Any], ms: float) -> None:
@@ -76,7 +92,9 @@ class AskLog(ABC):
         pass
 
 
-class FeedbackStore(ABC):
+class FeedbackStore(Portable):
+    """Exported as `FeedbackRow._asdict()` per piece of feedback, oldest first."""
+
     @abstractmethod
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
             session_id: str | None = None, version: str | None = None) -> int:
