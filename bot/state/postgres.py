@@ -235,8 +235,7 @@ class PgJobStore(JobStore):
 
 class PgAppState(AppState):
     def __init__(self, url: str):
-        self.db = Database(url, name="kefu-kb-records")
-        self.db.check_schema()
+        self.db = Database.checked(url, name="kefu-kb-records")
         records = PgRecords(self.db)
         super().__init__(asks=PgAskLog(records), feedback=PgFeedbackStore(records), jobs=PgJobStore(records),
                          storage=records.storage)

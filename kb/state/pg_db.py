@@ -81,6 +81,17 @@ class Database:
     """A connection pool on one database URL, opened lazily: a server that is down when the process starts
     is connected to when it comes back."""
 
+    @classmethod
+    def checked(cls, url: str, name: str) -> "Database":
+        """A pool whose database has this build's schema (SchemaOutOfDate otherwise, the pool closed)."""
+        db = cls(url, name=name)
+        try:
+            db.check_schema()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def __init__(self, url: str, max_size: int = 8, name: str = "kefu-kb"):
         psycopg, psycopg_pool = _psycopg()
         self.url = url

@@ -201,8 +201,7 @@ class PgSessionStore(SessionStore):
 def open_postgres(settings: Settings, url: str) -> Content:
     from kb.state.pg_versions import PgVersionRegistry
 
-    db = Database(url, name="kefu-kb-content")
-    db.check_schema()
+    db = Database.checked(url, name="kefu-kb-content")
     return Content(
         documents=PgDocumentStore(db),
         dictionary=PgDictionaryStore(db),
