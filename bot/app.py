@@ -87,7 +87,7 @@ def refresh_if_published_elsewhere(state: ServiceState, current: str | None, ope
         if current:
             load_kb(state, open_kb)
         return
-    if state.jobs.current() is not None:
+    if state.jobs.running_here():
         return
     if current and current != kb.version_id:
         try:

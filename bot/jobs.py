@@ -189,6 +189,11 @@ class JobRunner:
             return self._seen(data) if data else None
         return job
 
+    def running_here(self) -> bool:
+        """A job of this process is unfinished (it swaps in the version it publishes itself)."""
+        with self._lock:
+            return self._current is not None and not self._current.finished
+
     def current(self) -> Job | StoredJob | None:
         with self._lock:
             if self._current and not self._current.finished:

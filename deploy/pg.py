@@ -65,8 +65,15 @@ class PgServer:
         self._run(server_binary("initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8")
 
+    def running(self) -> bool:
+        return (self.data / "PG_VERSION").exists() and self._run(
+            server_binary("pg_ctl"), "-D", str(self.data), "status", check=False).returncode == 0
+
     def start(self) -> "PgServer":
+        """Start the server (initialised first if need be); a running one is left as it is."""
         self.init()
+        if self.running():
+            return self
         self._own()
         options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", f"-k {self.folder}",
                    f"-c max_connections={self.max_connections}",
