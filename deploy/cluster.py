@@ -82,6 +82,12 @@ class Cluster:
             self.pg.create_database(DATABASE)
         migrate(self.database_url)
 
+    def publish_versions_of(self, settings) -> None:
+        """The versions of another install (`settings`) published into this cluster's database."""
+        from kb.settings import Settings
+
+        publish_versions(settings, Settings(data_dir=self.root / "publishing", database_url=self.database_url))
+
     def has_version(self) -> bool:
         import psycopg
 
@@ -167,6 +173,19 @@ class Cluster:
         for port in self.layout.replica_ports:
             self.stop_replica(port)
         self.pg.stop()
+
+
+def publish_versions(source, target) -> None:
+    """The versions of one install published into another's backend, each under its own id, the current
+    one last (as `kb migrate --to` copies them)."""
+    from kb.state import open_content
+
+    origin, destination = open_content(source), open_content(target)
+    try:
+        destination.versions.import_records(origin.versions.export_records())
+    finally:
+        destination.close()
+        origin.close()
 
 
 def _alive(pid: int, process: subprocess.Popen | None) -> bool:

@@ -8,6 +8,7 @@ limit is per address. Every figure the drills measure is printed (`-s`) for docs
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import pytest
 from deploy.cluster import Cluster, Layout
 from tests.service.test_answers_during_reindexes import _passage_ids, _quoted_ids
 from tests.support.service import (ADMIN_TOKEN, NEW_DOC_NAME, NEW_DOC_QUESTION, NEW_DOC_TEXT, OOS_QUESTION,
-                                   SEED_QUESTION, free_port, publish_seed_versions, wait_job)
+                                   SEED_QUESTION, free_port, wait_job)
 
 pytestmark = pytest.mark.cluster
 
@@ -41,15 +42,11 @@ def cluster(seed_settings, seed_build, model_dir):
     running = Cluster(layout, fast_database=True)
     try:
         running.start_database()
-        from kb.settings import Settings
-
-        publish_seed_versions(seed_settings, Settings(data_dir=root / "seeding", database_url=running.database_url))
+        running.publish_versions_of(seed_settings)
         running.start(build=False)
         yield running
     finally:
         running.stop()
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -68,14 +68,9 @@ def service_settings_for(tmp: Path, seed_settings, model_dir, backend: str = "em
 
 def publish_seed_versions(seed_settings, settings) -> None:
     """The seed KB's versions published into `settings`' backend (as `kb migrate --to` copies them)."""
-    from kb.state import open_content
+    from deploy.cluster import publish_versions
 
-    seed, target = open_content(seed_settings), open_content(settings)
-    try:
-        target.versions.import_records(seed.versions.export_records())
-    finally:
-        target.close()
-        seed.close()
+    publish_versions(seed_settings, settings)
 
 
 def stored_document(settings, name: str) -> bytes | None:
