@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -88,6 +89,25 @@ class AskLog(Portable):
         """asks, unanswered, asks_waiting (queued, not yet written), asks_dropped (let go while the
         storage could not be written and the queue was full)."""
 
+    @abstractmethod
+    def rows(self) -> Iterator[AskedQuestion]:
+        """Every question written, oldest first (the queue written first)."""
+
+    @abstractmethod
+    def insert(self, rows: list[AskedQuestion]) -> None:
+        """Store rows as they are, their times kept, in one transaction or none (the queue's writer)."""
+
+    def count(self) -> int:
+        return self.counts()["asks"]
+
+    def export_records(self) -> Iterator[dict]:
+        return (row._asdict() for row in self.rows())
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        rows = [AskedQuestion(**r) for r in records]
+        self.insert(rows)
+        return len(rows)
+
     def close(self) -> None:
         pass
 
@@ -108,6 +128,25 @@ class FeedbackStore(Portable):
     @abstractmethod
     def counts(self) -> dict[str, int]:
         """feedback, unhelpful."""
+
+    @abstractmethod
+    def rows(self) -> Iterator[FeedbackRow]:
+        """Every piece of feedback, oldest first."""
+
+    @abstractmethod
+    def insert(self, rows: list[FeedbackRow]) -> None:
+        """Store rows as they are, their times kept, in one transaction or none."""
+
+    def count(self) -> int:
+        return self.counts()["feedback"]
+
+    def export_records(self) -> Iterator[dict]:
+        return (row._asdict() for row in self.rows())
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        rows = [FeedbackRow(**r) for r in records]
+        self.insert(rows)
+        return len(rows)
 
     def close(self) -> None:
         pass

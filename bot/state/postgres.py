@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from bot.state.ask_queue import AskQueue
@@ -66,10 +66,10 @@ class PgAskLog(AskLog):
 
     def __init__(self, records: PgRecords):
         self.records = records
-        self.queue = AskQueue(self._insert, records.storage, (StateUnavailable, DatabaseFull))
+        self.queue = AskQueue(self.insert, records.storage, (StateUnavailable, DatabaseFull))
 
-    def _insert(self, rows: list[AskedQuestion]) -> None:
-        """All rows in one transaction, or none."""
+    def insert(self, rows: list[AskedQuestion]) -> None:
+        """All rows in one transaction, or none (the queue records failures in `storage` itself)."""
         with self.records.db.transaction("the question log") as conn:
             conn.cursor().executemany(self._INSERT, rows)
 
@@ -92,18 +92,10 @@ class PgAskLog(AskLog):
         return {"asks": asks, "unanswered": unanswered, "asks_waiting": self.queue.waiting(),
                 "asks_dropped": self.queue.dropped}
 
-    def count(self) -> int:
-        return self.counts()["asks"]
-
-    def export_records(self) -> Iterator[dict]:
+    def rows(self) -> Iterator[AskedQuestion]:
         self.queue.flush()
-        for row in self.records.read("exporting questions", f"SELECT {_columns(AskedQuestion)} FROM asks ORDER BY id"):
-            yield AskedQuestion(*row)._asdict()
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [AskedQuestion(**r) for r in records]
-        self.records.write("importing questions", lambda conn: conn.cursor().executemany(self._INSERT, rows))
-        return len(rows)
+        return (AskedQuestion(*row) for row in self.records.read(
+            "reading questions", f"SELECT {_columns(AskedQuestion)} FROM asks ORDER BY id"))
 
     def close(self) -> None:
         self.queue.close()
@@ -133,17 +125,12 @@ class PgFeedbackStore(FeedbackStore):
                                                 " count(*) FILTER (WHERE helpful = 0) FROM feedback")[0]
         return {"feedback": feedback, "unhelpful": unhelpful}
 
-    def count(self) -> int:
-        return self.counts()["feedback"]
+    def rows(self) -> Iterator[FeedbackRow]:
+        return (FeedbackRow(*row) for row in self.records.read(
+            "reading feedback", f"SELECT {_columns(FeedbackRow)} FROM feedback ORDER BY id"))
 
-    def export_records(self) -> Iterator[dict]:
-        for row in self.records.read("exporting feedback", f"SELECT {_columns(FeedbackRow)} FROM feedback ORDER BY id"):
-            yield FeedbackRow(*row)._asdict()
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [FeedbackRow(**r) for r in records]
-        self.records.write("importing feedback", lambda conn: conn.cursor().executemany(self._INSERT, rows))
-        return len(rows)
+    def insert(self, rows: list[FeedbackRow]) -> None:
+        self.records.write("storing feedback", lambda conn: conn.cursor().executemany(self._INSERT, rows))
 
 
 class PgJobLock(JobLock):

@@ -121,9 +121,9 @@ class SQLiteAskLog(AskLog):
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
-        self.queue = AskQueue(self._insert, db.storage, (sqlite3.Error,))
+        self.queue = AskQueue(self.insert, db.storage, (sqlite3.Error,))
 
-    def _insert(self, rows: list[AskedQuestion]) -> None:
+    def insert(self, rows: list[AskedQuestion]) -> None:
         self.db.write_many(self._INSERT, rows)
 
     def log(self, answer: dict[str, Any], ms: float) -> None:
@@ -142,18 +142,10 @@ class SQLiteAskLog(AskLog):
         return {"asks": asks, "unanswered": unanswered, "asks_waiting": self.queue.waiting(),
                 "asks_dropped": self.queue.dropped}
 
-    def count(self) -> int:
-        return self.counts()["asks"]
-
-    def export_records(self) -> Iterator[dict]:
+    def rows(self) -> Iterator[AskedQuestion]:
         self.queue.flush()
-        for row in self.db.read(f"SELECT {', '.join(AskedQuestion._fields)} FROM asks ORDER BY id"):
-            yield AskedQuestion(*row)._asdict()
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [AskedQuestion(**r) for r in records]
-        self.db.write_many(self._INSERT, rows)
-        return len(rows)
+        return (AskedQuestion(*row) for row in self.db.read(
+            f"SELECT {', '.join(AskedQuestion._fields)} FROM asks ORDER BY id"))
 
     def close(self) -> None:
         self.queue.close()
@@ -173,17 +165,12 @@ class SQLiteFeedbackStore(FeedbackStore):
             "feedback",
         )
 
-    def count(self) -> int:
-        return self.counts()["feedback"]
+    def rows(self) -> Iterator[FeedbackRow]:
+        return (FeedbackRow(*row) for row in self.db.read(
+            f"SELECT {', '.join(FeedbackRow._fields)} FROM feedback ORDER BY id"))
 
-    def export_records(self) -> Iterator[dict]:
-        for row in self.db.read(f"SELECT {', '.join(FeedbackRow._fields)} FROM feedback ORDER BY id"):
-            yield FeedbackRow(*row)._asdict()
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [FeedbackRow(**r) for r in records]
+    def insert(self, rows: list[FeedbackRow]) -> None:
         self.db.write_many(self._INSERT, rows)
-        return len(rows)
 
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
         rows = self.db.read(
