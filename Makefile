@@ -12,7 +12,7 @@ AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser fonts test-tools postgres cluster cluster-stop clean
+.PHONY: install model ingest run serve test test-fast soak bench browser fonts test-tools cluster-tools cluster cluster-stop clean
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,7 @@ test-tools:
 
 # Debian's PostgreSQL and nginx: the tests start servers of their own with them (the postgresql backend,
 # the cluster drills), and so does `make cluster`.
-postgres:
+cluster-tools:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
@@ -86,7 +86,7 @@ postgres:
 
 # PostgreSQL (data/cluster/pg, 127.0.0.1:5433), three replicas (127.0.0.1:8001-8003) and nginx on
 # 127.0.0.1:8080, left running; PIDs and logs in data/cluster/. The first start builds a version from seeds/.
-cluster: model postgres
+cluster: model cluster-tools
 	$(BIN)/python -m deploy.cluster start
 
 cluster-stop:
@@ -94,20 +94,20 @@ cluster-stop:
 
 # Everything but the soak tests. The folders mirror the packages: tests/kb, tests/ingest, tests/bot (the service
 # in-process), tests/service (the running product: processes, sockets, browsers, drills), tests/bench.
-test: model browser test-tools postgres
+test: model browser test-tools cluster-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Without the model (tests/conftest.py marks every test that needs it `model`), without a browser: no
 # `make model`; the font is for the PDF loader tests.
-test-fast: install fonts postgres
+test-fast: install fonts cluster-tools
 	$(BIN)/python -m pytest -q -m "not model and not browser and not slow"
 
 # The slow tier includes the bench smoke test, which needs the bench's dependency group.
-soak: model browser test-tools postgres $(BENCH_STAMP)
+soak: model browser test-tools cluster-tools $(BENCH_STAMP)
 	$(BIN)/python -m pytest -q -m slow -s
 
 # Figures printed and saved to bench-results/ (bench.json, bench.png); `python -m bench --help` for the parts.
-bench: ingest postgres $(BENCH_STAMP)
+bench: ingest cluster-tools $(BENCH_STAMP)
 	$(BIN)/python -m bench --out bench-results
 
 clean:

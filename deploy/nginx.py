@@ -18,7 +18,7 @@ WORKER_USER = "www-data"  # Debian's nginx user, when started as root
 def binary() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if found is None:
-        raise RuntimeError("nginx is not installed: run `make postgres` (Debian: apt-get install nginx)")
+        raise RuntimeError("nginx is not installed: run `make cluster-tools` (Debian: apt-get install nginx)")
     return found
 
 

@@ -29,7 +29,7 @@ def server_binary(name: str) -> str:
             return str(folder / name)
     found = shutil.which(name)
     if found is None:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed: run `make postgres` "
+        raise RuntimeError(f"PostgreSQL's {name} is not installed: run `make cluster-tools` "
                            "(Debian: apt-get install postgresql)")
     return found
 
