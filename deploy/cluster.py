@@ -203,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop"])
     args = parser.parse_args(argv)
     cluster = Cluster(Layout())
+    running = [p for p in cluster.layout.replica_ports if (pid := cluster.replica_pid(p)) and _alive(pid, None)]
+    if args.action == "start" and running:
+        print(f"the cluster is running already (replicas on {', '.join(map(str, running))}): "
+              "`make cluster-stop` first", file=sys.stderr)
+        return 1
     if args.action == "stop":
         cluster.stop()
         print("stopped: nginx, the replicas, PostgreSQL")
