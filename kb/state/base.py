@@ -111,6 +111,11 @@ class DocumentStore(Portable):
         """Remove what an interrupted put left behind; returns what was removed (for the log)."""
         return []
 
+    def location(self, name: str) -> str:
+        """Where a stored document is, for people: what a version's document table records (the copy
+        `local_files` gave ingest may be gone)."""
+        return f"{self.where}/{name}"
+
     def count(self) -> int:
         return len(self.documents()) + len(self.excluded())
 
