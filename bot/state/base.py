@@ -70,10 +70,44 @@ class FeedbackRow(NamedTuple):
     version: str | None
 
 
-class AskLog(Portable):
+class RowRecords(Portable):
+    """A store whose records are rows of one NamedTuple type (`row_type`), exported as `row._asdict()`,
+    oldest first, and imported with their times kept."""
+
+    row_type: type
+    count_key: str  # the key of `counts()` that counts the rows
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """The store's figures, `count_key` among them."""
+
+    @abstractmethod
+    def rows(self) -> Iterator[tuple]:
+        """Every row written, oldest first."""
+
+    @abstractmethod
+    def insert(self, rows: list) -> None:
+        """Store rows as they are, their times kept, in one transaction or none."""
+
+    def count(self) -> int:
+        return self.counts()[self.count_key]
+
+    def export_records(self) -> Iterator[dict]:
+        return (row._asdict() for row in self.rows())
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        rows = [self.row_type(**r) for r in records]
+        self.insert(rows)
+        return len(rows)
+
+
+class AskLog(RowRecords):
     """Questions are queued by `log` and written within a fraction of a second; every read writes the queue
-    first, so it never misses a question already answered. `close` writes what is queued. Exported as
-    `AskedQuestion._asdict()` per question, oldest first."""
+    first (`rows` too), so it never misses a question already answered. `close` writes what is queued;
+    `insert` is the queue's writer."""
+
+    row_type = AskedQuestion
+    count_key = "asks"
 
     @abstractmethod
     def log(self, answer: dict[str, Any], ms: float) -> None:
@@ -89,31 +123,13 @@ class AskLog(Portable):
         """asks, unanswered, asks_waiting (queued, not yet written), asks_dropped (let go while the
         storage could not be written and the queue was full)."""
 
-    @abstractmethod
-    def rows(self) -> Iterator[AskedQuestion]:
-        """Every question written, oldest first (the queue written first)."""
-
-    @abstractmethod
-    def insert(self, rows: list[AskedQuestion]) -> None:
-        """Store rows as they are, their times kept, in one transaction or none (the queue's writer)."""
-
-    def count(self) -> int:
-        return self.counts()["asks"]
-
-    def export_records(self) -> Iterator[dict]:
-        return (row._asdict() for row in self.rows())
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [AskedQuestion(**r) for r in records]
-        self.insert(rows)
-        return len(rows)
-
     def close(self) -> None:
         pass
 
 
-class FeedbackStore(Portable):
-    """Exported as `FeedbackRow._asdict()` per piece of feedback, oldest first."""
+class FeedbackStore(RowRecords):
+    row_type = FeedbackRow
+    count_key = "feedback"
 
     @abstractmethod
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
@@ -128,25 +144,6 @@ class FeedbackStore(Portable):
     @abstractmethod
     def counts(self) -> dict[str, int]:
         """feedback, unhelpful."""
-
-    @abstractmethod
-    def rows(self) -> Iterator[FeedbackRow]:
-        """Every piece of feedback, oldest first."""
-
-    @abstractmethod
-    def insert(self, rows: list[FeedbackRow]) -> None:
-        """Store rows as they are, their times kept, in one transaction or none."""
-
-    def count(self) -> int:
-        return self.counts()["feedback"]
-
-    def export_records(self) -> Iterator[dict]:
-        return (row._asdict() for row in self.rows())
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        rows = [FeedbackRow(**r) for r in records]
-        self.insert(rows)
-        return len(rows)
 
     def close(self) -> None:
         pass
