@@ -96,6 +96,10 @@ class Database:
         psycopg, psycopg_pool = _psycopg()
         self.url = url
         self.name = name
+        # reconnect_timeout=0: a failed connection attempt is given up at once instead of retried with a
+        # growing backoff; the next request that needs a connection tries again, so a server that comes
+        # back is used at once (the drill in tests/service/test_cluster.py). check: a pooled connection
+        # that a restarted server dropped is replaced before it is handed out.
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, timeout=POOL_TIMEOUT_SECONDS, name=name,
             kwargs={"application_name": name, "connect_timeout": 5, **KEEPALIVES},
