@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.state.ask_queue import AskQueue
-from bot.state.base import AppState, AskedQuestion, AskLog, FeedbackStore, JobStore, asked_question
+from bot.state.base import AppState, AskedQuestion, AskerIdentity, AskLog, FeedbackStore, JobStore, asked_question
 from bot.state.file_lock import FileJobLock
+from bot.state.sqlite_access import (ACCESS_SCHEMA, SQLiteAccountStore, SQLiteApiTokenStore, SQLiteAuditLog,
+                                     SQLiteLoginSessionStore, SQLiteSiteStore)
 from bot.storage import DiskFull, StorageHealth, is_disk_full
 
 SCHEMA = """
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS asks (
     version TEXT
 );
 CREATE INDEX IF NOT EXISTS asks_unmatched ON asks (matched, ts);
+CREATE INDEX IF NOT EXISTS asks_ts ON asks (ts);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -57,6 +60,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated REAL NOT NULL
 );
 """
+# Columns added to a table after its first release: a database made before them gets them at open.
+ADDED_COLUMNS = {
+    "asks": (("cited", "TEXT NOT NULL DEFAULT ''"), ("agent", "TEXT"), ("team", "TEXT"), ("site", "TEXT")),
+    "feedback": (("agent", "TEXT"), ("team", "TEXT"), ("site", "TEXT")),
+}
 
 
 class SQLiteDatabase:
@@ -73,7 +81,12 @@ class SQLiteDatabase:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=5000")
-            self.conn.executescript(SCHEMA)
+            self.conn.executescript(SCHEMA + ACCESS_SCHEMA)
+            for table, columns in ADDED_COLUMNS.items():
+                have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+                for name, decl in columns:
+                    if name not in have:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
             self.conn.commit()
 
     def write(self, sql: str, args: tuple, what: str) -> int:
@@ -105,7 +118,7 @@ class SQLiteDatabase:
 
 class SQLiteAskLog(AskLog):
     _INSERT = ("INSERT INTO asks (ts, question, matched, confidence, top_passage, top_title, top_doc, ms,"
-               " session_id, version) VALUES (?,?,?,?,?,?,?,?,?,?)")
+               " session_id, version, cited, agent, team, site) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
@@ -120,8 +133,14 @@ class SQLiteAskLog(AskLog):
                 self.db.conn.rollback()
                 raise
 
-    def log(self, answer: dict[str, Any], ms: float) -> None:
-        self.queue.put(asked_question(answer, ms))
+    def log(self, answer: dict[str, Any], ms: float, who: AskerIdentity | None = None) -> None:
+        self.queue.put(asked_question(answer, ms, who))
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        self.queue.flush()
+        rows = self.db.read("SELECT ts, question, matched, confidence, top_passage, cited, agent, team, site"
+                            " FROM asks WHERE ts >= ? ORDER BY ts, id", (ts,))
+        return [dict(r) for r in rows]
 
     def unanswered(self, limit: int) -> list[dict[str, Any]]:
         self.queue.flush()
@@ -145,13 +164,19 @@ class SQLiteFeedbackStore(FeedbackStore):
         self.db = db
 
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
-            session_id: str | None = None, version: str | None = None) -> int:
+            session_id: str | None = None, version: str | None = None, who: AskerIdentity | None = None) -> int:
         return self.db.write(
-            "INSERT INTO feedback (ts, question, passage_id, helpful, comment, session_id, version)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
+            "INSERT INTO feedback (ts, question, passage_id, helpful, comment, session_id, version, agent, team,"
+            " site) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version,
+             who.agent if who else None, who.team if who else None, who.site if who else None),
             "feedback",
         )
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        rows = self.db.read("SELECT ts, passage_id, helpful, agent, team FROM feedback WHERE ts >= ?"
+                            " ORDER BY ts, id", (ts,))
+        return [dict(r) for r in rows]
 
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
         rows = self.db.read(
@@ -213,7 +238,10 @@ class SQLiteAppState(AppState):
     def __init__(self, path: Path):
         self.db = SQLiteDatabase(path)
         super().__init__(asks=SQLiteAskLog(self.db), feedback=SQLiteFeedbackStore(self.db),
-                         jobs=SQLiteJobStore(self.db), storage=self.db.storage)
+                         jobs=SQLiteJobStore(self.db), storage=self.db.storage,
+                         accounts=SQLiteAccountStore(self.db), logins=SQLiteLoginSessionStore(self.db),
+                         tokens=SQLiteApiTokenStore(self.db), audit=SQLiteAuditLog(self.db),
+                         sites=SQLiteSiteStore(self.db))
 
     def close(self) -> None:
         super().close()
