@@ -1,7 +1,6 @@
 """Shared objects reached by routes through `Depends` aliases."""
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -9,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.admin_auth import AdminLockout, locked_out_message
+from bot.admin_auth import AdminLockout
+from bot.auth.principal import authorize
+from bot.auth.sessions import LoginGuard
 from bot.holder import KBHolder, KBNotReady
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     KnowledgeBase = Any
 
-ADMIN_DISABLED = "admin disabled: set KB_ADMIN_TOKEN / 管理功能未启用：请设置 KB_ADMIN_TOKEN"
-
 
 @dataclass
 class ServiceState:
@@ -37,7 +35,8 @@ class ServiceState:
     content: Content  # the KB's shared state: documents, dictionary, versions, conversations (kb/state)
     metrics: Metrics
     limiter: RateLimiter
-    admin_lockout: AdminLockout
+    admin_lockout: AdminLockout  # clients sending wrong bearer tokens
+    login_guard: LoginGuard  # sign-in attempts: rate limit and lockout
     # Questions are answered on these threads: a plain executor hands a call over and back ~25 us faster
     # than anyio's thread pool, whose capacity (40) it keeps (a question waits on the model, not the CPU).
     ask_pool: ThreadPoolExecutor = field(
@@ -126,30 +125,5 @@ async def rate_limited(request: Request, state: State) -> None:
 RateLimited = Depends(rate_limited)
 
 
-_bearer = HTTPBearer(auto_error=False, description="KB_ADMIN_TOKEN", scheme_name="AdminToken")
-
-
-async def require_admin(
-    request: Request, state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    token = state.settings.admin_token
-    expected = token.get_secret_value() if token is not None else ""
-    if not expected:
-        raise HTTPException(503, detail=ADMIN_DISABLED)
-    given = (creds.credentials if creds is not None else "").strip()
-    if not given:
-        raise HTTPException(
-            401, detail="需要管理令牌 / admin token required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    client = request.client.host if request.client else "unknown"
-    locked = state.admin_lockout.seconds_locked(client)
-    if locked > 0:  # a client guessing tokens gets no answer about them until its lockout ends
-        raise HTTPException(429, detail=locked_out_message(locked),
-                            headers={"Retry-After": str(max(1, int(locked + 0.999)))})
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        state.admin_lockout.failed(client)
-        raise HTTPException(403, detail="管理令牌不正确 / wrong admin token")
-    state.admin_lockout.succeeded(client)
-
-
-AdminOnly = Depends(require_admin)
+# Every admin route: who the request is, and whether their role may use the route (bot/auth/roles.py).
+AdminOnly = Depends(authorize)
