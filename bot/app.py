@@ -10,20 +10,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.admin_auth import AdminLockout, check_admin_token
 from bot.auth.audit import AuditMiddleware
 from bot.auth.first_admin import make_first_admin
+from bot.auth.site_directory import SiteCORSMiddleware, SiteDirectory
+from bot.auth.widget_token import HEADER as WIDGET_TOKEN_HEADER
 from bot.auth.sessions import LoginGuard
 from bot.deps import ServiceState
 from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, ask, auth, ops, pages, users
+from bot.routes import admin, analytics, ask, audit, auth, ops, pages, sites, users
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from bot.state import open_app_state
 from bot.storage import install_disk_full_handlers
@@ -160,6 +161,8 @@ def create_app(
         state.holder.encoder = encoder
         app.state.service = state
         await run_in_threadpool(make_first_admin, app_state, settings)
+        site_directory.store = app_state.sites
+        await run_in_threadpool(site_directory.refresh)
         await run_in_threadpool(state.jobs.recover)
         await run_in_threadpool(_cleanup_leftovers, state)
         await run_in_threadpool(load_kb, state, open_kb or _kb_opener(state.content))
@@ -187,6 +190,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    site_directory = app.state.site_directory = SiteDirectory(list(settings.cors_origins))
     install_error_handlers(app)
     install_disk_full_handlers(app)
 
@@ -221,6 +225,9 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(audit.router)
+    app.include_router(sites.router)
+    app.include_router(analytics.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     swagger = pages.swagger_dir()
@@ -231,14 +238,14 @@ def create_app(
     # Middleware: the last added runs first.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type"],
-            max_age=600,
-        )
+    # Other sites' pages (the widget): KB_CORS_ORIGINS and every registered site's origins.
+    app.add_middleware(
+        SiteCORSMiddleware,
+        directory=site_directory,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", WIDGET_TOKEN_HEADER],
+        max_age=600,
+    )
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -12,11 +12,13 @@ from fastapi import Depends, HTTPException, Request
 from bot.admin_auth import AdminLockout
 from bot.auth.principal import authorize
 from bot.auth.sessions import LoginGuard
+from bot.auth.widget_token import widget_identity
 from bot.holder import KBHolder, KBNotReady
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
 from bot.security import RateLimiter
 from bot.state import AppState, FeedbackStore
+from bot.state.base import AskerIdentity
 from kb.settings import Settings
 from kb.state import Content, DictionaryStore, DocumentStore
 
@@ -111,8 +113,18 @@ async def get_kb(state: State) -> AsyncIterator[KnowledgeBase]:
 CurrentKB = Annotated[KnowledgeBase, Depends(get_kb)]
 
 
-async def rate_limited(request: Request, state: State) -> None:
-    client = request.client.host if request.client else "unknown"
+async def get_asker(request: Request) -> AskerIdentity | None:
+    return await widget_identity(request)
+
+
+# Who is asking, when the widget passed a site's signed token (None: anonymous); 401 for a refused token.
+Asker = Annotated[AskerIdentity | None, Depends(get_asker)]
+
+
+async def rate_limited(request: Request, state: State, who: Asker) -> None:
+    """A bucket per agent when the widget says who is asking (a contact centre behind one address), else per
+    client address."""
+    client = f"agent:{who.site}:{who.agent}" if who else (request.client.host if request.client else "unknown")
     ok, wait = state.limiter.allow(client)
     if not ok:
         raise HTTPException(

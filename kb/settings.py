@@ -96,7 +96,10 @@ class Settings(BaseSettings):
                                                                  "for the same address lasts twice as long, up to an "
                                                                  "hour")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to call the API "
-                                                                      "(the widget on other sites)")
+                                                                      "(the widget on other sites), besides the "
+                                                                      "sites registered in the admin page")
+    widget_token_max_seconds: int = Field(3600, gt=0, description="longest lifetime (exp - iat) a site's signed "
+                                                                  "widget token may have")
     frame_ancestors: str = Field("'self'", description="CSP frame-ancestors of the pages")
     max_question_chars: int = Field(500, description="longest question accepted")
     max_body_bytes: int = Field(64 * 1024, description="largest request body (uploads: max_upload_bytes)")

@@ -9,5 +9,5 @@ tokens, the audit log of every admin action, and the signed identity a site's wi
     first_admin.py   the admin account made at the first start, its password printed once
     audit.py         every admin write recorded, append-only
     widget_token.py  a site's signed widget token verified: who is asking
-    site_origins.py  the origins allowed to call the API: KB_CORS_ORIGINS and every registered site's
+    site_directory.py  the registered sites, cached: the origins allowed to call the API (CORS) and their secrets
 """

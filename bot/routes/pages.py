@@ -67,13 +67,12 @@ async def widget_js() -> Response:
 
 @router.get("/widget-access")
 async def widget_access(request: Request) -> JSONResponse:
-    """Whether the page embedding the widget may call the API (its origin is in KB_CORS_ORIGINS, or is this
-    service's own). The browser hides why a refused cross-origin call failed; the widget asks here to tell
+    """Whether the page embedding the widget may call the API (its origin is in KB_CORS_ORIGINS or a registered
+    site's, or is this service's own). The browser hides why a refused cross-origin call failed; the widget asks here to tell
     "this site is not authorised" from "the service is down"."""
     origin = request.headers.get("origin")
-    allowed_origins = request.app.state.settings.cors_origins
     own = f"{request.url.scheme}://{request.url.netloc}"
-    allowed = origin is None or origin == own or "*" in allowed_origins or origin in allowed_origins
+    allowed = origin is None or origin == own or request.app.state.site_directory.allows(origin)
     return JSONResponse({"origin": origin, "allowed": allowed}, headers={"Cache-Control": "no-store", **OPEN_TO_ALL_ORIGINS})
 
 
