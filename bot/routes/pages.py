@@ -12,7 +12,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 # /widget.js is assembled from the chat page's own modules and the widget's shell, so that both render answers
 # from one source. The scripts run in one function scope, in this order; the styles become WIDGET_CSS.
-WIDGET_SCRIPTS = ("dom.js", "api.js", "answer-view.js", "widget-main.js")
+WIDGET_SCRIPTS = ("dom.js", "api.js", "answer-view.js", "widget-identity.js", "widget-main.js")
 WIDGET_STYLES = ("palette.css", "answer.css", "widget.css")
 # Any page may load the widget and ask whether its origin may call the API.
 OPEN_TO_ALL_ORIGINS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
