@@ -13,8 +13,11 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from bot.admin_auth import locked_out_message
 from bot.auth import audit
@@ -117,7 +120,15 @@ def check_csrf(request: Request, principal: Principal) -> None:
         raise HTTPException(403, detail=NO_CSRF)
 
 
-async def authorize(request: Request) -> Principal:
+# Declared for the OpenAPI schema (/docs can send them); the checks themselves are the functions above.
+_bearer_scheme = HTTPBearer(auto_error=False, scheme_name="AdminToken",
+                            description="an API token, or KB_ADMIN_TOKEN")
+_cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="SessionCookie",
+                              description="a signed-in session (POST /v1/auth/login); writes also need X-CSRF-Token")
+
+
+async def authorize(request: Request, _bearer_doc: Annotated[object, Depends(_bearer_scheme)],
+                    _cookie_doc: Annotated[object, Depends(_cookie_scheme)]) -> Principal:
     """The admin routes' guard (`AdminOnly` in bot/deps.py): the principal, when their role may use this route
     (bot/auth/roles.py ROUTE_ROLES; an undeclared route is refused to everyone)."""
     principal = await current_principal(request)

@@ -1,0 +1,72 @@
+"""Widget sites for the identity tests: registered through the admin API, and tokens minted the way a site's
+backend would (PyJWT, HS256), valid or wrong in one named way."""
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+
+from tests.support.accounts import ADMIN
+
+
+def register_site(client, site_id: str, origins: list[str], signed: bool = True) -> str | None:
+    """The site's signing secret (None when unsigned)."""
+    r = client.post("/v1/admin/sites", headers=ADMIN, json={"id": site_id, "name": f"站点 {site_id}",
+                                                            "origins": origins, "signed": signed})
+    assert r.status_code == 201, r.text
+    return r.json().get("secret")
+
+
+def mint(secret: str, site_id: str, agent: str = "agent-007", team: str | None = "售后一组", lifetime: int = 600,
+         issued: float | None = None, **claims) -> str:
+    """A widget token as a site's backend makes one: aud = the site, sub = the agent, team, iat, exp."""
+    now = int(time.time() if issued is None else issued)
+    payload = {"aud": site_id, "sub": agent, "iat": now, "exp": now + lifetime, **claims}
+    if team is not None:
+        payload["team"] = team
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+class SiteWithBackend:
+    """Another site on 127.0.0.1:`port` whose page embeds the widget with data-token-url="/kb-token", and whose
+    backend answers /kb-token with `token()` (what a real site's backend mints for its signed-in agent);
+    `fetched` counts the widget's token requests."""
+
+    def __init__(self, port: int, widget_src: str, token):
+        import http.server
+        import threading
+
+        self.origin = f"http://127.0.0.1:{port}"
+        self.fetched = 0
+        page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>shop</title></head><body>'
+                f'<h1>坐席工作台</h1><script src="{widget_src}" data-title="售后助手" data-token-url="/kb-token" async>'
+                f'</script></body></html>').encode("utf-8")
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/kb-token":
+                    site.fetched += 1
+                    body, ctype = json.dumps({"token": token()}).encode(), "application/json"
+                else:
+                    body, ctype = page, "text/html; charset=utf-8"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="site-with-backend", daemon=True)
+
+    def __enter__(self) -> "SiteWithBackend":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
