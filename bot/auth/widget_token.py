@@ -58,6 +58,8 @@ def verify(token: str, sites: SiteDirectory, origin: str | None, max_seconds: in
         raise _refuse("expired", "已过期", "expired") from None
     except jwt.InvalidSignatureError:
         raise _refuse("invalid", "签名不对", "bad signature") from None
+    except jwt.InvalidAlgorithmError:
+        raise _refuse("invalid", "只接受 HS256 签名", "only the HS256 algorithm is accepted") from None
     except jwt.ImmatureSignatureError:
         raise _refuse("invalid", "签发时间在未来", "issued in the future") from None
     except jwt.PyJWTError as e:
