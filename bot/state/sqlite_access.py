@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.state.base import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, AuditEntry, AuditLog,
@@ -80,140 +81,139 @@ def _insert_new(db: "SQLiteDatabase", sql: str, args: tuple, what: str) -> int:
         raise AlreadyExists(f"已存在 / already exists: {args[0]}") from None
 
 
-def _set_fields(db: "SQLiteDatabase", table: str, key: str, value: str, fields: dict[str, Any], what: str) -> bool:
-    """UPDATE the given columns of one row; whether the row exists."""
-    if not db.read(f"SELECT 1 FROM {table} WHERE {key} = ?", (value,)):
-        return False
-    if fields:
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        db.write(f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*fields.values(), value), what)
-    return True
+class _Table:
+    """One table whose columns are a record dataclass's fields, in order, keyed by the first."""
 
-
-def _account(r: sqlite3.Row) -> Account:
-    return Account(r["name"], r["role"], r["password_hash"], r["created_at"], bool(r["disabled"]), r["last_login"])
-
-
-class SQLiteAccountStore(AccountStore):
-    _COLUMNS = "name, role, password_hash, created_at, disabled, last_login"
+    table: str
+    record: type
+    what: str  # for messages about a failed write
 
     def __init__(self, db: "SQLiteDatabase"):
         self.db = db
+        self.columns = [f.name for f in fields(self.record)]
+        self.key = self.columns[0]
 
-    def _args(self, a: Account) -> tuple:
-        return (a.name, a.role, a.password_hash, a.created_at, 1 if a.disabled else 0, a.last_login)
+    def _row(self, record: Any) -> tuple:
+        return tuple(getattr(record, c) for c in self.columns)
+
+    def _record(self, row: sqlite3.Row) -> Any:
+        return self.record(*(row[c] for c in self.columns))
+
+    def _insert(self, record: Any) -> None:
+        _insert_new(self.db, f"INSERT INTO {self.table} ({', '.join(self.columns)})"
+                             f" VALUES ({', '.join('?' * len(self.columns))})", self._row(record), self.what)
+
+    def _select(self, where: str = "1 = 1", args: tuple = (), order: str = "") -> list[Any]:
+        order = f" ORDER BY {order}" if order else ""
+        rows = self.db.read(f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {where}{order}", args)
+        return [self._record(r) for r in rows]
+
+    def _get(self, value: str) -> Any | None:
+        found = self._select(f"{self.key} = ?", (value,))
+        return found[0] if found else None
+
+    def _update(self, value: str, changes: dict[str, Any]) -> bool:
+        """UPDATE the given columns of one row; whether the row exists."""
+        if self._get(value) is None:
+            return False
+        if changes:
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            self.db.write(f"UPDATE {self.table} SET {assignments} WHERE {self.key} = ?", (*changes.values(), value),
+                          self.what)
+        return True
+
+    def _delete(self, value: str) -> bool:
+        if self._get(value) is None:
+            return False
+        self.db.write(f"DELETE FROM {self.table} WHERE {self.key} = ?", (value,), self.what)
+        return True
+
+
+class SQLiteAccountStore(_Table, AccountStore):
+    table, record, what = "accounts", Account, "an account"
+
+    def _row(self, record: Account) -> tuple:
+        return tuple(int(record.disabled) if c == "disabled" else getattr(record, c) for c in self.columns)
+
+    def _record(self, row: sqlite3.Row) -> Account:
+        return replace(super()._record(row), disabled=bool(row["disabled"]))
 
     def add(self, account: Account) -> None:
-        _insert_new(self.db, f"INSERT INTO accounts ({self._COLUMNS}) VALUES (?,?,?,?,?,?)", self._args(account),
-                    "an account")
+        self._insert(account)
 
     def add_first(self, account: Account) -> bool:
-        self.db.write(f"INSERT INTO accounts ({self._COLUMNS}) SELECT ?,?,?,?,?,?"
-                      " WHERE NOT EXISTS (SELECT 1 FROM accounts)", self._args(account), "the first account")
+        self.db.write(f"INSERT INTO accounts ({', '.join(self.columns)}) SELECT ?,?,?,?,?,?"
+                      " WHERE NOT EXISTS (SELECT 1 FROM accounts)", self._row(account), "the first account")
         stored = self.get(account.name)
         return stored is not None and stored.password_hash == account.password_hash
 
     def get(self, name: str) -> Account | None:
-        rows = self.db.read(f"SELECT {self._COLUMNS} FROM accounts WHERE name = ?", (name,))
-        return _account(rows[0]) if rows else None
+        return self._get(name)
 
     def list(self) -> list[Account]:
-        return [_account(r) for r in self.db.read(f"SELECT {self._COLUMNS} FROM accounts ORDER BY name")]
+        return self._select(order="name")
 
     def update(self, name: str, *, role: str | None = None, password_hash: str | None = None,
                disabled: bool | None = None, last_login: float | None = None) -> bool:
-        fields: dict[str, Any] = {k: v for k, v in (("role", role), ("password_hash", password_hash),
-                                                    ("last_login", last_login)) if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in (("role", role), ("password_hash", password_hash),
+                                                     ("last_login", last_login)) if v is not None}
         if disabled is not None:
-            fields["disabled"] = 1 if disabled else 0
-        return _set_fields(self.db, "accounts", "name", name, fields, "an account")
+            changes["disabled"] = 1 if disabled else 0
+        return self._update(name, changes)
 
     def delete(self, name: str) -> bool:
-        if self.get(name) is None:
-            return False
-        self.db.write("DELETE FROM accounts WHERE name = ?", (name,), "an account")
-        return True
+        return self._delete(name)
 
 
-def _login(r: sqlite3.Row) -> LoginSession:
-    return LoginSession(r["id_hash"], r["account"], r["csrf"], r["created_at"], r["expires_at"], r["ip"],
-                        r["user_agent"])
-
-
-class SQLiteLoginSessionStore(LoginSessionStore):
-    _COLUMNS = "id_hash, account, csrf, created_at, expires_at, ip, user_agent"
-
-    def __init__(self, db: "SQLiteDatabase"):
-        self.db = db
+class SQLiteLoginSessionStore(_Table, LoginSessionStore):
+    table, record, what = "login_sessions", LoginSession, "a sign-in"
 
     def add(self, session: LoginSession) -> None:
-        s = session
-        _insert_new(self.db, f"INSERT INTO login_sessions ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-                    (s.id_hash, s.account, s.csrf, s.created_at, s.expires_at, s.ip, s.user_agent), "a sign-in")
+        self._insert(session)
 
     def get(self, id_hash: str) -> LoginSession | None:
-        rows = self.db.read(f"SELECT {self._COLUMNS} FROM login_sessions WHERE id_hash = ?", (id_hash,))
-        return _login(rows[0]) if rows else None
+        return self._get(id_hash)
 
     def list(self, account: str | None = None) -> list[LoginSession]:
-        where, args = "expires_at > ?", [time.time()]
-        if account is not None:
-            where, args = where + " AND account = ?", args + [account]
-        rows = self.db.read(f"SELECT {self._COLUMNS} FROM login_sessions WHERE {where} ORDER BY created_at DESC",
-                            tuple(args))
-        return [_login(r) for r in rows]
+        if account is None:
+            return self._select("expires_at > ?", (time.time(),), "created_at DESC")
+        return self._select("expires_at > ? AND account = ?", (time.time(), account), "created_at DESC")
 
     def revoke(self, id_hash: str) -> bool:
-        if self.get(id_hash) is None:
-            return False
-        self.db.write("DELETE FROM login_sessions WHERE id_hash = ?", (id_hash,), "a sign-out")
-        return True
+        return self._delete(id_hash)
 
     def revoke_account(self, account: str) -> int:
-        n = len(self.db.read("SELECT id_hash FROM login_sessions WHERE account = ?", (account,)))
-        self.db.write("DELETE FROM login_sessions WHERE account = ?", (account,), "a sign-out")
+        n = len(self._select("account = ?", (account,)))
+        self.db.write("DELETE FROM login_sessions WHERE account = ?", (account,), self.what)
         return n
 
     def remove_expired(self, now: float) -> int:
-        n = len(self.db.read("SELECT id_hash FROM login_sessions WHERE expires_at <= ?", (now,)))
+        n = len(self._select("expires_at <= ?", (now,)))
         if n:
             self.db.write("DELETE FROM login_sessions WHERE expires_at <= ?", (now,), "expired sign-ins")
         return n
 
 
-def _token(r: sqlite3.Row) -> ApiToken:
-    return ApiToken(r["id"], r["name"], r["role"], r["token_hash"], r["created_by"], r["created_at"],
-                    r["last_used"], r["revoked_at"])
-
-
-class SQLiteApiTokenStore(ApiTokenStore):
-    _COLUMNS = "id, name, role, token_hash, created_by, created_at, last_used, revoked_at"
-
-    def __init__(self, db: "SQLiteDatabase"):
-        self.db = db
+class SQLiteApiTokenStore(_Table, ApiTokenStore):
+    table, record, what = "api_tokens", ApiToken, "an API token"
 
     def add(self, token: ApiToken) -> None:
-        t = token
-        _insert_new(self.db, f"INSERT INTO api_tokens ({self._COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (t.id, t.name, t.role, t.token_hash, t.created_by, t.created_at, t.last_used, t.revoked_at),
-                    "an API token")
+        self._insert(token)
 
     def find(self, token_hash: str) -> ApiToken | None:
-        rows = self.db.read(f"SELECT {self._COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                            (token_hash,))
-        return _token(rows[0]) if rows else None
+        found = self._select("token_hash = ? AND revoked_at IS NULL", (token_hash,))
+        return found[0] if found else None
 
     def list(self) -> list[ApiToken]:
-        return [_token(r) for r in self.db.read(f"SELECT {self._COLUMNS} FROM api_tokens ORDER BY created_at DESC")]
+        return self._select(order="created_at DESC")
 
     def revoke(self, token_id: str) -> bool:
-        if not self.db.read("SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL", (token_id,)):
+        if not self._select("id = ? AND revoked_at IS NULL", (token_id,)):
             return False
-        self.db.write("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id), "an API token")
-        return True
+        return self._update(token_id, {"revoked_at": time.time()})
 
     def used(self, token_id: str, ts: float) -> None:
-        self.db.write("UPDATE api_tokens SET last_used = ? WHERE id = ?", (ts, token_id), "an API token")
+        self._update(token_id, {"last_used": ts})
 
 
 class SQLiteAuditLog(AuditLog):
@@ -243,41 +243,34 @@ class SQLiteAuditLog(AuditLog):
                            json.loads(r["detail"]), r["id"]) for r in rows]
 
 
-def _site(r: sqlite3.Row) -> Site:
-    return Site(r["id"], r["name"], tuple(json.loads(r["origins"])), r["secret"], r["created_at"], r["created_by"])
+class SQLiteSiteStore(_Table, SiteStore):
+    table, record, what = "sites", Site, "a site"
 
+    def _row(self, record: Site) -> tuple:
+        return tuple(json.dumps(list(record.origins)) if c == "origins" else getattr(record, c) for c in self.columns)
 
-class SQLiteSiteStore(SiteStore):
-    _COLUMNS = "id, name, origins, secret, created_at, created_by"
-
-    def __init__(self, db: "SQLiteDatabase"):
-        self.db = db
+    def _record(self, row: sqlite3.Row) -> Site:
+        return replace(super()._record(row), origins=tuple(json.loads(row["origins"])))
 
     def add(self, site: Site) -> None:
-        s = site
-        _insert_new(self.db, f"INSERT INTO sites ({self._COLUMNS}) VALUES (?,?,?,?,?,?)",
-                    (s.id, s.name, json.dumps(list(s.origins)), s.secret, s.created_at, s.created_by), "a site")
+        self._insert(site)
 
     def get(self, site_id: str) -> Site | None:
-        rows = self.db.read(f"SELECT {self._COLUMNS} FROM sites WHERE id = ?", (site_id,))
-        return _site(rows[0]) if rows else None
+        return self._get(site_id)
 
     def list(self) -> list[Site]:
-        return [_site(r) for r in self.db.read(f"SELECT {self._COLUMNS} FROM sites ORDER BY id")]
+        return self._select(order="id")
 
     def update(self, site_id: str, *, name: str | None = None, origins: tuple[str, ...] | None = None,
                secret: str | None = None, clear_secret: bool = False) -> bool:
-        fields: dict[str, Any] = {}
+        changes: dict[str, Any] = {}
         if name is not None:
-            fields["name"] = name
+            changes["name"] = name
         if origins is not None:
-            fields["origins"] = json.dumps(list(origins))
+            changes["origins"] = json.dumps(list(origins))
         if secret is not None or clear_secret:
-            fields["secret"] = None if clear_secret else secret
-        return _set_fields(self.db, "sites", "id", site_id, fields, "a site")
+            changes["secret"] = None if clear_secret else secret
+        return self._update(site_id, changes)
 
     def delete(self, site_id: str) -> bool:
-        if self.get(site_id) is None:
-            return False
-        self.db.write("DELETE FROM sites WHERE id = ?", (site_id,), "a site")
-        return True
+        return self._delete(site_id)

@@ -10,7 +10,7 @@ import pytest
 from tests.support.accounts import ADMIN
 from tests.support.browser import widget_ask
 from tests.support.service import SEED_CASE_TITLE, SEED_QUESTION, LiveServer, free_port, service_settings_for
-from tests.support.sites import SiteWithBackend, mint, register_site
+from tests.support.sites import SiteWithBackend, mint
 
 pytestmark = pytest.mark.browser
 

@@ -8,6 +8,7 @@ import time
 import jwt
 
 from tests.support.accounts import ADMIN
+from tests.support.browser import HostPage
 
 
 def register_site(client, site_id: str, origins: list[str], signed: bool = True) -> str | None:
@@ -28,45 +29,16 @@ def mint(secret: str, site_id: str, agent: str = "agent-007", team: str | None =
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
-class SiteWithBackend:
+class SiteWithBackend(HostPage):
     """Another site on 127.0.0.1:`port` whose page embeds the widget with data-token-url="/kb-token", and whose
     backend answers /kb-token with `token()` (what a real site's backend mints for its signed-in agent);
     `fetched` counts the widget's token requests."""
 
     def __init__(self, port: int, widget_src: str, token):
-        import http.server
-        import threading
-
-        self.origin = f"http://127.0.0.1:{port}"
         self.fetched = 0
-        page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>shop</title></head><body>'
-                f'<h1>坐席工作台</h1><script src="{widget_src}" data-title="售后助手" data-token-url="/kb-token" async>'
-                f'</script></body></html>').encode("utf-8")
-        site = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/kb-token":
-                    site.fetched += 1
-                    body, ctype = json.dumps({"token": token()}).encode(), "application/json"
-                else:
-                    body, ctype = page, "text/html; charset=utf-8"
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def kb_token() -> tuple[bytes, str]:
+            self.fetched += 1
+            return json.dumps({"token": token()}).encode(), "application/json"
 
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, name="site-with-backend", daemon=True)
-
-    def __enter__(self) -> "SiteWithBackend":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(port, widget_src, attrs='data-token-url="/kb-token"', routes={"/kb-token": kb_token})
