@@ -112,10 +112,11 @@ def _add_item(w: _Writer, root: Path, item: Item, tmp: Path, counts: dict[str, A
         counts[item.path] = len(files)
     elif item.kind == "version":
         current = path / "CURRENT"
-        vid = current.read_text().strip() if current.is_file() else None
+        named = current.read_bytes() if current.is_file() else b""  # read once: a publish may replace it
+        vid = named.decode().strip() or None
         counts[item.path] = vid
         if vid:
-            w.add_bytes(f"{item.path}/CURRENT", (vid + "\n").encode())
+            w.add_bytes(f"{item.path}/CURRENT", named)
             for f in sorted(p for p in (path / vid).rglob("*") if p.is_file()):
                 w.add_file(f"{item.path}/{vid}/{f.relative_to(path / vid).as_posix()}", f)
     else:  # pragma: no cover - a mistake in items.py

@@ -1,5 +1,5 @@
 /* The 统计 tab: GET /v1/admin/analytics drawn as SVG built here (no chart library, no other host):
-   questions per day (answered / not), the answered and 👍 rates per day, the teams, the unanswered questions
+   questions per day (answered / not), the answered and helpful (👍) rates per day, the teams, the unanswered questions
    grouped by similarity, the passages cited most and those never cited; CSV export of each table. */
 (function () {
   "use strict";
@@ -39,9 +39,16 @@
     return el("figcaption", { class: "legend" }, items.map(([cls, text]) => el("span", {}, [el("i", { class: "swatch " + cls }), text])));
   }
 
+  /* A round top for the axis whose half is round too: 2, 4, 6, 10, 20, 50, 100, ... */
+  function niceMax(n) {
+    if (n <= 10) return Math.max(2, Math.ceil(n / 2) * 2);
+    const step = Math.pow(10, Math.floor(Math.log10(n))) / 2;
+    return Math.ceil(n / step) * step;
+  }
+
   function asksChart(days) {
-    const max = Math.max(1, ...days.map((d) => d.asks));
-    const { root, y } = frame("每天的提问数：已回答与未回答", max, [0, 0.5, 1].map((f) => ({ v: max * f, label: String(Math.round(max * f)) })));
+    const max = niceMax(Math.max(...days.map((d) => d.asks)));
+    const { root, y } = frame("每天的提问数：已回答与未回答", max, [0, 0.5, 1].map((f) => ({ v: max * f, label: String(max * f) })));
     const slot = (W - PAD.l - PAD.r) / days.length;
     const x = (i) => PAD.l + slot * (i + 0.5);
     const bw = Math.max(2, slot * 0.7);
@@ -58,7 +65,7 @@
   }
 
   function ratesChart(days) {
-    const { root, y } = frame("每天的回答率与好评率", 1, [0, 0.5, 1].map((v) => ({ v, label: pct(v) })));
+    const { root, y } = frame("每天的回答率与有帮助比例", 1, [0, 0.5, 1].map((v) => ({ v, label: pct(v) })));
     const slot = (W - PAD.l - PAD.r) / days.length;
     const x = (i) => PAD.l + slot * (i + 0.5);
     const line = (key, cls, value) => {
@@ -70,9 +77,9 @@
       }
     };
     line("回答率", "answered", (d) => d.answered_rate);
-    line("好评率", "helpful", (d) => (d.helpful + d.unhelpful ? d.helpful / (d.helpful + d.unhelpful) : null));
+    line("有帮助比例", "helpful", (d) => (d.helpful + d.unhelpful ? d.helpful / (d.helpful + d.unhelpful) : null));
     xLabels(root, days, x);
-    return [el("h3", { text: "回答率与 👍 好评率" }), root, legend([["answered", "回答率"], ["helpful", "👍 好评率（👍 / (👍 + 👎)）"]])];
+    return [el("h3", { text: "回答率与有帮助比例" }), root, legend([["answered", "回答率"], ["helpful", "有帮助比例（有帮助 / 坐席反馈）"]])];
   }
 
   function stat(k, v) {
@@ -88,8 +95,8 @@
 
   function render(data) {
     const t = data.totals;
-    $("an-totals").replaceChildren(stat("提问", t.asks), stat("回答率", pct(t.answered_rate)), stat("👍", t.helpful),
-      stat("👎", t.unhelpful), stat("👍 好评率", pct(t.helpful_rate)));
+    $("an-totals").replaceChildren(stat("提问", t.asks), stat("回答率", pct(t.answered_rate)), stat("有帮助", t.helpful),
+      stat("没帮助", t.unhelpful), stat("有帮助比例", pct(t.helpful_rate)));
     $("an-chart-asks").replaceChildren(...asksChart(data.per_day));
     $("an-chart-rates").replaceChildren(...ratesChart(data.per_day));
     const teamSel = $("an-team"), chosen = teamSel.value;
@@ -97,7 +104,7 @@
       ...data.teams.map((team) => el("option", { value: team || "(anonymous)", text: team || "（匿名）" })));
     teamSel.value = chosen;
     $("an-teams").replaceChildren(
-      el("thead", {}, [el("tr", {}, ["团队", "提问", "回答率", "👍", "👎"].map((h) => el("th", { scope: "col", text: h })))]),
+      el("thead", {}, [el("tr", {}, ["团队", "提问", "回答率", "有帮助", "没帮助"].map((h) => el("th", { scope: "col", text: h })))]),
       el("tbody", {}, data.per_team.map((r) => el("tr", {}, [r.team || "（匿名）", r.asks, pct(r.answered_rate), r.helpful, r.unhelpful].map((v) => el("td", { text: String(v) }))))));
     $("an-unanswered").replaceChildren(...(data.top_unanswered.length ? data.top_unanswered.map((g) => el("li", {}, [
       el("span", { class: "an-q", text: g.question }), el("span", { class: "an-n", text: g.count + " 次" }),

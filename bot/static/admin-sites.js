@@ -47,7 +47,7 @@
     list = el("div");
     out = el("div", { class: "form-out" });
     const form = el("form", { class: "row add-form" }, [
-      el("span", { class: "field" }, [el("label", { for: "site-id", text: "站点 ID（令牌的 aud）" }), el("input", { id: "site-id", required: true, maxlength: "64", pattern: "[a-z0-9][a-z0-9._-]*", placeholder: "shop" })]),
+      el("span", { class: "field" }, [el("label", { for: "site-id", text: "站点 ID（令牌的 aud）" }), el("input", { id: "site-id", required: true, maxlength: "64", pattern: "[a-z0-9][a-z0-9._\\-]*", placeholder: "shop" })]),
       el("span", { class: "field" }, [el("label", { for: "site-name", text: "名称" }), el("input", { id: "site-name", required: true, maxlength: "100", placeholder: "网上商城" })]),
       el("span", { class: "field wide" }, [el("label", { for: "site-origins", text: "来源（每行一个，如 https://shop.example.com）" }), el("textarea", { id: "site-origins", rows: "2", spellcheck: "false" })]),
       el("label", { class: "check" }, [el("input", { type: "checkbox", id: "site-signed", checked: true }), "生成签名密钥（坐席身份）"]),

@@ -41,9 +41,10 @@ var KBWidgetIdentity = (function () {
       return pending;
     }
 
-    async function headers() {
+    /* The headers to send: with `renewIfDue`, a token about to expire is fetched anew first. */
+    async function headers(renewIfDue) {
       const exp = token ? expiry(token) : null;
-      if (tokenUrl && (!token || (exp !== null && exp - Date.now() / 1000 < RENEW_BEFORE_SECONDS))) {
+      if (renewIfDue !== false && tokenUrl && (!token || (exp !== null && exp - Date.now() / 1000 < RENEW_BEFORE_SECONDS))) {
         try { await renew(); } catch (e) { console.error("坐席知识库助手：无法获取身份令牌（data-token-url=" + tokenUrl + "）：" + e.message); }
       }
       return token ? { "X-KB-Token": token } : {};

@@ -29,7 +29,7 @@
     } catch (e) {
       if (e.status !== 401 || !identity.renewable()) throw e;
       await identity.renew().catch(() => null);
-      return kbapi.request(ORIGIN, method, path, body, await identity.headers());
+      return kbapi.request(ORIGIN, method, path, body, await identity.headers(false));
     }
   }
 

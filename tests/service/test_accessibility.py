@@ -59,7 +59,7 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")
     assert violations(page) == []
     page.click(".tab[data-tab=analytics]")
-    page.locator("#an-chart-asks svg").wait_for()
+    page.locator("#an-chart-asks svg").wait_for(state="attached")
     assert violations(page) == []
     page.click(".tab[data-tab=users]")
     page.locator("#tab-users tr[data-user=a11y-admin]").wait_for()
@@ -89,7 +89,7 @@ def test_admin_page_as_a_viewer(live_server, page_factory):
     sign_in(page, live_server.url, "a11y-viewer")
     assert violations(page) == []
     page.click(".tab[data-tab=analytics]")
-    page.locator("#an-chart-asks svg").wait_for()
+    page.locator("#an-chart-asks svg").wait_for(state="attached")
     assert violations(page) == []
 
 
