@@ -5,7 +5,8 @@
      KBAdmin.can(role)                whether the signed-in role includes `role` (viewer < editor < admin)
      KBAdmin.onTab(name, load)        `load()` runs each time the tab is opened
      KBAdmin.onSignIn(fn)             `fn(me)` runs after each sign-in (and at load when signed in already)
-   Elements with data-min-role="editor" / "admin" are hidden from roles below it. The server checks every
+   Elements with data-min-role="editor" / "admin" are hidden from roles below it, fields with
+   data-readonly-below="editor" are read-only for them. The server checks every
    role itself; hiding only keeps the page honest about what a role can do. */
 var KBAdmin = (function () {
   "use strict";
@@ -43,6 +44,7 @@ var KBAdmin = (function () {
 
   function applyRole() {
     for (const node of document.querySelectorAll("[data-min-role]")) node.hidden = !can(node.dataset.minRole);
+    for (const node of document.querySelectorAll("[data-readonly-below]")) node.readOnly = !can(node.dataset.readonlyBelow);
     $("whoami").textContent = me.name + "（" + (ROLE_NAMES[me.role] || me.role) + "）";
   }
 
