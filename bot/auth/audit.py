@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.state.base import AuditEntry
+from bot.storage import DiskFull
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,14 @@ MAX_CAPTURED_BODY = 64 * 1024
 
 async def record(records, *, actor: str, role: str | None, ip: str, action: str, target: str = "",
                  status: int = 200, detail: dict[str, Any] | None = None) -> None:
-    """Append one entry; a failure to write it is logged, never raised (the action itself already happened)."""
+    """Append one entry; a failure to write it is logged, never raised (the action itself already happened).
+    A full disk is logged by the storage's health record, once per interval (bot/storage.py)."""
     entry = AuditEntry(time.time(), actor, role, ip, action, target, status, detail or {})
     try:
         await run_in_threadpool(records.audit.append, entry)
-    except Exception:  # noqa: BLE001 - e.g. a full disk: the log says so
+    except DiskFull:
+        pass
+    except Exception:  # noqa: BLE001 - the log says so
         log.exception("could not write the audit log entry %s", entry)
 
 
