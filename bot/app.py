@@ -10,17 +10,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot.admin_auth import AdminLockout, check_admin_token
+from bot.auth.audit import AuditMiddleware
+from bot.auth.first_admin import make_first_admin
+from bot.auth.site_directory import SiteCORSMiddleware, SiteDirectory
+from bot.auth.widget_token import HEADER as WIDGET_TOKEN_HEADER
+from bot.auth.sessions import LoginGuard
 from bot.deps import ServiceState
 from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, ask, ops, pages
+from bot.routes import admin, analytics, ask, audit, auth, ops, pages, sites, users
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from bot.state import open_app_state
 from bot.storage import install_disk_full_handlers
@@ -38,7 +42,9 @@ DESCRIPTION = """
 and 案例 (cases) quoted from training documents, each with its source, or `matched: false`.
 
 * Agents: `POST /v1/ask`, `POST /v1/feedback`, `GET /v1/passages/{id}`.
-* Editors (`Authorization: Bearer <KB_ADMIN_TOKEN>`): `/v1/admin/...`.
+* Editors: `/v1/admin/...`, signed in (`POST /v1/auth/login`: a session cookie, and `X-CSRF-Token` on every
+  write) or with `Authorization: Bearer <API token or KB_ADMIN_TOKEN>`; each route needs a role (viewer, editor,
+  admin).
 * Operations: `/healthz`, `/readyz`, `/metrics`.
 """
 
@@ -155,9 +161,13 @@ def create_app(
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
             admin_lockout=AdminLockout.from_settings(settings),
+            login_guard=LoginGuard.from_settings(settings),
         )
         state.holder.encoder = encoder
         app.state.service = state
+        await run_in_threadpool(make_first_admin, app_state, settings)
+        site_directory.store = app_state.sites
+        await run_in_threadpool(site_directory.refresh)
         await run_in_threadpool(state.jobs.recover)
         await run_in_threadpool(_cleanup_leftovers, state)
         opener = open_kb or _kb_opener(state.content)
@@ -187,6 +197,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    site_directory = app.state.site_directory = SiteDirectory(list(settings.cors_origins))
     install_error_handlers(app)
     install_disk_full_handlers(app)
 
@@ -219,6 +230,11 @@ def create_app(
 
     app.include_router(ask.router)
     app.include_router(admin.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(audit.router)
+    app.include_router(sites.router)
+    app.include_router(analytics.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     swagger = pages.swagger_dir()
@@ -229,14 +245,15 @@ def create_app(
     # Middleware: the last added runs first.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type"],
-            max_age=600,
-        )
+    # Other sites' pages (the widget): KB_CORS_ORIGINS and every registered site's origins.
+    app.add_middleware(
+        SiteCORSMiddleware,
+        directory=site_directory,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", WIDGET_TOKEN_HEADER],
+        max_age=600,
+    )
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,4 +1,5 @@
-"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve, migrate."""
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve, migrate; user,
+backup and restore (bot/cli_admin.py)."""
 from __future__ import annotations
 
 import argparse
@@ -331,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("config-doc", help="write docs/configuration.md from the settings (kb/settings.py)")
     s.add_argument("--out", default=None, help="where to write it (default: docs/configuration.md)")
     s.set_defaults(fn=cmd_config_doc)
+
+    from bot.cli_admin import add_commands
+
+    add_commands(sub)
     return p
 
 

@@ -1,7 +1,6 @@
 """Shared objects reached by routes through `Depends` aliases."""
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -9,14 +8,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.admin_auth import AdminLockout, locked_out_message
+from bot.admin_auth import AdminLockout
+from bot.auth.principal import authorize
+from bot.auth.sessions import LoginGuard
+from bot.auth.widget_token import widget_identity
 from bot.holder import KBHolder, KBNotReady
 from bot.jobs import JobRunner
 from bot.metrics import Metrics
 from bot.security import RateLimiter
 from bot.state import AppState, FeedbackStore
+from bot.state.base import AskerIdentity
 from kb.settings import Settings
 from kb.state import Content, DictionaryStore, DocumentStore
 
@@ -24,8 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from kb.knowledge_base import KnowledgeBase
 else:
     KnowledgeBase = Any
-
-ADMIN_DISABLED = "admin disabled: set KB_ADMIN_TOKEN / 管理功能未启用：请设置 KB_ADMIN_TOKEN"
 
 
 @dataclass
@@ -37,7 +37,8 @@ class ServiceState:
     content: Content  # the KB's shared state: documents, dictionary, versions, conversations (kb/state)
     metrics: Metrics
     limiter: RateLimiter
-    admin_lockout: AdminLockout
+    admin_lockout: AdminLockout  # clients sending wrong bearer tokens
+    login_guard: LoginGuard  # sign-in attempts: rate limit and lockout
     # Questions are answered on these threads: a plain executor hands a call over and back ~25 us faster
     # than anyio's thread pool, whose capacity (40) it keeps (a question waits on the model, not the CPU).
     ask_pool: ThreadPoolExecutor = field(
@@ -112,8 +113,18 @@ async def get_kb(state: State) -> AsyncIterator[KnowledgeBase]:
 CurrentKB = Annotated[KnowledgeBase, Depends(get_kb)]
 
 
-async def rate_limited(request: Request, state: State) -> None:
-    client = request.client.host if request.client else "unknown"
+async def get_asker(request: Request) -> AskerIdentity | None:
+    return await widget_identity(request)
+
+
+# Who is asking, when the widget passed a site's signed token (None: anonymous); 401 for a refused token.
+Asker = Annotated[AskerIdentity | None, Depends(get_asker)]
+
+
+async def rate_limited(request: Request, state: State, who: Asker) -> None:
+    """A bucket per agent when the widget says who is asking (a contact centre behind one address), else per
+    client address."""
+    client = f"agent:{who.site}:{who.agent}" if who else (request.client.host if request.client else "unknown")
     ok, wait = state.limiter.allow(client)
     if not ok:
         raise HTTPException(
@@ -126,30 +137,5 @@ async def rate_limited(request: Request, state: State) -> None:
 RateLimited = Depends(rate_limited)
 
 
-_bearer = HTTPBearer(auto_error=False, description="KB_ADMIN_TOKEN", scheme_name="AdminToken")
-
-
-async def require_admin(
-    request: Request, state: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    token = state.settings.admin_token
-    expected = token.get_secret_value() if token is not None else ""
-    if not expected:
-        raise HTTPException(503, detail=ADMIN_DISABLED)
-    given = (creds.credentials if creds is not None else "").strip()
-    if not given:
-        raise HTTPException(
-            401, detail="需要管理令牌 / admin token required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    client = request.client.host if request.client else "unknown"
-    locked = state.admin_lockout.seconds_locked(client)
-    if locked > 0:  # a client guessing tokens gets no answer about them until its lockout ends
-        raise HTTPException(429, detail=locked_out_message(locked),
-                            headers={"Retry-After": str(max(1, int(locked + 0.999)))})
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        state.admin_lockout.failed(client)
-        raise HTTPException(403, detail="管理令牌不正确 / wrong admin token")
-    state.admin_lockout.succeeded(client)
-
-
-AdminOnly = Depends(require_admin)
+# Every admin route: who the request is, and whether their role may use the route (bot/auth/roles.py).
+AdminOnly = Depends(authorize)

@@ -88,16 +88,27 @@ class Settings(BaseSettings):
                                                               "(rate limit, admin lockout); anyone else's is ignored")
     access_log: bool = Field(False, description="uvicorn's line per request (every question is in the ask log and "
                                                 "/metrics already)")
-    admin_token: SecretStr | None = Field(None, description="bearer token for /admin and /v1/admin/*; unset = "
-                                                            "admin disabled")
-    admin_lockout_failures: int = Field(5, ge=0, description="wrong admin tokens in a row after which a client "
-                                                             "address is locked out of the admin API (429, even "
-                                                             "with the right token); 0 = never")
+    admin_token: SecretStr | None = Field(None, description="a bearer token with the admin role on /v1/admin/* "
+                                                            "(automation; editors sign in with accounts); unset = "
+                                                            "none")
+    first_admin: bool = Field(True, description="at a start with no account at all, make the account `admin` with "
+                                                "a random password and print it and the sign-in address once in "
+                                                "the log")
+    session_hours: float = Field(12.0, gt=0, description="how long an admin-page sign-in lasts")
+    login_rate_per_minute: int = Field(10, ge=0, description="sign-in attempts a client address may make a minute; "
+                                                            "0 = no limit")
+    admin_lockout_failures: int = Field(5, ge=0, description="wrong tokens or passwords in a row after which a "
+                                                             "client address (and, for passwords, the account "
+                                                             "name) is locked out (429, even with the right "
+                                                             "one); 0 = never")
     admin_lockout_seconds: float = Field(60.0, gt=0, description="how long the first lockout lasts; each further one "
                                                                  "for the same address lasts twice as long, up to an "
                                                                  "hour")
     cors_origins: list[str] = Field(default_factory=list, description="other origins allowed to call the API "
-                                                                      "(the widget on other sites)")
+                                                                      "(the widget on other sites), besides the "
+                                                                      "sites registered in the admin page")
+    widget_token_max_seconds: int = Field(3600, gt=0, description="longest lifetime (exp - iat) a site's signed "
+                                                                  "widget token may have")
     frame_ancestors: str = Field("'self'", description="CSP frame-ancestors of the pages")
     max_question_chars: int = Field(500, description="longest question accepted")
     max_body_bytes: int = Field(64 * 1024, description="largest request body (uploads: max_upload_bytes)")

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from bot.deps import AppSettings, CurrentKB, Feedback, RateLimited, ServiceState, State
+from bot.deps import AppSettings, Asker, CurrentKB, Feedback, RateLimited, ServiceState, State
 from bot.schemas import Answer, AskRequest, FeedbackRequest, PassageView
+from bot.state.base import AskerIdentity
 from kb.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["agents"])
@@ -46,7 +47,8 @@ def checked(body: AskRequest, settings: Settings) -> tuple[str, int]:
     return question, body.top_k if "top_k" in body.model_fields_set else settings.top_k
 
 
-def _answer_json(kb, state: ServiceState, question: str, top_k: int, session_id: str | None) -> bytes:
+def _answer_json(kb, state: ServiceState, question: str, top_k: int, session_id: str | None,
+                 who: AskerIdentity | None) -> bytes:
     """On an ask thread: the answer, logged and counted, rendered as JSON there (the event loop only sends
     the bytes). The answer is an `Answer` built by `kb` already: no FastAPI response validation or
     re-encoding."""
@@ -55,21 +57,21 @@ def _answer_json(kb, state: ServiceState, question: str, top_k: int, session_id:
     ms = (time.perf_counter() - t0) * 1000
     data = answer.model_dump()
     state.metrics.asks.labels("true" if answer.matched else "false").inc()
-    state.app_state.asks.log(data, ms)  # queued, written by the log's own thread
+    state.app_state.asks.log(data, ms, who)  # queued, written by the log's own thread
     return orjson.dumps(data)
 
 
 @router.post("/ask", dependencies=[RateLimited], summary="Ask the knowledge base", response_model=Answer)
-async def ask(body: AskRequest, kb: CurrentKB, state: State) -> Response:
+async def ask(body: AskRequest, kb: CurrentKB, state: State, who: Asker) -> Response:
     """Returns the matching 原则 (principles) and 案例 (cases), each with its source, or matched=false."""
     question, top_k = checked(body, state.settings)
     content = await asyncio.get_running_loop().run_in_executor(
-        state.ask_pool, _answer_json, kb, state, question, top_k, body.session_id)
+        state.ask_pool, _answer_json, kb, state, question, top_k, body.session_id, who)
     return Response(content, media_type="application/json")
 
 
 @router.post("/feedback", status_code=201, dependencies=[RateLimited], summary="Feedback on an answer (helpful or not)")
-async def feedback(body: FeedbackRequest, feedback: Feedback, state: State) -> dict:
+async def feedback(body: FeedbackRequest, feedback: Feedback, state: State, who: Asker) -> dict:
     if not body.question.strip():
         raise _invalid("question", "问题不能为空 / question must not be empty")
     kb = state.holder.kb
@@ -81,6 +83,7 @@ async def feedback(body: FeedbackRequest, feedback: Feedback, state: State) -> d
         (body.comment or "").strip() or None,
         body.session_id,
         getattr(kb, "version_id", None),
+        who,
     )
     return {"id": fid, "ok": True}
 

@@ -12,7 +12,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 # /widget.js is assembled from the chat page's own modules and the widget's shell, so that both render answers
 # from one source. The scripts run in one function scope, in this order; the styles become WIDGET_CSS.
-WIDGET_SCRIPTS = ("dom.js", "api.js", "answer-view.js", "widget-main.js")
+WIDGET_SCRIPTS = ("dom.js", "api.js", "answer-view.js", "widget-identity.js", "widget-main.js")
 WIDGET_STYLES = ("palette.css", "answer.css", "widget.css")
 # Any page may load the widget and ask whether its origin may call the API.
 OPEN_TO_ALL_ORIGINS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
@@ -67,13 +67,12 @@ async def widget_js() -> Response:
 
 @router.get("/widget-access")
 async def widget_access(request: Request) -> JSONResponse:
-    """Whether the page embedding the widget may call the API (its origin is in KB_CORS_ORIGINS, or is this
-    service's own). The browser hides why a refused cross-origin call failed; the widget asks here to tell
+    """Whether the page embedding the widget may call the API (its origin is in KB_CORS_ORIGINS or a registered
+    site's, or is this service's own). The browser hides why a refused cross-origin call failed; the widget asks here to tell
     "this site is not authorised" from "the service is down"."""
     origin = request.headers.get("origin")
-    allowed_origins = request.app.state.settings.cors_origins
     own = f"{request.url.scheme}://{request.url.netloc}"
-    allowed = origin is None or origin == own or "*" in allowed_origins or origin in allowed_origins
+    allowed = origin is None or origin == own or request.app.state.site_directory.allows(origin)
     return JSONResponse({"origin": origin, "allowed": allowed}, headers={"Cache-Control": "no-store", **OPEN_TO_ALL_ORIGINS})
 
 

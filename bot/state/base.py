@@ -3,6 +3,11 @@
     AskLog          every question answered (written off the request path, in batches)
     FeedbackStore   agents' feedback on answers
     JobStore        re-index jobs, shared by every worker process, and the JobLock a running job holds
+    AccountStore    editors' accounts: name, role, password hash (bot/auth)
+    LoginSessionStore  signed-in browsers of the admin page (the cookie's hash), revocable
+    ApiTokenStore   API tokens for automation, stored hashed, each with a role
+    AuditLog        every admin action, append-only
+    SiteStore       sites that embed the widget: allowed origins and the secret their tokens are signed with
 
 Every method may be called from several threads at once. A write the storage has no room for raises
 bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`; a storage
@@ -23,7 +28,8 @@ from kb.state import Portable
 
 
 class AskedQuestion(NamedTuple):
-    """One row of the ask log."""
+    """One row of the ask log. `cited`: the ids of every passage the answer quoted, space-separated; `agent`,
+    `team`, `site`: who asked, when the widget passed a signed identity (bot/auth/widget_token.py)."""
 
     ts: float
     question: str
@@ -35,15 +41,30 @@ class AskedQuestion(NamedTuple):
     ms: float
     session_id: str | None
     version: str | None
+    cited: str = ""
+    agent: str | None = None
+    team: str | None = None
+    site: str | None = None
 
 
-def asked_question(answer: dict[str, Any], ms: float) -> AskedQuestion:
-    """The log row of an answer (`Answer.model_dump()`): its first principle, case or passage is the top."""
+@dataclass(frozen=True)
+class AskerIdentity:
+    """Who asked, as a site's signed widget token says (bot/auth/widget_token.py)."""
+
+    agent: str
+    team: str | None
+    site: str
+
+
+def asked_question(answer: dict[str, Any], ms: float, who: AskerIdentity | None = None) -> AskedQuestion:
+    """The log row of an answer (`Answer.model_dump()`): its first principle, case or passage is the top;
+    the principles and cases it quotes are `cited`."""
     top = None
     for group in ("principles", "cases", "passages"):
         if answer.get(group):
             top = answer[group][0]
             break
+    cited = [c.get("id") for group in ("principles", "cases") for c in answer.get(group) or [] if c.get("id")]
     return AskedQuestion(
         time.time(),
         str(answer.get("question", "")),
@@ -55,11 +76,15 @@ def asked_question(answer: dict[str, Any], ms: float) -> AskedQuestion:
         round(ms, 1),
         answer.get("session_id"),
         answer.get("version"),
+        " ".join(dict.fromkeys(cited)),
+        who.agent if who else None,
+        who.team if who else None,
+        who.site if who else None,
     )
 
 
 class FeedbackRow(NamedTuple):
-    """One piece of feedback, as exported."""
+    """One piece of feedback, as stored and exported; `agent`, `team`, `site` as for AskedQuestion."""
 
     ts: float
     question: str
@@ -68,6 +93,16 @@ class FeedbackRow(NamedTuple):
     comment: str | None
     session_id: str | None
     version: str | None
+    agent: str | None = None
+    team: str | None = None
+    site: str | None = None
+
+
+def feedback_row(question: str, passage_id: str | None, helpful: bool, comment: str | None,
+                 session_id: str | None, version: str | None, who: "AskerIdentity | None") -> FeedbackRow:
+    """The stored row of one piece of feedback, given now."""
+    return FeedbackRow(time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version,
+                       who.agent if who else None, who.team if who else None, who.site if who else None)
 
 
 class RowRecords(Portable):
@@ -110,8 +145,13 @@ class AskLog(RowRecords):
     count_key = "asks"
 
     @abstractmethod
-    def log(self, answer: dict[str, Any], ms: float) -> None:
+    def log(self, answer: dict[str, Any], ms: float, who: AskerIdentity | None = None) -> None:
         """Queue one answered question (never blocks on the storage, never raises for it)."""
+
+    @abstractmethod
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        """Every question asked at or after `ts`, oldest first, for analytics: ts, question, matched, confidence,
+        top_passage, cited, agent, team, site."""
 
     @abstractmethod
     def unanswered(self, limit: int) -> list[dict[str, Any]]:
@@ -133,8 +173,12 @@ class FeedbackStore(RowRecords):
 
     @abstractmethod
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
-            session_id: str | None = None, version: str | None = None) -> int:
+            session_id: str | None = None, version: str | None = None, who: AskerIdentity | None = None) -> int:
         """Store one piece of feedback (committed when this returns); its id."""
+
+    @abstractmethod
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        """Every piece of feedback given at or after `ts`, oldest first: ts, passage_id, helpful, agent, team."""
 
     @abstractmethod
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
@@ -206,6 +250,170 @@ class JobStore(ABC):
         pass
 
 
+# --- who may change the KB: accounts, signed-in browsers, API tokens, the audit log, widget sites ---------
+
+class AlreadyExists(ValueError):
+    """A record with that name or id is stored already."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str  # viewer, editor or admin (bot/auth/roles.py)
+    password_hash: str  # argon2 (bot/auth/passwords.py); never the password
+    created_at: float
+    disabled: bool = False
+    last_login: float | None = None
+
+
+class AccountStore(ABC):
+    @abstractmethod
+    def add(self, account: Account) -> None:
+        """Store a new account; AlreadyExists for a taken name."""
+
+    @abstractmethod
+    def add_first(self, account: Account) -> bool:
+        """Store `account` only while there is no account at all (one statement: of several processes
+        starting at once, one creates it); whether it was stored."""
+
+    @abstractmethod
+    def get(self, name: str) -> Account | None: ...
+
+    @abstractmethod
+    def list(self) -> list[Account]:
+        """Every account, by name."""
+
+    @abstractmethod
+    def update(self, name: str, *, role: str | None = None, password_hash: str | None = None,
+               disabled: bool | None = None, last_login: float | None = None) -> bool:
+        """Change the given fields; False when there is no such account."""
+
+    @abstractmethod
+    def delete(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    id_hash: str  # sha256 of the cookie's value: the stored record cannot be replayed as a cookie
+    account: str
+    csrf: str  # what the page sends back in X-CSRF-Token on every write
+    created_at: float
+    expires_at: float
+    ip: str
+    user_agent: str
+
+
+class LoginSessionStore(ABC):
+    @abstractmethod
+    def add(self, session: LoginSession) -> None: ...
+
+    @abstractmethod
+    def get(self, id_hash: str) -> LoginSession | None:
+        """The session, expired or not (the caller checks `expires_at`)."""
+
+    @abstractmethod
+    def list(self, account: str | None = None) -> list[LoginSession]:
+        """Sessions not yet expired, newest first (one account's, or everyone's)."""
+
+    @abstractmethod
+    def revoke(self, id_hash: str) -> bool: ...
+
+    @abstractmethod
+    def revoke_account(self, account: str) -> int:
+        """End every session of an account (a new password, a disabled account); how many."""
+
+    @abstractmethod
+    def remove_expired(self, now: float) -> int: ...
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str  # public, shown in lists; the token itself is only shown once, when made
+    name: str
+    role: str
+    token_hash: str  # sha256 of the token (256 random bits: a fast hash is enough to find it, not to guess it)
+    created_by: str
+    created_at: float
+    last_used: float | None = None
+    revoked_at: float | None = None
+
+
+class ApiTokenStore(ABC):
+    @abstractmethod
+    def add(self, token: ApiToken) -> None: ...
+
+    @abstractmethod
+    def find(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, unless revoked."""
+
+    @abstractmethod
+    def list(self) -> list[ApiToken]:
+        """Every token, revoked ones too, newest first."""
+
+    @abstractmethod
+    def revoke(self, token_id: str) -> bool:
+        """False when there is no such token or it was revoked already."""
+
+    @abstractmethod
+    def used(self, token_id: str, ts: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    ts: float
+    actor: str  # an account's name, "token:<name>", "KB_ADMIN_TOKEN", or the name tried at a failed login
+    role: str | None
+    ip: str
+    action: str  # e.g. "POST /v1/admin/documents", "login", "login.failed"
+    target: str  # what it acted on: a document, an account, a token id ("" when nothing in particular)
+    status: int  # the HTTP status it was answered with
+    detail: dict[str, Any]
+    id: int | None = None
+
+
+class AuditLog(ABC):
+    """Append-only: nothing updates or deletes an entry (the embedded backend refuses it with triggers)."""
+
+    @abstractmethod
+    def append(self, entry: AuditEntry) -> int:
+        """Store one entry (committed when this returns); its id."""
+
+    @abstractmethod
+    def query(self, *, actor: str | None = None, action: str | None = None, since: float | None = None,
+              until: float | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """Entries newest first; `action` matches as a prefix, `actor` exactly."""
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str  # the `aud` of its widget tokens
+    name: str
+    origins: tuple[str, ...]  # where its pages are: allowed to call the API (CORS)
+    secret: str | None  # the HS256 key its backend signs widget tokens with; None = anonymous widget only
+    created_at: float
+    created_by: str
+
+
+class SiteStore(ABC):
+    @abstractmethod
+    def add(self, site: Site) -> None:
+        """AlreadyExists for a taken id."""
+
+    @abstractmethod
+    def get(self, site_id: str) -> Site | None: ...
+
+    @abstractmethod
+    def list(self) -> list[Site]:
+        """Every site, by id."""
+
+    @abstractmethod
+    def update(self, site_id: str, *, name: str | None = None, origins: tuple[str, ...] | None = None,
+               secret: str | None = None, clear_secret: bool = False) -> bool: ...
+
+    @abstractmethod
+    def delete(self, site_id: str) -> bool: ...
+
+
 @dataclass
 class AppState:
     """One backend's records, and whether its writes work (`storage`: the admin status and /readyz)."""
@@ -214,6 +422,11 @@ class AppState:
     feedback: FeedbackStore
     jobs: JobStore
     storage: StorageHealth
+    accounts: AccountStore
+    logins: LoginSessionStore
+    tokens: ApiTokenStore
+    audit: AuditLog
+    sites: SiteStore
 
     def review_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first: what editors review."""

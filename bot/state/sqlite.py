@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.state.ask_queue import AskQueue
-from bot.state.base import (AppState, AskedQuestion, AskLog, FeedbackRow, FeedbackStore, JobStore,
-                            asked_question)
+from bot.state.base import (AppState, AskedQuestion, AskerIdentity, AskLog, FeedbackRow, FeedbackStore, JobStore,
+                            asked_question, feedback_row)
 from bot.state.file_lock import FileJobLock
+from bot.state.sqlite_access import (ACCESS_SCHEMA, SQLiteAccountStore, SQLiteApiTokenStore, SQLiteAuditLog,
+                                     SQLiteLoginSessionStore, SQLiteSiteStore)
 from bot.storage import DiskFull, StorageHealth, is_disk_full
 
 SCHEMA = """
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS asks (
     version TEXT
 );
 CREATE INDEX IF NOT EXISTS asks_unmatched ON asks (matched, ts);
+CREATE INDEX IF NOT EXISTS asks_ts ON asks (ts);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -59,6 +62,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     updated REAL NOT NULL
 );
 """
+# Columns added to a table after its first release: a database made before them gets them at open.
+ADDED_COLUMNS = {
+    "asks": (("cited", "TEXT NOT NULL DEFAULT ''"), ("agent", "TEXT"), ("team", "TEXT"), ("site", "TEXT")),
+    "feedback": (("agent", "TEXT"), ("team", "TEXT"), ("site", "TEXT")),
+}
 
 
 class SQLiteDatabase:
@@ -75,7 +83,12 @@ class SQLiteDatabase:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=5000")
-            self.conn.executescript(SCHEMA)
+            self.conn.executescript(SCHEMA + ACCESS_SCHEMA)
+            for table, columns in ADDED_COLUMNS.items():
+                have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+                for name, decl in columns:
+                    if name not in have:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
             self.conn.commit()
 
     def write(self, sql: str, args: tuple, what: str) -> int:
@@ -117,7 +130,7 @@ class SQLiteDatabase:
 
 class SQLiteAskLog(AskLog):
     _INSERT = ("INSERT INTO asks (ts, question, matched, confidence, top_passage, top_title, top_doc, ms,"
-               " session_id, version) VALUES (?,?,?,?,?,?,?,?,?,?)")
+               " session_id, version, cited, agent, team, site) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
@@ -126,8 +139,14 @@ class SQLiteAskLog(AskLog):
     def insert(self, rows: list[AskedQuestion]) -> None:
         self.db.write_many(self._INSERT, rows)
 
-    def log(self, answer: dict[str, Any], ms: float) -> None:
-        self.queue.put(asked_question(answer, ms))
+    def log(self, answer: dict[str, Any], ms: float, who: AskerIdentity | None = None) -> None:
+        self.queue.put(asked_question(answer, ms, who))
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        self.queue.flush()
+        rows = self.db.read("SELECT ts, question, matched, confidence, top_passage, cited, agent, team, site"
+                            " FROM asks WHERE ts >= ? ORDER BY ts, id", (ts,))
+        return [dict(r) for r in rows]
 
     def unanswered(self, limit: int) -> list[dict[str, Any]]:
         self.queue.flush()
@@ -152,18 +171,16 @@ class SQLiteAskLog(AskLog):
 
 
 class SQLiteFeedbackStore(FeedbackStore):
-    _INSERT = f"INSERT INTO feedback ({', '.join(FeedbackRow._fields)}) VALUES (?,?,?,?,?,?,?)"
+    _INSERT = (f"INSERT INTO feedback ({', '.join(FeedbackRow._fields)})"
+               f" VALUES ({', '.join('?' * len(FeedbackRow._fields))})")
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
 
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
-            session_id: str | None = None, version: str | None = None) -> int:
+            session_id: str | None = None, version: str | None = None, who: AskerIdentity | None = None) -> int:
         return self.db.write(
-            self._INSERT,
-            FeedbackRow(time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
-            "feedback",
-        )
+            self._INSERT, feedback_row(question, passage_id, helpful, comment, session_id, version, who), "feedback")
 
     def rows(self) -> Iterator[FeedbackRow]:
         return (FeedbackRow(*row) for row in self.db.read(
@@ -171,6 +188,11 @@ class SQLiteFeedbackStore(FeedbackStore):
 
     def insert(self, rows: list[FeedbackRow]) -> None:
         self.db.write_many(self._INSERT, rows)
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        rows = self.db.read("SELECT ts, passage_id, helpful, agent, team FROM feedback WHERE ts >= ?"
+                            " ORDER BY ts, id", (ts,))
+        return [dict(r) for r in rows]
 
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
         rows = self.db.read(
@@ -232,7 +254,10 @@ class SQLiteAppState(AppState):
     def __init__(self, path: Path):
         self.db = SQLiteDatabase(path)
         super().__init__(asks=SQLiteAskLog(self.db), feedback=SQLiteFeedbackStore(self.db),
-                         jobs=SQLiteJobStore(self.db), storage=self.db.storage)
+                         jobs=SQLiteJobStore(self.db), storage=self.db.storage,
+                         accounts=SQLiteAccountStore(self.db), logins=SQLiteLoginSessionStore(self.db),
+                         tokens=SQLiteApiTokenStore(self.db), audit=SQLiteAuditLog(self.db),
+                         sites=SQLiteSiteStore(self.db))
 
     def close(self) -> None:
         super().close()

@@ -1,10 +1,11 @@
-/* Editors' admin page. The token is kept in sessionStorage; all document text is rendered as text. */
+/* Editors' admin page: status, documents, re-index, the feedback queue, dictionary and synonyms. Signing in,
+   the CSRF token and the tabs are admin-session.js's (KBAdmin); all document text is rendered as text. */
 (function () {
   "use strict";
   const { el } = KBDom;
-  const { api, toast, formatBytes, formatTime } = KBUI;
+  const { toast, formatBytes, formatTime } = KBUI;
   const $ = (id) => document.getElementById(id);
-  const TOKEN_KEY = "kb.admin.token";
+  const adminApi = KBAdmin.api;
 
   const STAGES = {
     queued: "排队中", starting: "准备", load: "读取文档", clean: "清洗文本", split: "切分段落", embed: "计算向量",
@@ -14,69 +15,21 @@
   const STATES = { queued: "排队中", running: "索引中", succeeded: "已完成", failed: "失败" };
   const STATUS = { indexed: "已索引", pending: "待索引", removed: "已删除（待重建）", error: "读取失败" };
 
-  let token = null;
-  try { token = sessionStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
   let polling = null;
 
-  function adminApi(method, path, body) {
-    return api(method, path, body, token ? { Authorization: "Bearer " + token } : {}).catch((e) => {
-      if (e.status === 401 || e.status === 403) {
-        showLogin(e.status === 403 ? "令牌不正确，请重新输入" : "");
-      } else if (e.status === 503 && /admin disabled/.test(e.message)) {
-        showDisabled();
-      }
-      throw e;
-    });
-  }
-
-  function show(which) {
-    $("disabled").hidden = which !== "disabled";
-    $("login").hidden = which !== "login";
-    $("app").hidden = which !== "app";
-    $("logout").hidden = which !== "app";
-  }
-  function showDisabled() { show("disabled"); }
-  function showLogin(msg) {
-    show("login");
-    $("login-error").textContent = msg || "";
-    $("token").focus();
-  }
-
   async function start() {
-    if (!token) {
-      // Ask the server first: without a configured token the page says so instead of prompting.
-      try {
-        await api("GET", "/v1/admin/status");
-      } catch (e) {
-        if (e.status === 503 && /admin disabled/.test(e.message)) return showDisabled();
-      }
-      return showLogin("");
-    }
     try {
       const st = await adminApi("GET", "/v1/admin/status");
-      show("app");
       renderStatus(st);
       if (st.job) pollJob(st.job.id);
       else if (st.last_job) renderJob(st.last_job);
       loadDocs();
       loadFeedback();
     } catch (e) {
-      if (e.status !== 401 && e.status !== 403 && e.status !== 503) toast(e.message);
+      if (e.status !== 401) toast(e.message);
     }
   }
-
-  $("login-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    token = $("token").value.trim();
-    try { sessionStorage.setItem(TOKEN_KEY, token); } catch (e) { /* ignore */ }
-    $("token").value = "";
-    start();
-  });
-  $("logout").addEventListener("click", () => {
-    token = null;
-    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
-    showLogin("");
-  });
+  KBAdmin.onSignIn(start);
 
   function stat(k, v, cls) {
     return el("div", { class: "stat" }, [el("div", { class: "v" + (cls ? " " + cls : ""), text: String(v) }), el("div", { class: "k", text: k })]);
@@ -136,8 +89,8 @@
     if (d.error) name.appendChild(el("div", { class: "doc-err", text: "读取失败：" + d.error }));
     const view = el("button", { type: "button", class: "btn ghost small", text: "查看段落", disabled: !d.indexed });
     view.addEventListener("click", () => openPassages(d));
-    const del = el("button", { type: "button", class: "btn danger small", text: "删除", disabled: d.status === "removed" });
-    del.addEventListener("click", () => removeDoc(d));
+    const del = KBAdmin.can("editor") ? el("button", { type: "button", class: "btn danger small", text: "删除", disabled: d.status === "removed" }) : null;
+    if (del) del.addEventListener("click", () => removeDoc(d));
     return el("tr", { dataset: { doc: d.doc_id } }, [
       name,
       el("td", { class: "num-cell", text: formatBytes(d.size) }),
@@ -342,19 +295,31 @@
   saver("dict-form", "/v1/admin/dictionary", "dict-text", "dict-msg");
   saver("syn-form", "/v1/admin/synonyms", "syn-text", "syn-msg");
 
-  /* ---------- tabs ---------- */
-  for (const tab of document.querySelectorAll(".tab")) {
-    tab.addEventListener("click", () => {
-      for (const t of document.querySelectorAll(".tab")) {
-        const on = t === tab;
-        t.classList.toggle("active", on);
-        t.setAttribute("aria-selected", String(on));
-        $("tab-" + t.dataset.tab).hidden = !on;
-      }
-      if (tab.dataset.tab === "feedback") loadFeedback();
-      if (tab.dataset.tab === "dict") loadDict();
-    });
-  }
+  /* ---------- tabs, own password ---------- */
+  KBAdmin.onTab("feedback", loadFeedback);
+  KBAdmin.onTab("dict", loadDict);
+  KBAdmin.onTab("docs", loadDocs);
 
-  start();
+  function closePassword() { $("password-dialog").hidden = true; $("password-open").focus(); }
+  $("password-open").addEventListener("click", () => {
+    $("password-dialog").hidden = false;
+    $("pw-msg").textContent = "";
+    $("pw-current").focus();
+  });
+  $("password-close").addEventListener("click", closePassword);
+  $("password-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const msg = $("pw-msg");
+    try {
+      await adminApi("POST", "/v1/auth/password", { current: $("pw-current").value, new: $("pw-new").value });
+      $("password-form").reset();
+      await KBAdmin.start();  // a new session: a new CSRF token
+      closePassword();
+      toast("新密码已保存，其他已登录的浏览器已退出");
+    } catch (e) {
+      msg.className = "form-msg err";
+      msg.textContent = e.message;
+    }
+  });
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("password-dialog").hidden) closePassword(); });
 })();

@@ -2,10 +2,11 @@
    floating button and a chat panel that asks the knowledge base at this script's own origin.
    /widget.js is this file bundled by bot/routes/pages.py, in one function scope, after dom.js, api.js and
    answer-view.js (the chat page's own answer rendering) and WIDGET_CSS (palette.css, answer.css, widget.css):
-   nothing but window.__kbWidget reaches the embedding page. The styles live in a Shadow DOM (the page's CSS
+   nothing but window.__kbWidget and window.kefuKB (setToken) reaches the embedding page. The styles live in a Shadow DOM (the page's CSS
    cannot leak in or out); no third-party assets; question and document text is rendered as text.
-   Optional attributes: data-title, data-position="left|right", data-color="#1d4ed8", data-open="true". */
-(function (dom, kbapi, answers, css) {
+   Optional attributes: data-title, data-position="left|right", data-color="#1d4ed8", data-open="true",
+   data-token-url (who is asking: widget-identity.js). */
+(function (dom, kbapi, answers, identities, css) {
   "use strict";
   if (window.__kbWidget) return;
   const { el, icon, showToast } = dom;
@@ -15,8 +16,21 @@
   const TITLE = (ds.title || "客服助手").slice(0, 40);
   const COLOR = /^#[0-9a-fA-F]{3,8}$/.test(ds.color || "") ? ds.color : null;
 
+  const identity = identities.create(ds.tokenUrl || null);
+
   function request(method, path, body) {
     return kbapi.request(ORIGIN, method, path, body);
+  }
+
+  /* A call that says who is asking; a refused token (401) is fetched anew once and the call tried again. */
+  async function asAgent(method, path, body) {
+    try {
+      return await kbapi.request(ORIGIN, method, path, body, await identity.headers());
+    } catch (e) {
+      if (e.status !== 401 || !identity.renewable()) throw e;
+      await identity.renew().catch(() => null);
+      return kbapi.request(ORIGIN, method, path, body, await identity.headers(false));
+    }
   }
 
   /* What to tell the user when a call got no response. The browser hides why; the service answers a
@@ -80,8 +94,8 @@
     /* What the shared answer view (answer-view.js) needs from the widget. */
     const answerHost = {
       ask: (text) => ask(text),
-      passage: (id) => request("GET", "/v1/passages/" + encodeURIComponent(id)),
-      feedback: (body) => request("POST", "/v1/feedback", body),
+      passage: (id) => asAgent("GET", "/v1/passages/" + encodeURIComponent(id)),
+      feedback: (body) => asAgent("POST", "/v1/feedback", body),
       notify: (msg) => showToast(toast, msg),
       root: shadow,
     };
@@ -119,7 +133,7 @@
       msgs.scrollTop = msgs.scrollHeight;
       let shown;
       try {
-        const ans = await request("POST", "/v1/ask", { question: q, session_id: sessionId });
+        const ans = await asAgent("POST", "/v1/ask", { question: q, session_id: sessionId });
         sessionId = ans.session_id || sessionId;
         shown = answers.renderAnswer(ans, answerHost);
       } catch (e) {
@@ -143,7 +157,8 @@
     if (ds.open === "true") toggle(true);
   }
 
+  window.kefuKB = { setToken: identity.setToken };
   window.__kbWidget = { loading: true };
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);
-})(KBDom, KBApi, KBAnswer, WIDGET_CSS);
+})(KBDom, KBApi, KBAnswer, KBWidgetIdentity, WIDGET_CSS);

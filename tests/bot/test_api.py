@@ -288,16 +288,21 @@ def test_admin_mutations_require_the_token(client):
     assert client.put("/v1/admin/dictionary", json={"text": "词"}).status_code == 401
 
 
-def test_admin_disabled_without_token(tmp_path, seed_settings, seed_build, model_dir, encoder):
+def test_without_kb_admin_token_editors_still_sign_in(tmp_path, seed_settings, seed_build, model_dir, encoder,
+                                                      caplog):
+    """No KB_ADMIN_TOKEN: the first start made an admin account and logged its password once; it signs in."""
     from bot.app import create_app
 
     settings = service_settings_for(tmp_path, seed_settings, model_dir, admin_token=None)
-    with TestClient(create_app(settings, encoder=encoder)) as c:
+    with caplog.at_level("WARNING", logger="bot.auth.first_admin"), TestClient(create_app(settings, encoder=encoder)) as c:
         for path in ADMIN_GETS:
-            r = c.get(path, headers={"Authorization": "Bearer anything"})
-            assert r.status_code == 503
-            assert "admin disabled: set KB_ADMIN_TOKEN" in r.json()["detail"]
-        assert c.get("/admin").status_code == 200  # the page itself explains it
+            assert c.get(path, headers={"Authorization": "Bearer anything"}).status_code == 403
+            assert c.get(path).status_code == 401
+        password = re.search(r"password: (\S+)", caplog.text).group(1)
+        assert c.post("/v1/auth/login", json={"name": "admin", "password": password}).json()["role"] == "admin"
+        for path in ADMIN_GETS:
+            assert c.get(path).status_code == 200
+        assert c.get("/admin").status_code == 200
         assert c.post("/v1/ask", json={"question": SEED_QUESTION}).status_code == 200
 
 

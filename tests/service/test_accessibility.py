@@ -1,12 +1,13 @@
 """axe-core (tests/js, installed by `make browser`) in a real headless Chromium: no serious or critical
-accessibility violations on the chat page, the admin page (logged out and in), the widget with an answer
-and its demo page."""
+accessibility violations on the chat page, the admin page (logged out and in, every tab, as an admin and as a
+viewer), the widget with an answer and its demo page."""
 from __future__ import annotations
 
 import pytest
 
+from tests.support.admin_page import make_account, sign_in
 from tests.support.browser import AXE, PHONE, widget_ask
-from tests.support.service import ADMIN_TOKEN, SEED_QUESTION
+from tests.support.service import SEED_QUESTION
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +49,8 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     page.goto(live_server.url + "/admin")
     page.locator("#login").wait_for()
     assert violations(page) == []
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#login-form button[type=submit]")
-    page.locator("#doc-rows tr").first.wait_for()
+    make_account(live_server.url, "a11y-admin", "admin")
+    sign_in(page, live_server.url, "a11y-admin")
     assert violations(page) == []
     page.click(".tab[data-tab=feedback]")
     page.locator("#fb-list li").first.wait_for()
@@ -58,9 +58,38 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     page.click(".tab[data-tab=dict]")
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")
     assert violations(page) == []
+    page.click(".tab[data-tab=analytics]")
+    page.locator("#an-chart-asks svg").wait_for(state="attached")
+    assert violations(page) == []
+    page.click(".tab[data-tab=users]")
+    page.locator("#tab-users tr[data-user=a11y-admin]").wait_for()
+    page.fill("#new-token-name", "a11y")
+    page.locator("#tab-users form.add-form button[type=submit]").nth(1).click()
+    page.locator("#tab-users .secret-value").wait_for()
+    assert violations(page) == []
+    page.click(".tab[data-tab=sites]")
+    page.locator("#tab-sites table").wait_for()
+    assert violations(page) == []
+    page.click(".tab[data-tab=audit]")
+    page.locator("#tab-audit tbody tr").first.wait_for()
+    assert violations(page) == []
+    page.click("#password-open")
+    page.locator("#pw-current").wait_for()
+    assert violations(page) == []
+    page.click("#password-close")
     page.click(".tab[data-tab=docs]")
     page.locator("#doc-rows button", has_text="查看段落").first.click()
     page.locator("#drawer .p-card").first.wait_for()
+    assert violations(page) == []
+
+
+def test_admin_page_as_a_viewer(live_server, page_factory):
+    page = new_page(page_factory, PHONE["width"], PHONE["height"])
+    make_account(live_server.url, "a11y-viewer", "viewer")
+    sign_in(page, live_server.url, "a11y-viewer")
+    assert violations(page) == []
+    page.click(".tab[data-tab=analytics]")
+    page.locator("#an-chart-asks svg").wait_for(state="attached")
     assert violations(page) == []
 
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.support.admin_page import make_account, sign_in
 from tests.support.service import ADMIN_TOKEN, LiveServer, service_settings_for
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -54,7 +55,7 @@ EVIL_DOC = f"""宠物托运规范{EVIL}
 def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_settings, seed_build, model_dir,
                                                               encoder, browser):
     """A document whose title, headings and text hold markup, and a question holding markup: the chat
-    page, the widget (shadow DOM) and the admin page show them as text; no element is created, no script runs."""
+    page, the widget (shadow DOM) and the admin page (documents, passages, audit log) show them as text; no element is created, no script runs."""
     import httpx
 
     from bot.app import create_app
@@ -94,15 +95,19 @@ def test_hostile_text_renders_as_text_in_chat_widget_and_admin(tmp_path, seed_se
             ) == 0
             assert EVIL in page.locator("kb-assistant .card", has_text="活体").first.inner_text()
             # admin: documents table and the document's passages
-            page.goto(server.url + "/admin")
-            page.fill("#token", ADMIN_TOKEN)
-            page.click("#login-form button[type=submit]")
+            make_account(server.url, "hostile-admin", "admin")
+            sign_in(page, server.url, "hostile-admin")
             row = page.locator("#doc-rows tr", has_text="evil.txt")
             row.wait_for()
             assert page.locator("#pwned").count() == 0
             row.locator("button", has_text="查看段落").click()
             page.locator("#drawer .p-card").first.wait_for()
             assert EVIL in page.locator("#drawer-body").inner_text()
+            assert page.locator("#pwned").count() == 0
+            # the audit log shows the upload's title as text too
+            page.keyboard.press("Escape")
+            page.click(".tab[data-tab=audit]")
+            page.locator("#tab-audit tbody tr", has_text="POST /v1/admin/documents").first.wait_for()
             assert page.locator("#pwned").count() == 0
             assert page.evaluate("window.__pwned") is None
             assert not errors, errors

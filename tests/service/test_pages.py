@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from tests.support.admin_page import make_account, sign_in
 from tests.support.browser import ask, widget_ask
 from tests.support.service import (
-    ADMIN_TOKEN,
     NEW_DOC_NAME,
     NEW_DOC_QUESTION,
     NEW_DOC_TEXT,
@@ -154,14 +154,8 @@ def test_widget_on_the_demo_page(live_server, page_factory, artifacts):
 
 def test_admin_upload_reindex_then_ask(live_server, page_factory, artifacts):
     page = page_factory(1280, 1000)
-    page.goto(live_server.url + "/admin")
-    page.locator("#login").wait_for()
-    page.fill("#token", "wrong-token")
-    page.click("#login-form button[type=submit]")
-    page.locator("#login-error", has_text="令牌不正确").wait_for()
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#login-form button[type=submit]")
-    page.locator("#doc-rows tr").first.wait_for()
+    make_account(live_server.url, "pages-editor", "editor")
+    sign_in(page, live_server.url, "pages-editor")
     assert page.locator("#doc-rows tr").count() == 5
 
     page.set_input_files("#file", files=[{"name": NEW_DOC_NAME, "mimeType": "text/plain",
@@ -201,16 +195,17 @@ def test_admin_upload_reindex_then_ask(live_server, page_factory, artifacts):
     assert re.search("宠物托运", card.locator(".src-text").inner_text())
 
 
-def test_admin_page_when_disabled(tmp_path, seed_settings, seed_build, model_dir, encoder, page_factory):
+def test_the_first_admin_signs_in_without_kb_admin_token(tmp_path, seed_settings, seed_build, model_dir, encoder,
+                                                          page_factory, caplog):
+    """No KB_ADMIN_TOKEN, no account: the first start logs the admin's password once, and it signs in."""
     from bot.app import create_app
 
     settings = service_settings_for(tmp_path, seed_settings, model_dir, admin_token=None)
-    with LiveServer(create_app(settings, encoder=encoder)) as server:
+    with caplog.at_level("WARNING", logger="bot.auth.first_admin"), LiveServer(create_app(settings, encoder=encoder)) as server:
+        password = re.search(r"password: (\S+)", caplog.text).group(1)
         page = page_factory()
-        page.goto(server.url + "/admin")
-        page.locator("#disabled").wait_for()
-        assert "KB_ADMIN_TOKEN" in page.locator("#disabled").inner_text()
-        assert not page.locator("#login").is_visible()
+        sign_in(page, server.url, "admin", password)
+        assert page.locator(".tab[data-tab=users]").is_visible()
 
 
 def test_api_docs_render_offline(live_server, page_factory):

@@ -29,21 +29,25 @@ def ask(page, question: str) -> None:
 
 class HostPage:
     """Another site: a tiny HTTP server on 127.0.0.1:`port` (another origin than the service) whose one page
-    embeds the widget with a script tag."""
+    embeds the widget with a script tag (with `attrs`, more data- attributes); `routes` maps further paths to
+    a function giving (body, content type), e.g. the site's own backend."""
 
-    def __init__(self, port: int, widget_src: str, title: str = "售后助手"):
+    def __init__(self, port: int, widget_src: str, title: str = "售后助手", attrs: str = "",
+                 routes: dict | None = None):
         self.origin = f"http://127.0.0.1:{port}"
         html = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>shop</title></head><body>'
-                f'<h1>别人的网站</h1><script src="{widget_src}" data-title="{title}" async></script>'
+                f'<h1>别人的网站</h1><script src="{widget_src}" data-title="{title}" {attrs} async></script>'
                 f'</body></html>').encode("utf-8")
+        pages = {"/": lambda: (html, "text/html; charset=utf-8"), **(routes or {})}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                body, ctype = pages.get(self.path, pages["/"])()
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(html)))
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(html)
+                self.wfile.write(body)
 
             def log_message(self, *a):
                 pass

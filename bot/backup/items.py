@@ -1,0 +1,40 @@
+"""What a backup holds: the one list of the data folder's stores. A new store (a SQLite database, a file or a
+folder under KB_DATA_DIR) is added here, or to NOT_BACKED_UP with the reason;
+tests/bot/test_backup_items.py fails for a store of a running service that is in neither.
+
+Only the embedded backend is backed up this way: where KB_DATABASE_URL puts the state in a database server,
+that server's own dump (pg_dump) is its backup.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str  # relative to the data folder
+    kind: str  # "sqlite" (a consistent snapshot through SQLite's backup API), "file", "folder", "version"
+    what: str
+
+
+BACKED_UP: tuple[Item, ...] = (
+    Item("app.sqlite", "sqlite", "the service's records: ask log, feedback, jobs, accounts, sign-ins, API tokens, "
+                                 "audit log, widget sites"),
+    Item("documents", "folder", "uploaded documents"),
+    Item("excluded.json", "file", "read-only documents editors deleted"),
+    Item("dictionary", "folder", "the editors' dictionary, stopwords and synonyms"),
+    Item("calibration.json", "file", "the calibration `kb calibrate` wrote"),
+    Item("versions", "version", "the published version (versions/CURRENT and its folder); older versions are not "
+                                "kept"),
+)
+
+# Top-level names of the data folder that are deliberately left out, and why.
+NOT_BACKED_UP: dict[str, str] = {
+    "models": "the embedding model: `kb setup-model` makes it again",
+    "app.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",
+    "app.sqlite-shm": "SQLite's shared memory index",
+    "app.jobs.lock": "the job lock: held by a running process, nothing stored in it",
+}
+
+# Names in a backed-up folder that are never copied: files being written (an upload's temporary name).
+SKIPPED_PREFIXES = (".",)
