@@ -8,11 +8,12 @@ feedback, jobs) are bot/state's, chosen the same way.
 from __future__ import annotations
 
 from kb.settings import Settings
-from kb.state.base import (Content, DictionaryStore, DocumentStore, SessionStore, StoredDocument,
-                           VersionRegistry)
+from kb.state.base import (CalibrationStore, Content, DictionaryStore, DocumentStore, LabelStore, SessionStore,
+                           StoredDocument, StoredLabels, VersionRegistry)
 
-__all__ = ["EMBEDDED", "Content", "DictionaryStore", "DocumentStore", "SessionStore", "StoredDocument",
-           "UnsupportedDatabaseURL", "VersionRegistry", "backend", "open_content"]
+__all__ = ["EMBEDDED", "CalibrationStore", "Content", "DictionaryStore", "DocumentStore", "LabelStore",
+           "SessionStore", "StoredDocument", "StoredLabels", "UnsupportedDatabaseURL", "VersionRegistry", "backend",
+           "open_content"]
 
 EMBEDDED = "embedded"
 SUPPORTED = "leave KB_DATABASE_URL unset for the embedded backend (files and SQLite under KB_DATA_DIR)"

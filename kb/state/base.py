@@ -5,17 +5,21 @@
     DictionaryStore   the jieba user dictionary, stopwords and synonyms
     SessionStore      conversation memory for follow-up questions
     VersionRegistry   which KB version is published, publishing a built one, fetching one to serve
+    LabelStore        labelled questions (question -> passage, or out of scope), with a revision to watch
+    CalibrationStore  the no-answer model `kb calibrate` fitted
 
 Every method may be called from several threads at once. `Content` bundles one backend's stores.
 """
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.labels.model import Label
 from kb.sessions import Session, Turn
 from kb.version import Manifest, NoVersionError
 
@@ -172,6 +176,81 @@ class VersionRegistry(ABC):
         pass
 
 
+@dataclass(frozen=True)
+class StoredLabels:
+    """What a `LabelStore.put` did, by label id."""
+
+    added: list[str]
+    replaced: list[str]  # same id, other content: the new one kept
+    unchanged: list[str]  # same id and content: nothing written
+
+
+class LabelStore(ABC):
+    """Labelled questions (kb/labels/model.py) by id, in the order they were first stored. `revision()` grows
+    with every change, so every serving process notices a change within about a second
+    (`wait_for_change`)."""
+
+    where: str  # where the labels are, for messages
+
+    @abstractmethod
+    def labels(self) -> list[Label]:
+        """Every label, in the order first stored."""
+
+    @abstractmethod
+    def get(self, label_id: str) -> Label | None:
+        """One label; None when there is none with that id."""
+
+    @abstractmethod
+    def put(self, labels: list[Label]) -> StoredLabels:
+        """Store labels in one transaction (all or none). A label whose id is stored already replaces it,
+        keeping its place in the order, unless its content is the same (`Label.same_content`): then nothing
+        is written. The revision grows when anything was written."""
+
+    @abstractmethod
+    def delete(self, ids: list[str]) -> list[str]:
+        """Remove labels; returns the ids that were there."""
+
+    @abstractmethod
+    def revision(self) -> int:
+        """A number that grows with every change (0 for a store never written)."""
+
+    def wait_for_change(self, revision: int, timeout: float) -> int:
+        """Block until the revision differs from `revision` or `timeout` seconds pass; the revision either
+        way. What a serving process calls in a loop (a backend with notifications overrides this poll)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.revision()
+            left = deadline - time.monotonic()
+            if current != revision or left <= 0:
+                return current
+            time.sleep(min(0.25, left))
+
+    def close(self) -> None:
+        pass
+
+
+class CalibrationStore(ABC):
+    """The no-answer model (kb/answer/calibration.py) `kb calibrate` fitted, the same for every process; None
+    until one is stored (the shipped model, kb/resources/calibration.json, is used then)."""
+
+    where: str
+
+    @abstractmethod
+    def get(self) -> dict | None:
+        """The stored model: {"bias", "weights": {signal: weight}, ...}."""
+
+    @abstractmethod
+    def put(self, model: dict) -> None:
+        """Replace the stored model (whole: a reader sees the old one or the new)."""
+
+    @abstractmethod
+    def clear(self) -> bool:
+        """Forget the stored model (back to the shipped one); False when there was none."""
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class Content:
     """One backend's stores: what every process of a deployment sees the same."""
@@ -180,6 +259,8 @@ class Content:
     dictionary: DictionaryStore
     versions: VersionRegistry
     sessions: SessionStore
+    labels: LabelStore
+    calibration: CalibrationStore
 
     def remove_leftovers(self, keep_versions: int) -> list[str]:
         """What killed builds and uploads left behind (run at every start and build; safe while another
@@ -187,6 +268,7 @@ class Content:
         return self.versions.cleanup(keep_versions) + self.documents.remove_leftovers()
 
     def close(self) -> None:
-        for store in (self.sessions, self.versions, self.dictionary, self.documents):
+        for store in (self.calibration, self.labels, self.sessions, self.versions, self.dictionary,
+                      self.documents):
             store.close()
 
