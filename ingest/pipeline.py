@@ -23,6 +23,10 @@ from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
+from kb.labels.model import Label
+from kb.labels.reference import build_reference, reference_texts, text_key
+from kb.labels.reference import fingerprint as reference_fingerprint
+from kb.labels.resolve import PassageMatcher, resolve
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.text import search_text, to_simplified
@@ -67,6 +71,7 @@ class BuildReport:
     mojibake_spans: int = 0
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # labels in use, and those no passage answers (label_report)
     seconds: float = 0.0
     dense_index: str = ""
 
@@ -88,9 +93,12 @@ def keyword_text(p: Passage) -> str:
     return search_text(" ".join([*p.section, p.title, p.text]))
 
 
-def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str) -> str:
+def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str,
+                        references: list[str]) -> str:
     h = hashlib.sha256()
     h.update(f"pipeline={PIPELINE_VERSION};model={model_fp};index={settings.dense_index}".encode())
+    if references:  # the label questions the hub scores are measured against
+        h.update(f";references={reference_fingerprint(references)}".encode())
     for f in files:
         h.update(f"{f.doc_id}\x1f{f.sha256()}\n".encode())
     for name in DICTIONARY_FILES:
@@ -120,6 +128,24 @@ def _previous_vectors(versions: VersionRegistry, model_fp: str) -> dict:
     if versions.manifest(folder.name).model_fingerprint != model_fp:
         return {}
     return VersionFolder(folder).embedded_vectors()
+
+
+def _previous_references(versions: VersionRegistry, model_fp: str) -> dict:
+    """Question-text key -> vector of the current version's reference questions, if the model is the same."""
+    try:
+        folder = versions.current_folder()
+    except NoVersionError:
+        return {}
+    if versions.manifest(folder.name).model_fingerprint != model_fp:
+        return {}
+    return VersionFolder(folder).reference_vectors()
+
+
+def label_report(labels: list[Label], passages: list[Passage]) -> dict:
+    """How many labels the version is built with, and the in-scope ones none of its passages answers."""
+    unresolved = resolve(labels, PassageMatcher(passages)).unresolved if labels else []
+    return {"labels": len(labels),
+            "unresolved": [{"id": label.id, "question": label.question} for label in unresolved]}
 
 
 def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
@@ -232,7 +258,9 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
                               + ", ".join([*(str(d) for d in folders), content.documents.where]))
         model_fp = _model_fingerprint(settings, encoder)
-        fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
+        labels = content.labels.labels() if settings.use_labels else []  # KB_USE_LABELS=false: as if none
+        references = reference_texts(labels)
+        fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp, references)
         current = versions.current_id()
         if not force and current and versions.manifest(current).corpus_fingerprint == fingerprint:
             manifest = versions.manifest(current)
@@ -247,7 +275,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             return report
         with versions.build_lock():
             _build_and_publish(settings, content, dict_folder, dirs, encoder, model_fp, fingerprint, report,
-                               progress, before_publish)
+                               progress, before_publish, labels)
     versions.cleanup(settings.keep_versions)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
@@ -255,7 +283,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
 
 def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, dirs: list[Path] | None, encoder,
                        model_fp: str, fingerprint: str, report: BuildReport, progress: Progress,
-                       before_publish: Callable[[Path], None] | None) -> None:
+                       before_publish: Callable[[Path], None] | None, labels: list[Label]) -> None:
     """With the build lock held: read the corpus, embed what is new, write the version and publish it."""
     # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
     # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
@@ -276,7 +304,9 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
     todo = [i for i, key in enumerate(keys) if key not in previous]
     unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
-    if (todo or unit_todo) and encoder is None:
+    references = reference_texts(labels)
+    known = _previous_references(content.versions, model_fp)
+    if (todo or unit_todo or any(text_key(t) not in known for t in references)) and encoder is None:
         encoder = pending.result()
     dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
     vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
@@ -285,12 +315,15 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
     report.sentences_embedded = len(unit_todo)
+    reference = build_reference(references, known, lambda texts: encoder.encode_queries(texts), dim) \
+        if references else None
+    report.labels = label_report(labels, passages)
 
     texts = [p.search_text for p in passages]
     built = VersionContent(
         documents, passages, vectors, keys, unit_vectors, unit_keys, unit_offsets,
         BM25Index.build([tokenizer.words(t) for t in texts], "words"),
-        BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder)
+        BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder, reference)
     progress("index", 0, 3)
     vid, folder = content.versions.begin()
     try:

@@ -40,10 +40,15 @@ def read_items(path: Path) -> list[dict]:
     return items
 
 
+def match_text(text: str, title: str, section) -> str:
+    """What a gold phrase is looked for in: the passage's text, title and heading path, normalised."""
+    return match_key(text + title + str(section))
+
+
 def first_hit(passages: list[dict], gold: list[str]) -> int | None:
     keys = [match_key(g) for g in gold]
     for rank, p in enumerate(passages, 1):
-        text = match_key(p.get("text", "") + p.get("title", "") + str(p.get("section", "")))
+        text = match_text(p.get("text", ""), p.get("title", ""), p.get("section", ""))
         if any(k and k in text for k in keys):
             return rank
     return None

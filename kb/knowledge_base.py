@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kb.answer import Answer, AnswerComposer, PassageView
 from kb.blas import limit_blas_threads
+from kb.labels.live import LiveLabels
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
 from kb.settings import Settings
@@ -36,10 +37,18 @@ class KnowledgeBase:
         files = VersionFolder(folder)
         self.store = files.passage_store()
         self.tokenizer = files.tokenizer()
-        parts = files.search_parts()
+        use_labels = settings.use_labels
+        parts = files.search_parts(question_hubs=use_labels)
+        self.question_hubs = use_labels and files.has_question_hubs()
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
+        # With labels in use: the similar-question keys, kept up to date by a thread of their own
+        self.labels = LiveLabels(content.labels, self.all_passages, encoder.encode_queries, encoder.dim,
+                                 files.reference_vectors()) if use_labels else None
         self.composer = AnswerComposer(self)
+        if self.labels is not None:
+            self.labels.after_change(self.composer.refresh_calibration)
+            self.labels.start()
 
     # --- opening -------------------------------------------------------------------------------
     @classmethod
@@ -64,6 +73,8 @@ class KnowledgeBase:
         return self.content.sessions
 
     def close(self) -> None:
+        if self.labels is not None:
+            self.labels.close()
         self.composer.close()
         self.searcher.close()
         self.store.close()
@@ -81,6 +92,9 @@ class KnowledgeBase:
     # --- reading -------------------------------------------------------------------------------
     def passages(self, rows: list[int]) -> list[Passage]:
         return self.store.rows(rows)
+
+    def all_passages(self) -> list[Passage]:
+        return self.store.rows(list(range(len(self.store.kinds))))
 
     def get_passage(self, passage_id: str) -> PassageView | None:
         p = self.store.by_id(passage_id)

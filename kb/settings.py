@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(0.5, description="minimum calibrated confidence for matched=true "
                                                      "(`kb calibrate`)")
     keep_versions: int = Field(3, description="KB versions kept on disk, the served one included")
+    use_labels: bool = Field(True, description="use the labelled questions (`kb labels`): similar-question keys, "
+                                               "hub scores measured against them, the fitted no-answer model; "
+                                               "false = build and serve as if there were none (zero-shot)")
 
     # Conversations.
     session_ttl_seconds: int = Field(1800, description="a conversation is forgotten after this long unused")
