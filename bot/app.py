@@ -20,7 +20,7 @@ from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, ask, ops, pages
+from bot.routes import admin, ask, labels, ops, pages
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from bot.state import open_app_state
 from bot.storage import install_disk_full_handlers
@@ -212,6 +212,7 @@ def create_app(
 
     app.include_router(ask.router)
     app.include_router(admin.router)
+    app.include_router(labels.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     swagger = pages.swagger_dir()

@@ -19,6 +19,7 @@ import numpy as np
 
 from ingest.corpus import CorpusFile, list_files
 from ingest.document import LoadError
+from ingest.labels import fit_for_version, label_report, previous_references
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from kb.blas import limit_blas_threads
@@ -26,7 +27,6 @@ from kb.index.bm25 import BM25Index
 from kb.labels.model import Label
 from kb.labels.reference import build_reference, reference_texts, text_key
 from kb.labels.reference import fingerprint as reference_fingerprint
-from kb.labels.resolve import PassageMatcher, resolve
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.text import search_text, to_simplified
@@ -128,24 +128,6 @@ def _previous_vectors(versions: VersionRegistry, model_fp: str) -> dict:
     if versions.manifest(folder.name).model_fingerprint != model_fp:
         return {}
     return VersionFolder(folder).embedded_vectors()
-
-
-def _previous_references(versions: VersionRegistry, model_fp: str) -> dict:
-    """Question-text key -> vector of the current version's reference questions, if the model is the same."""
-    try:
-        folder = versions.current_folder()
-    except NoVersionError:
-        return {}
-    if versions.manifest(folder.name).model_fingerprint != model_fp:
-        return {}
-    return VersionFolder(folder).reference_vectors()
-
-
-def label_report(labels: list[Label], passages: list[Passage]) -> dict:
-    """How many labels the version is built with, and the in-scope ones none of its passages answers."""
-    unresolved = resolve(labels, PassageMatcher(passages)).unresolved if labels else []
-    return {"labels": len(labels),
-            "unresolved": [{"id": label.id, "question": label.question} for label in unresolved]}
 
 
 def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
@@ -305,7 +287,7 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     todo = [i for i, key in enumerate(keys) if key not in previous]
     unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
     references = reference_texts(labels)
-    known = _previous_references(content.versions, model_fp)
+    known = previous_references(content.versions, model_fp)
     if (todo or unit_todo or any(text_key(t) not in known for t in references)) and encoder is None:
         encoder = pending.result()
     dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
@@ -352,12 +334,23 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
             reused=report.reused,
             errors=report.errors,
         )
+        calibrating = bool(labels) and settings.use_labels
+        if calibrating or before_publish is not None:
+            write_manifest(folder, manifest)  # the no-answer fit and the gate open the folder as a KB
+        if calibrating:
+            progress("calibrate", 0, 1)
+            fitted = fit_for_version(settings, content, folder, encoder or pending.result(), labels)
+            report.labels["calibration"] = fitted.get("model", {}).get("held_out") or fitted
+            progress("calibrate", 1, 1)
+        else:
+            fitted = {}
         if before_publish is not None:
-            write_manifest(folder, manifest)  # the gate opens the folder as a KB
             progress("gate", 0, 1)
             before_publish(folder)
         progress("publish", 0, 3)
         content.versions.publish(vid, folder, manifest, step=lambda n: progress("publish", n, 3))
+        if "model" in fitted:  # fitted for this version's hub scores: stored once it is the one served
+            content.calibration.put(fitted["model"])
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

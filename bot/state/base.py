@@ -3,6 +3,7 @@
     AskLog          every question answered (written off the request path, in batches)
     FeedbackStore   agents' feedback on answers
     JobStore        re-index jobs, shared by every worker process, and the JobLock a running job holds
+    ReviewDecisions editors' decisions on review-queue questions (review.py)
 
 Every method may be called from several threads at once. A write the storage has no room for raises
 bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`.
@@ -15,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from bot.state.review import ReviewDecisions
 from bot.storage import StorageHealth
 
 
@@ -160,6 +162,7 @@ class AppState:
     feedback: FeedbackStore
     jobs: JobStore
     storage: StorageHealth
+    decisions: ReviewDecisions
 
     def review_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first: what editors review."""
@@ -175,5 +178,5 @@ class AppState:
 
     def close(self) -> None:
         """The ask log first: it writes what is queued."""
-        for store in (self.asks, self.feedback, self.jobs):
+        for store in (self.asks, self.feedback, self.jobs, self.decisions):
             store.close()

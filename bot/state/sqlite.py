@@ -20,6 +20,7 @@ from typing import Any
 from bot.state.ask_queue import AskQueue
 from bot.state.base import AppState, AskedQuestion, AskLog, FeedbackStore, JobStore, asked_question
 from bot.state.file_lock import FileJobLock
+from bot.state.review import SQLiteReviewDecisions
 from bot.storage import DiskFull, StorageHealth, is_disk_full
 
 SCHEMA = """
@@ -213,7 +214,8 @@ class SQLiteAppState(AppState):
     def __init__(self, path: Path):
         self.db = SQLiteDatabase(path)
         super().__init__(asks=SQLiteAskLog(self.db), feedback=SQLiteFeedbackStore(self.db),
-                         jobs=SQLiteJobStore(self.db), storage=self.db.storage)
+                         jobs=SQLiteJobStore(self.db), storage=self.db.storage,
+                         decisions=SQLiteReviewDecisions(self.db))
 
     def close(self) -> None:
         super().close()

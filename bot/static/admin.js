@@ -17,6 +17,9 @@
   let token = null;
   try { token = sessionStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
   let polling = null;
+  /* The review queue and labels tabs (admin-queue.js) call the API with this page's token. */
+  window.KBAdmin = { api: (method, path, body) => adminApi(method, path, body), token: () => token };
+  const tabOpened = (name) => document.dispatchEvent(new CustomEvent("kb-admin-tab", { detail: name }));
 
   function adminApi(method, path, body) {
     return api(method, path, body, token ? { Authorization: "Bearer " + token } : {}).catch((e) => {
@@ -59,7 +62,7 @@
       if (st.job) pollJob(st.job.id);
       else if (st.last_job) renderJob(st.last_job);
       loadDocs();
-      loadFeedback();
+      tabOpened("feedback");  // the queue's badge
     } catch (e) {
       if (e.status !== 401 && e.status !== 403 && e.status !== 503) toast(e.message);
     }
@@ -96,7 +99,6 @@
         stat("当前版本", st.version || "-", "ver"),
       );
     }
-    if (st.counts) $("fb-badge").textContent = (st.counts.unanswered + st.counts.unhelpful) || "";
     $("upload-hint").textContent = "支持 " + (st.supported_suffixes || []).join(" ") + "，单个文件不超过 " + formatBytes(st.max_upload_bytes);
     $("file").accept = (st.supported_suffixes || []).join(",");
   }
@@ -295,25 +297,6 @@
     tick();
   }
 
-  /* ---------- feedback queue ---------- */
-  async function loadFeedback() {
-    let data;
-    try { data = await adminApi("GET", "/v1/admin/feedback"); } catch (e) { return; }
-    const list = $("fb-list");
-    list.textContent = "";
-    if (!data.items.length) list.appendChild(el("li", { class: "empty", text: "暂时没有需要处理的反馈。" }));
-    for (const it of data.items) {
-      list.appendChild(el("li", {}, [
-        el("span", { class: "fb-type " + it.type, text: it.type === "feedback" ? "坐席：没帮助" : "未找到答案" }),
-        el("span", { class: "fb-q", text: it.question }),
-        el("span", { class: "fb-time", text: formatTime(it.ts) }),
-        it.comment ? el("span", { class: "fb-comment-text", text: "坐席留言：" + it.comment }) : null,
-        el("span", { class: "fb-meta", text: [it.passage_id ? "引用段落 " + it.passage_id : "", it.confidence !== null && it.confidence !== undefined ? "置信度 " + Math.round(it.confidence * 100) + "%" : "", it.version ? "版本 " + it.version : ""].filter(Boolean).join(" · ") }),
-      ]));
-    }
-    $("fb-badge").textContent = data.items.length || "";
-  }
-
   /* ---------- dictionary & synonyms ---------- */
   async function loadDict() {
     try {
@@ -351,8 +334,8 @@
         t.setAttribute("aria-selected", String(on));
         $("tab-" + t.dataset.tab).hidden = !on;
       }
-      if (tab.dataset.tab === "feedback") loadFeedback();
       if (tab.dataset.tab === "dict") loadDict();
+      tabOpened(tab.dataset.tab);
     });
   }
 

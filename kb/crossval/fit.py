@@ -28,11 +28,11 @@ def why_not(items: list[Item]) -> str | None:
     return None
 
 
-def fit_no_answer(kb, items: list[Item], k: int = FOLDS) -> dict:
+def fit_no_answer(kb, items: list[Item], k: int = FOLDS, known: dict | None = None) -> dict:
     """The model (bias, weights) with what it was fitted on and its held-out figures. Labels in use: the
     four signals and the label margin; KB_USE_LABELS=false: the four signals of a KB without labels."""
     regime = "labels" if kb.settings.use_labels else "zero-shot"
-    report = run_cv(kb, items, k, regimes=(regime,))
+    report = run_cv(kb, items, k, regimes=(regime,), known=known)
     res = report.result(regime)
     tables = [t for t in report.tables() if t["regime"] == regime and t["part"] == "new"]
     held_out = next((t for t in tables if t["set"] == "all"), tables[0])

@@ -68,13 +68,13 @@ class Searched:
 
 class CrossValidation:
     def __init__(self, kb, items: list[Item], k: int = 5, test: list[Item] | None = None,
-                 tuned: SpaceFor | None = None, seed: int = 0):
+                 tuned: SpaceFor | None = None, seed: int = 0, known: dict | None = None):
         if k < 2:
             raise ValueError("--cv 需要至少 2 折 / needs at least 2 folds")
         self.kb, self.items, self.k, self.test = kb, items, k, test or []
         self.folds = group_folds(items, k, seed)
         self.tuned = tuned
-        self.base = base_space(kb)
+        self.base = base_space(kb, known)
         self.matcher = PassageMatcher(kb.all_passages())
         ids = {it.label.id for it in items}
         self.repeats = [i for i, it in enumerate(items) if it.repeats in ids]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kb.labels.model import Label
+from kb.labels.reference import text_key
 from kb.search import QUESTION_HUB_K, HybridSearcher, hub_scores, question_hub_scores
 
 
@@ -25,17 +26,18 @@ class Space:
     vectors: np.ndarray  # passage vectors, rows of the version
     unit_vectors: np.ndarray  # sentence vectors, rows of the version
     exact: bool = False  # search by products over these vectors (not the version's own indexes)
-    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _cache: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)  # by kb.labels.reference.text_key
     _self_hubs: tuple | None = field(default=None, repr=False)
 
     def queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors, each text encoded once per space."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        keys = [text_key(t) for t in texts]
+        todo = list(dict.fromkeys(t for t, key in zip(texts, keys) if key not in self._cache))
         if todo:
             for t, v in zip(todo, self.encode(todo)):
-                self._cache[t] = np.asarray(v, dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.vectors.shape[1]),
-                                                                                 np.float32)
+                self._cache[text_key(t)] = np.asarray(v, dtype=np.float32)
+        return np.stack([self._cache[key] for key in keys]) if texts else np.zeros((0, self.vectors.shape[1]),
+                                                                                   np.float32)
 
     def hubs(self, reference: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Passage and sentence hub scores: against the reference questions when there are at least
@@ -51,11 +53,12 @@ class Space:
 SpaceFor = Callable[[list[Label]], Space]  # training labels -> the space of a model that learned only from them
 
 
-def base_space(kb) -> Space:
-    """The KB's own model and vectors."""
+def base_space(kb, known: dict[bytes, np.ndarray] | None = None) -> Space:
+    """The KB's own model and vectors. known: question vectors computed already, by text_key (a build passes
+    its version's reference vectors, which its keys use too)."""
     s = kb.searcher
     return Space("base", kb.encoder.encode_queries, np.asarray(s.vectors, dtype=np.float32),
-                 np.asarray(s.unit_vectors, dtype=np.float32))
+                 np.asarray(s.unit_vectors, dtype=np.float32), _cache=dict(known or {}))
 
 
 class _ExactIndex:

@@ -53,7 +53,7 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     page.locator("#doc-rows tr").first.wait_for()
     assert violations(page) == []
     page.click(".tab[data-tab=feedback]")
-    page.locator("#fb-list li").first.wait_for()
+    page.locator("#queue-list li").first.wait_for()
     assert violations(page) == []
     page.click(".tab[data-tab=dict]")
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")
