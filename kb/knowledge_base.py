@@ -117,4 +117,13 @@ class KnowledgeBase:
             "passages": counts["passages"],
             "by_kind": {k: counts["by_kind"].get(k, 0) for k in KINDS},
             "errors": self.manifest.get("errors", []),
+            "labels": self.label_stats(),
         }
+
+    def label_stats(self) -> dict:
+        """Whether labels are in use, the keys answers use and the labels no passage of this version answers."""
+        if self.labels is None:
+            return {"in_use": False}
+        keys = self.labels.keys
+        return {"in_use": True, "keys": len(keys), "out_of_scope": sum(1 for label in keys.labels if not label.in_scope),
+                "unresolved": len(keys.unresolved), "question_hubs": self.question_hubs}
