@@ -72,7 +72,8 @@ def _group(items: list[dict], keys: list[str]) -> dict:
     for item in items:
         texts[item["question"]] = texts.get(item["question"], 0) + 1
     newest = max(items, key=lambda i: (i["ts"], i["id"]))
-    first = items[0]["question"]  # of the most asked question, the newest wording
+    first = max((i for i in items if i["key"] == keys[0]),  # the most asked wording of the most asked question
+                key=lambda i: (texts[i["question"]], i["ts"]))["question"]
     return {
         "id": keys[0], "question": first, "count": len(items), "keys": keys,
         "questions": [{"text": t, "count": n} for t, n in sorted(texts.items(), key=lambda x: -x[1])],

@@ -44,6 +44,9 @@ def test_chat_page_with_an_answer(live_server, page_factory, width, height):
 
 
 def test_admin_page_logged_out_and_in(live_server, page_factory):
+    import httpx
+
+    httpx.post(live_server.url + "/v1/feedback", json={"question": SEED_QUESTION, "helpful": False}, timeout=30)
     page = new_page(page_factory)
     page.goto(live_server.url + "/admin")
     page.locator("#login").wait_for()
@@ -54,6 +57,12 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     assert violations(page) == []
     page.click(".tab[data-tab=feedback]")
     page.locator("#queue-list li").first.wait_for()
+    assert violations(page) == []
+    page.locator(".q-group button[aria-controls]").first.click()  # a group's passage picker, with results
+    page.locator(".q-result").first.wait_for()
+    assert violations(page) == []
+    page.click(".tab[data-tab=labels]")
+    page.locator("#label-rows tr").first.wait_for()
     assert violations(page) == []
     page.click(".tab[data-tab=dict]")
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")
