@@ -127,9 +127,12 @@ def cmd_ingest(args) -> int:
         print(f"embedded: {report.embedded}   reused: {report.reused}")
         print(f"cleaning: pinyin junk removed {report.junk_removed}, boilerplate lines removed "
               f"{report.boilerplate_removed}, mojibake spans {report.mojibake_spans}")
+        print(f"left out as junk (nothing an agent could use): {report.junk_passages} passages")
         for d in report.per_document:
             kinds = " ".join(f"{k}={v}" for k, v in d["kinds"].items())
             print(f"  {d['doc']}: {d['passages']} passages ({kinds})  {d['title']}")
+            for j in d["junk_passages"]:
+                print(f"    junk ({j['reason']}): {j['text'][:60]!r}")
     for w in report.warnings:
         print(f"warning: {w}")
     for e in report.errors:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ingest.clean import clean
 from ingest.loaders import SUPPORTED_SUFFIXES, load
-from ingest.split import split
+from ingest.split import split_document
 from kb.text import match_key
 
 BINS = (0, 80, 200, 350, 500, 800, 1200, 10**9)
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             continue
         cd = clean(load(path))
-        ps = split(cd)
+        parts = split_document(cd)
+        ps = parts.passages
         passages[path.name] = ps
         sizes = [len(p.text) for p in ps]
         all_sizes += sizes
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
               f"wrapped_joined={r.wrapped_lines_joined}")
         for w in r.warnings:
             print(f"   ! {w}")
+        for j in parts.junk:
+            print(f"   junk ({j.reason}): {j.text[:60]!r}")
         if args.show and path.name.startswith(args.show):
             for i, p in enumerate(ps):
                 body = p.text if args.full else p.text[:90].replace("\n", " / ")

@@ -22,6 +22,7 @@ from ingest.document import LoadError
 from ingest.labels import fit_for_version, label_report, previous_references
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
+from ingest.split.slides import printed
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
 from kb.labels.model import Label
@@ -36,7 +37,7 @@ from kb.units import sentence_units
 from kb.version import Counts, Manifest, NoVersionError, VersionContent, VersionFolder, write_contents, write_manifest
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 # Progress reports (stage, done, total): load (documents read), embed / embed-sentences (items embedded so
 # far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), gate, publish (0 before sealing, 1 sealed,
@@ -69,6 +70,7 @@ class BuildReport:
     junk_removed: int = 0
     boilerplate_removed: int = 0
     mojibake_spans: int = 0
+    junk_passages: int = 0  # passages with nothing an agent could use, left out (per document: their text)
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     labels: dict = field(default_factory=dict)  # labels in use, and those no passage answers (label_report)
@@ -79,18 +81,25 @@ class BuildReport:
         return asdict(self)
 
 
+def indexed_text(p: Passage) -> str:
+    """The passage text the indexes see: as the source printed it, without the line breaks that only lay
+    out a slide's items (`item_breaks`, ingest/split/slides.py)."""
+    return printed(p.text, p.extra.get("item_breaks", []))
+
+
 def embed_input(p: Passage) -> str:
     """What the model sees: Simplified text led by the document title and the full heading path (and the
     case title), which give a short passage its context. Queries are folded to Simplified too."""
     head = [p.doc_title, *p.section]
-    if p.title and p.title not in head and not p.text.startswith(p.title):
+    text = indexed_text(p)
+    if p.title and p.title not in head and not text.startswith(p.title):
         head.append(p.title)
-    return to_simplified(f"{' > '.join(h for h in head if h)}\n{p.text}")
+    return to_simplified(f"{' > '.join(h for h in head if h)}\n{text}")
 
 
 def keyword_text(p: Passage) -> str:
     """What BM25 sees: the passage with its title and heading path (headings are strong evidence)."""
-    return search_text(" ".join([*p.section, p.title, p.text]))
+    return search_text(" ".join([*p.section, p.title, indexed_text(p)]))
 
 
 def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str,
@@ -163,7 +172,7 @@ def collect_passages(files: list[CorpusFile], problems: list[str], report: Build
     """Every file read, cleaned and split (`files` with local paths); what could not be read goes to
     report.errors with the folders' `problems`."""
     from ingest.clean import clean
-    from ingest.split import split
+    from ingest.split import split_document
 
     report.errors.extend({"doc": None, "error": p} for p in problems)
     documents, passages = [], []
@@ -173,7 +182,7 @@ def collect_passages(files: list[CorpusFile], problems: list[str], report: Build
         try:
             source = load(f.path)
             cleaned = clean(source)
-            drafts = split(cleaned)
+            parts = split_document(cleaned)
         except LoadError as exc:
             report.errors.append({"doc": f.doc_id, "error": str(exc)})
             continue
@@ -184,24 +193,32 @@ def collect_passages(files: list[CorpusFile], problems: list[str], report: Build
         creport = cleaned.report
         seen: Counter = Counter()
         kinds: Counter = Counter()
+        drafts = parts.passages
         for d in drafts:
             chash = content_hash(d.title, d.section, d.text)
             seen[chash] += 1
             p = Passage(id=passage_id(f.doc_id, chash, seen[chash]), doc_id=f.doc_id, doc_title=title,
                         section=list(d.section), kind=d.kind, title=d.title, text=d.text, search_text="",
-                        start=d.start, end=d.end, page=d.page, content_hash=chash)
+                        start=d.start, end=d.end, page=d.page, content_hash=chash,
+                        extra={"item_breaks": d.item_breaks} if d.item_breaks else {})
             p.search_text = keyword_text(p)
             passages.append(p)
             kinds[d.kind] += 1
         if not drafts:
             report.warnings.append(f"{f.doc_id}: 没有可用的段落 / no usable passages")
         warnings = list(creport.warnings) + list(source.warnings)
+        if parts.junk:
+            shown = "、".join("「" + j.text.replace("\n", " ")[:30] + "」" for j in parts.junk)
+            warnings.append(f"{len(parts.junk)} 段没有可用内容，未编入索引 / {len(parts.junk)} passages with nothing "
+                            f"an agent could use left out: {shown}")
         junk, boiler, moji = creport.pinyin_junk_removed, creport.boilerplate_lines_removed, creport.mojibake_spans
         report.junk_removed += junk
         report.boilerplate_removed += boiler
         report.mojibake_spans += moji
+        report.junk_passages += len(parts.junk)
         info = {"passages": len(drafts), "kinds": {k: kinds.get(k, 0) for k in KINDS}, "warnings": warnings,
-                "uploaded": f.uploaded, "cleaning": creport.to_dict()}
+                "uploaded": f.uploaded, "cleaning": creport.to_dict(),
+                "junk_passages": [j.to_dict() for j in parts.junk]}
         documents.append({"doc_id": f.doc_id, "title": title, "path": str(f.path), "format": source.format,
                           "encoding": source.encoding, "size": f.path.stat().st_size, "sha256": file_sha256(f.path),
                           "indexed_at": now, "info": info})
@@ -279,7 +296,7 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     tokenizer = Tokenizer.from_folder(dict_folder)
 
     previous = _previous_vectors(content.versions, model_fp)
-    units = [sentence_units(p.text) for p in passages]
+    units = [sentence_units(indexed_text(p)) for p in passages]
     unit_texts = [u for us in units for u in us]
     unit_keys = [_unit_key(u) for u in unit_texts]
     inputs = [embed_input(p) for p in passages]

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_top_k: int = Field(50, description="most passages a request may ask for")
     answer_threshold: float = Field(0.5, description="minimum calibrated confidence for matched=true "
                                                      "(`kb calibrate`)")
+    display_script: Literal["question", "original", "simplified", "traditional"] = Field(
+        "question", description="the script answers show passages in: question = the question's (one with no "
+                                "script-specific characters follows the conversation's earlier questions, else "
+                                "Simplified); original = each document's own; simplified / traditional = always "
+                                "that one. A converted passage keeps its original text in the answer")
     keep_versions: int = Field(3, description="KB versions kept on disk, the served one included")
     use_labels: bool = Field(True, description="use the labelled questions (`kb labels`): similar-question keys, "
                                                "hub scores measured against them, the fitted no-answer model; "

@@ -44,26 +44,49 @@ _UNCHANGED_BY_T2S = _identity_test(_T2S)
 
 def _table_converter(converter: OpenCC):
     """The converter's own result, computed from its tables in C-speed steps (its pure-Python tree search
-    costs 1.6 s of an ingest of the seeds). For a chain of one group [phrase table, one-character table]
-    OpenCC repeatedly takes the longest phrase occurrence (leftmost among equal lengths) lying wholly in a
-    part no earlier pick covers, then maps the uncovered characters one by one; the first of several values
-    wins. That is a greedy pass over all phrase occurrences sorted by (-length, start), then str.translate.
-    Its split at separators changes nothing when no key holds a separator. None (use OpenCC) if the tables
-    are not laid out like that. tests/kb/test_text_folding_and_sentences.py checks it against
-    OpenCC itself."""
+    costs 1.6 s of an ingest of the seeds). OpenCC runs the groups of its chain one after the other. In a
+    group [phrase table, one-character table] it repeatedly takes the longest phrase occurrence (leftmost
+    among equal lengths) lying wholly in a part no earlier pick covers, then maps the uncovered characters
+    one by one; the first of several values wins. That is a greedy pass over all phrase occurrences sorted
+    by (-length, start), then str.translate; a group of one character table is str.translate alone. Its
+    split at separators changes nothing when no key holds a separator. None (use OpenCC) if the tables are
+    not laid out like that. tests/kb/test_text_folding_and_sentences.py and tests/kb/test_answers_in_the_questions_script.py check
+    it against OpenCC itself."""
     try:
         converter.convert("")  # loads the tables
-        ((_, shortest, phrases), (longest, _, chars)), = converter._dict_chain_data
         separator = converter.split_chars_re.search
-        if not phrases or shortest < 2 or longest != 1 or any(separator(k) for k in [*phrases, *chars]):
-            return None
+        steps = []
+        for group in converter._dict_chain_data:
+            if len(group) == 2:
+                (_, shortest, phrases), (longest, _, chars) = group
+                if not phrases or shortest < 2:
+                    return None
+            else:
+                ((longest, _, chars),) = group
+                phrases = {}
+            if longest != 1 or any(separator(k) for k in [*phrases, *chars]):
+                return None
+            steps.append(_group_step(phrases, chars))
     except (AttributeError, TypeError, ValueError):
         return None
+
+    def convert(text: str) -> str:
+        for step in steps:
+            text = step(text)
+        return text
+
+    return convert
+
+
+def _group_step(phrases: dict, chars: dict):
+    """One group of a conversion chain: the greedy phrase pass, then the one-character table."""
+    table = str.maketrans({k: v.split(" ")[0] for k, v in chars.items()})
+    if not phrases:
+        return lambda text: text.translate(table)
     by_first: dict[str, list[tuple[str, str]]] = {}
     for k, v in phrases.items():
         by_first.setdefault(k[0], []).append((k, v.split(" ")[0]))
     starts = re.compile("[" + "".join(map(re.escape, by_first)) + "]")
-    table = str.maketrans({k: v.split(" ")[0] for k, v in chars.items()})
 
     def convert(text: str) -> str:
         found = sorted((-len(k), m.start(), v) for m in starts.finditer(text)
@@ -85,6 +108,9 @@ def _table_converter(converter: OpenCC):
 
 
 _CONVERT_T2S = _table_converter(_T2S) or _T2S.convert
+_S2TW = OpenCC("s2tw")
+_CONVERT_S2TW = _table_converter(_S2TW) or _S2TW.convert
+_s2tw_cached = lru_cache(maxsize=16384)(_CONVERT_S2TW)
 
 
 @lru_cache(maxsize=65536)
@@ -98,6 +124,13 @@ def to_simplified(text: str) -> str:
     if len(text) > 2000:  # long texts are not worth caching
         return _CONVERT_T2S(text)
     return _t2s_cached(text)
+
+
+def to_traditional(text: str) -> str:
+    """Simplified → Traditional with Taiwan's character forms (OpenCC s2tw: 為, 裡, 著)."""
+    if len(text) > 2000:
+        return _CONVERT_S2TW(text)
+    return _s2tw_cached(text)
 
 
 def display_text(text: str) -> str:

@@ -85,7 +85,7 @@ async def feedback(body: FeedbackRequest, feedback: Feedback, state: State) -> d
     return {"id": fid, "ok": True}
 
 
-@router.get("/passages/{passage_id}", summary="One passage, as the bot quotes it")
+@router.get("/passages/{passage_id}", summary="One passage, in its document's own script, with every place it occurs")
 async def passage(passage_id: str, kb: CurrentKB) -> PassageView:
     p = await run_in_threadpool(kb.get_passage, passage_id)
     if p is None:

@@ -1,6 +1,7 @@
 /* An answer as agents see it, on the chat page and in the widget alike (bundled into /widget.js by
    bot/routes/pages.py): the status line, the principle and case cards with their highlighted sentences
-   and sources, the no-answer state with the nearest passages, suggestions and feedback.
+   and sources (a card the answer converted into the question's script turns back into its document's own
+   with "原文"), the no-answer state with the nearest passages, suggestions and feedback.
    Question and document text is rendered as text nodes, never parsed as HTML.
 
    renderAnswer(ans, host) returns the answer's element; `host` is what differs between the two:
@@ -77,19 +78,55 @@ var KBAnswer = (function (dom) {
     host.notify(ok ? done : "复制失败，请手动选择文字");
   }
 
+  /* What a card shows: the passage in the answer's script, or in its document's own ("原文") when the
+     answer converted it. */
+  function views(p) {
+    const shown = { title: p.title || "", text: p.text || "", highlights: p.highlights };
+    if (!p.original_text && !p.original_title) return [shown];
+    return [shown, {
+      title: p.original_title || shown.title, text: p.original_text || shown.text,
+      highlights: p.original_highlights || p.highlights,
+    }];
+  }
+
+  /* The label of the button that turns a card back into the answer's script. */
+  function scriptLabel(script) {
+    return script === "traditional" ? "繁體" : "简体";
+  }
+
   function card(p, host, opts) {
     const kind = kindOf(p);
-    const textNode = renderHighlighted(el("p", { class: "passage-text" }), p.text, p.highlights);
+    const forms = views(p);
+    let view = forms[0];
+    const titleNode = el("h3", { class: "card-title", text: view.title || "（无标题）" });
+    const textNode = renderHighlighted(el("p", { class: "passage-text" }), view.text, view.highlights);
     const detail = el("div", { class: "source-detail", hidden: true });
-    const srcBtn = el("button", { type: "button", class: "source", "aria-expanded": "false", title: "展开查看原文段落" }, [
+    const srcBtn = el("button", { type: "button", class: "source", "aria-expanded": "false", title: "展开查看完整段落和出处" }, [
       icon("doc", "doc-icon"),
       el("span", { class: "src-text", text: sourceLine(p) }),
       el("span", { class: "caret", "aria-hidden": "true", text: "▾" }),
     ]);
-    srcBtn.addEventListener("click", () => toggleSource(p, host, srcBtn, detail));
+    srcBtn.addEventListener("click", () => toggleSource(p, host, srcBtn, detail, () => view));
     const copyBtn = el("button", { type: "button", class: "icon-btn", title: "复制这段（含出处）" }, [icon("copy"), "复制"]);
     copyBtn.addEventListener("click", () =>
-      copyWithNotice(host, kindLabel(kind) + "｜" + (p.title || "") + "\n" + p.text + "\n——出处：" + sourceLine(p), "已复制"));
+      copyWithNotice(host, kindLabel(kind) + "｜" + view.title + "\n" + view.text + "\n——出处：" + sourceLine(p), "已复制"));
+    let scriptBtn = null;
+    if (forms.length > 1) {
+      scriptBtn = el("button", {
+        type: "button", class: "icon-btn script-toggle", "aria-pressed": "false", title: "显示文档原文（原来的字形）",
+      }, ["原文"]);
+      scriptBtn.addEventListener("click", () => {
+        const original = view === forms[0];
+        view = forms[original ? 1 : 0];
+        scriptBtn.setAttribute("aria-pressed", String(original));
+        scriptBtn.textContent = original ? scriptLabel(opts.script) : "原文";
+        scriptBtn.title = original ? "显示为" + scriptLabel(opts.script) : "显示文档原文（原来的字形）";
+        titleNode.textContent = view.title || "（无标题）";
+        renderHighlighted(textNode, view.text, view.highlights);
+        const quote = detail.querySelector(".full-text");
+        if (quote) renderHighlighted(quote, view.text, view.highlights);
+      });
+    }
     const more = el("button", { type: "button", class: "more", text: "展开全文" });
     more.addEventListener("click", () => {
       const open = textNode.classList.toggle("expanded");
@@ -97,12 +134,12 @@ var KBAnswer = (function (dom) {
     });
     const head = el("header", { class: "card-head" }, [
       el("span", { class: "tag " + kind, text: kindLabel(kind) }),
-      el("h3", { class: "card-title", text: p.title || "（无标题）" }),
+      titleNode,
       opts.num ? el("span", { class: "num", text: "[" + opts.num + "]" }) : null,
     ]);
     const node = el("article", { class: "card " + kind + (opts.muted ? " muted" : ""), dataset: { pid: p.id || "" } }, [
       head, textNode, more,
-      el("footer", { class: "card-foot" }, [srcBtn, copyBtn]),
+      el("footer", { class: "card-foot" }, [srcBtn, scriptBtn, copyBtn]),
       detail,
     ]);
     requestAnimationFrame(() => {
@@ -111,13 +148,14 @@ var KBAnswer = (function (dom) {
     return node;
   }
 
-  /* The full passage and every place it occurs, fetched the first time the source line is opened. */
-  async function toggleSource(p, host, btn, detail) {
+  /* The full passage as the card shows it (`current()`: its text and highlights) and every place it
+     occurs, fetched the first time the source line is opened. */
+  async function toggleSource(p, host, btn, detail, current) {
     const open = btn.getAttribute("aria-expanded") !== "true";
     btn.setAttribute("aria-expanded", String(open));
     detail.hidden = !open;
     if (!open || detail.dataset.loaded) return;
-    detail.textContent = "正在加载原文…";
+    detail.textContent = "正在加载出处…";
     let full = p;
     try {
       if (p.id) full = await host.passage(p.id);
@@ -134,19 +172,20 @@ var KBAnswer = (function (dom) {
       seen.add(line);
       list.appendChild(el("li", { text: line }));
     }
+    const view = current();
     detail.append(
-      el("div", { class: "detail-label", text: "原文段落" }),
-      renderHighlighted(el("blockquote", { class: "full-text" }), full.text || p.text, p.highlights),
+      el("div", { class: "detail-label", text: "完整段落" }),
+      renderHighlighted(el("blockquote", { class: "full-text" }), view.text, view.highlights),
       el("div", { class: "detail-label", text: seen.size > 1 ? "出处（多处出现）" : "出处" }),
       list,
     );
   }
 
-  function group(title, kind, items, host, startNum) {
+  function group(title, kind, items, host, startNum, script) {
     const g = el("section", { class: "group " + kind }, [
       el("h2", { class: "group-title" }, [el("span", { class: "dot " + kind }), title + "（" + items.length + "）"]),
     ]);
-    items.forEach((p, i) => g.appendChild(card(p, host, startNum ? { num: startNum + i } : { muted: true })));
+    items.forEach((p, i) => g.appendChild(card(p, host, startNum ? { num: startNum + i, script } : { muted: true, script })));
     return g;
   }
 
@@ -206,7 +245,7 @@ var KBAnswer = (function (dom) {
       el("p", { text: "培训资料中没有能直接回答这个问题的原则或案例。可以换个说法再问，或按公司规定上报。下面是最接近的内容，仅供参考，请勿直接引用给客户。" }),
     ])];
     const near = (ans.passages || []).slice(0, NEAREST_SHOWN);
-    if (near.length) parts.push(group("最接近的内容", "nearest", near, host, 0));
+    if (near.length) parts.push(group("最接近的内容", "nearest", near, host, 0, ans.script));
     return parts;
   }
 
@@ -219,8 +258,8 @@ var KBAnswer = (function (dom) {
         el("span", { text: "找到 " + principles.length + " 条原则" + (cases.length ? "、" + cases.length + " 个案例" : "") }),
         el("span", { class: "conf", title: "匹配置信度", text: "置信度 " + conf + "%" }),
       ]),
-      principles.length ? group("处理原则", "principle", principles, host, 1) : null,
-      cases.length ? group("参考案例", "case", cases, host, principles.length + 1) : null,
+      principles.length ? group("处理原则", "principle", principles, host, 1, ans.script) : null,
+      cases.length ? group("参考案例", "case", cases, host, principles.length + 1, ans.script) : null,
     ];
   }
 

@@ -4,9 +4,9 @@
 
 * width.py - NFKC width folding, blanks squeezed;
 * pinyin.py - pinyin junk "服務(wù)" (parentheses holding only Latin letters) removed;
-* mojibake.py - mojibake runs ("?蛻粼谧畛蹩创": GBK/UTF-8 double-decoding garbage), detected with a
-  word/character frequency model (jieba's dictionary), kept out of the text; script.py tells it which
-  script the document is in;
+* mojibake.py - mojibake runs ("?蛻粼谧畛蹩创": GBK/UTF-8 double-decoding garbage, with the '?' that opens
+  them unless a question was asked), detected with a word/character frequency model (jieba's dictionary),
+  kept out of the text; script.py tells it which script the document is in;
 * site_chrome.py with boilerplate.py and title.py - site boilerplate (download/copyright notices,
   上传人/文档编号 lines, "第N页 / 共N页" lists, repeated "…_第3頁" titles, ads, QQ lines, "相关文档", comment
   boxes, …) removed line by line, plus the footer zone that follows a strong footer marker;

@@ -45,6 +45,7 @@ class CleanReport:
     mojibake_spans: int = 0
     mojibake_chars: int = 0
     mojibake_samples: list[str] = field(default_factory=list)
+    mojibake_question_marks: int = 0  # of the spans: those opened by a '?' that was garbage, not a question
     duplicate_blocks_removed: int = 0
     slides_detected: int = 0
     page_chunks_joined: int = 0

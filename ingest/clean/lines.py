@@ -36,6 +36,7 @@ def clean_line(b: Block, doc_format: str, traditional: bool, report: CleanReport
     for a, c in moj:
         report.mojibake_spans += 1
         report.mojibake_chars += c - a
+        report.mojibake_question_marks += s.text[a] == "?"
         if len(report.mojibake_samples) < MAX_MOJIBAKE_SAMPLES:
             report.mojibake_samples.append(s.text[a:c])
     s = s.drop_spans(moj)

@@ -5,7 +5,7 @@ The text is segmented with jieba (no HMM) on its Simplified form: real text is c
 and common single characters; garbage falls apart into rare single characters, characters from the wrong
 script (Simplified-only characters in a Traditional document), private-use/radical code points and '?'
 replacement marks. Each character gets a mark; runs of suspicious marks with enough strong evidence are
-garbage.
+garbage. A '?' in front of garbage goes with it, unless the clause before it asks something.
 """
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ RARE = 500  # a single-character token rarer than this (jieba dictionary count) 
 UNCOMMON = 5000
 MERGE_GAP = 4  # garbage runs this close, with no Han character between them, are one span
 _PINYIN_REMNANT = re.compile(r"\?[A-Za-z\u00C0-\u024F\u0300-\u036F]{1,8}\)")
+# An interrogative or a question particle (in Simplified): a clause holding one asks something.
+_QUESTION_CUE = re.compile(r"什么|怎|为何|为啥|哪|谁|如何|几|多少|是否|能否|可否|与否|难道|吗|呢|么|吧")
+_CLAUSE_START = re.compile(r".*[。！？!?；;，,、:：\n]", re.S)
 _ODD_CHAR = re.compile(r"[\ue000-\uf8ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\ufffd\u0370-\u03ff\u0400-\u04ff]")
 
 
@@ -83,6 +86,13 @@ def _marks(text: str, traditional: bool) -> list[int]:
     return marks
 
 
+def asks_question(before: str) -> bool:
+    """The clause that ends where `before` ends asks something: it holds an interrogative or a question
+    particle. A '?' after such a clause is a question mark; elsewhere, in front of garbage, it is garbage."""
+    m = _CLAUSE_START.match(before)
+    return bool(_QUESTION_CUE.search(to_simplified(before[m.end():] if m else before)))
+
+
 def _run_end(text: str, marks: list[int], i: int) -> int:
     """End of the suspicious run starting at i; one normal Han character between suspicious ones is
     bridged."""
@@ -126,8 +136,10 @@ def find_mojibake(text: str, traditional: bool) -> list[tuple[int, int]]:
         j = _run_end(text, marks, i)
         if _is_garbage(text, marks, i, j):
             a = i
-            # a genuine question mark ends a sentence: keep it when it opens the run after normal text
-            if text[a] == "?" and not _PINYIN_REMNANT.match(text, a) and a > 0 and marks[a - 1] <= NORMAL:
+            # A '?' that opens garbage is garbage too (an undecodable byte: "送到了?赡芸蛻糁"), unless it ends
+            # a clause that asks something: then it is the question's own mark.
+            if text[a] == "?" and not _PINYIN_REMNANT.match(text, a) and a > 0 and marks[a - 1] <= NORMAL \
+                    and asks_question(text[:a]):
                 a += 1
             spans.append((a, j))
         i = j

@@ -118,6 +118,12 @@ def detect_heading(block: CleanedBlock, explicit_doc: bool) -> Heading | None:
     return None
 
 
+def is_list_item(rank: float) -> bool:
+    """A heading of this rank opens an item of a list (法则N, (1), ①, a bullet sub-heading, 本章小结), with or
+    without the format offset."""
+    return rank % FORMAT_OFFSET >= LIST_ITEM_RANK
+
+
 def is_indented_heading(h: Heading) -> bool:
     """A bullet sub-heading (with or without the format offset): weak, a run of them is a list."""
     return h.rank % 10 == RANK_INDENTED

@@ -1,5 +1,5 @@
-"""Pieces of text with their source offsets, and how a long unit is cut: into sentences, at commas when a
-sentence is too long, and into chunks near a target size."""
+"""Pieces of text with their source offsets, how a long unit is cut (into sentences, at commas when a
+sentence is too long, and into chunks near a target size) and how pieces are laid out as a passage's text."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ingest.clean import CleanedBlock
 from ingest.clean.cleaned import SourceSpan
 from ingest.split.sizes import MIN_CHARS
+from ingest.split.slides import itemize
 from kb.sentences import sentence_spans
 
 
@@ -15,13 +16,14 @@ class Piece(SourceSpan):
     text: str
     offsets: list[int]
     page: int | None = None
+    slide: bool = False  # a slide of a run-together deck: its items are laid out on lines (slides.py)
 
     def cut(self, a: int, b: int) -> "Piece":
-        return Piece(self.text[a:b], self.offsets[a:b], self.page)
+        return Piece(self.text[a:b], self.offsets[a:b], self.page, self.slide)
 
 
 def piece_of(b: CleanedBlock) -> Piece:
-    return Piece(b.text, b.offsets, b.page)
+    return Piece(b.text, b.offsets, b.page, b.slide)
 
 
 def sentences(p: Piece) -> list[Piece]:
@@ -65,6 +67,20 @@ def chunk(pieces: list[Piece], target: int, limit: int) -> list[list[Piece]]:
     return [c for c in chunks if c]
 
 
-def join_text(pieces: list[Piece]) -> str:
-    """The pieces' text, one line each, blank pieces left out."""
-    return "\n".join(t for t in (p.text.strip() for p in pieces) if t)
+def lay_out(pieces: list[Piece]) -> tuple[str, list[int]]:
+    """The pieces' text, one line each (blank pieces left out), a slide's items on lines of their own
+    (slides.py); and the positions of the line breaks that only lay out items (the source printed them on
+    one line)."""
+    lines, breaks, size = [], [], 0
+    for p in pieces:
+        t = p.text.strip()
+        if not t:
+            continue
+        if lines:
+            size += 1  # the line break between pieces
+        if p.slide:
+            t, inner = itemize(t)
+            breaks.extend(size + b for b in inner)
+        lines.append(t)
+        size += len(t)
+    return "\n".join(lines), breaks

@@ -7,12 +7,19 @@ import re
 from kb.answer.model import Card, RankedPassage
 from kb.passage import Passage
 from kb.search import Candidate
+from kb.text import to_simplified
 
 NO_ANSWER = "知识库里没有相关内容。"
 _CASE_INTENT = re.compile(r"案例|例子|举例|举个|故事|实例|有没有(公司|企业|哪家)|别人(怎么|是怎么)|怎么做的|经验")
-_NUMBERING = re.compile(r"^\s*(第[一二三四五六七八九十百\d]+[章节篇条]|[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]"
-                        r"|\d+(\.\d+)*[、.．]?|法则\s*\d+)\s*")
+_CN = "一二三四五六七八九十百"
+# A heading's numbering with the mark after it: "第2章 ", "四、", "(四)、", "一)", "1.1 ", "2", "法则5 " (not the
+# "4" of "4月19日")
+_NUMBERING = re.compile(rf"^\s*(第[{_CN}\d]+[章节篇条]|[{_CN}]+[、.．]|[(（][{_CN}\d]+[)）]|[{_CN}]{{1,3}}[)）]"
+                        rf"|\d+(\.\d+)*(?![\d月日年号时点分个名位次项条种天周%])|法则\s*\d+)\s*[、.．:：]?\s*")
+_INLINE_NUMBER = re.compile(rf"[{_CN}\d][、]")  # an enumerator inside a label: a run-on or a list
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_PAIRS = ("“”", "「」", "『』", "()", "（）", "《》", "【】")
+MIN_LABEL_HAN = 4  # Han characters a suggestion needs to name a topic ("4月19日" names none)
 QUOTE_CHARS = 220  # a card's quote in the markdown is cut here
 
 Ranked = list[tuple[Candidate, Passage, list[dict]]]
@@ -37,18 +44,53 @@ def pick(ranked: Ranked, case_wanted: bool) -> tuple[Ranked, Ranked]:
     return principles, cases
 
 
+def whole_label(heading: str) -> str | None:
+    """A heading as a suggestion: without its numbering, or None when it is no whole title - cut short
+    ("…"), a fragment that starts with punctuation ("、客户服务的标准"), unbalanced quotes or brackets, a
+    run-on of numbered items, or too little text to name a topic."""
+    heading = heading.strip()
+    if not heading or heading.endswith(("…", "...")):
+        return None
+    label = _NUMBERING.sub("", heading, count=1).rstrip(" ：:,，;；")
+    if not label or not (_HAN.match(label) or (label[0] in "“「《(（" and _HAN.match(label[1:2]))):
+        return None
+    if not 4 <= len(label) <= 30 or len(_HAN.findall(label)) < MIN_LABEL_HAN or _INLINE_NUMBER.search(label):
+        return None
+    if any(label.count(a) != label.count(b) for a, b in _PAIRS):
+        return None
+    return label
+
+
+def _cut_at_comma(heading: str, text: str) -> bool:
+    """The passage prints the heading at the start of a line with a comma right after it: the heading was
+    cut there, maybe mid-phrase ("除了“不用担心”" of "除了“不用担心” ,永远不要说“不”")."""
+    at = text.find(heading)
+    while at >= 0:
+        if at == 0 or text[at - 1] == "\n":
+            return text[at + len(heading):].lstrip(" ")[:1] in (",", "，")
+        at = text.find(heading, at + 1)
+    return False
+
+
+def _headings(p: Passage) -> list[str]:
+    """The passage's own heading, then its title (merged titles "A；B" in their parts), leaving out those
+    cut at a comma."""
+    return [h for h in (*p.section[-1:], *p.title.split("；")) if not _cut_at_comma(h, p.text)]
+
+
 def suggest(ranked: Ranked, shown: Ranked) -> list[str]:
-    """Headings of the other strong results: topics to try next, worded as the documents word them."""
+    """Whole headings of the other strong results: topics to try next, worded as the documents word them,
+    each once (a heading in either script counts once)."""
     seen = {p.id for _, p, _ in shown}
-    shown_labels = {_NUMBERING.sub("", x).strip() for _, p, _ in shown for x in (p.title, *p.section[-1:])}
+    taken = {to_simplified(label) for _, p, _ in shown for h in _headings(p) if (label := whole_label(h))}
     out: list[str] = []
     for _, p, _ in ranked[:15]:
         if p.id in seen:
             continue
-        for label in (p.section[-1] if p.section else "", p.title):
-            label = _NUMBERING.sub("", label).strip(" ：:,，。-…")
-            if 4 <= len(label) <= 30 and _HAN.search(label[:2]) and label not in out \
-                    and label not in shown_labels:
+        for label in filter(None, map(whole_label, _headings(p))):
+            key = to_simplified(label)
+            if key not in taken and label != p.doc_title:
+                taken.add(key)
                 out.append(label)
                 break
         if len(out) == 4:

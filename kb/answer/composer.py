@@ -13,6 +13,7 @@ from kb.answer.calibration import LABEL_FEATURE, Calibration, signals, word_idf
 from kb.answer.collapse import Collapser
 from kb.answer.highlight import CACHE_MAX, Highlighter
 from kb.answer.model import Answer, Card, PassageView, RankedPassage, Source
+from kb.answer.script import in_script, shown_script
 from kb.labels.keys import Keys, LabelHit
 from kb.labels.rules import apply_label_rules
 from kb.passage import Passage
@@ -168,20 +169,25 @@ class AnswerComposer:
         listed = [self._ranked(p, c.score, s) for c, p, s in ranked[:top_k]]
         suggestions = compose.suggest(ranked, principles + cases)
         answer_text = compose.render(principle_cards, case_cards) if matched else compose.render_none(listed)
-        timings["compose"] = (time.perf_counter() - t) * 1000
+        script = shown_script(self.settings.display_script, shown, [turn.question for turn in session.turns])
         self.kb.sessions.record(session, Turn(shown, resolved, [d.id for d in listed[:3]]))
-        return Answer(
+        answer = Answer(
             question=question,
             resolved_question=resolved if resolved != shown else None,
             matched=matched,
             confidence=round(confidence, 4),
             signals={k: round(v, 4) for k, v in features.items()},
             answer=answer_text,
+            script=script,
             principles=principle_cards,
             cases=case_cards,
             passages=listed,
             suggestions=suggestions,
             session_id=session.id,
             version=self.kb.version_id,
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            timings_ms={},
         )
+        answer = in_script(answer, script)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        answer.timings_ms.update({k: round(v, 2) for k, v in timings.items()})
+        return answer

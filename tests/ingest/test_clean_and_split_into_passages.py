@@ -13,6 +13,7 @@ from ingest.document import Block, SourceDocument
 from ingest.loaders import load
 from ingest.loaders.text import decode
 from ingest.split import split
+from ingest.split.slides import printed
 from kb.text import match_key, search_text
 from tests.support.paths import DEV_SET, SEEDS
 
@@ -143,8 +144,8 @@ def test_offsets_point_back_into_source(seeds):
             assert 0 <= p.start < p.end <= len(source)
             # digits removed: page-chunk numbers ("5、") may sit inside a re-joined sentence
             src_key = re.sub(r"\d", "", match_key(source[p.start:p.end]))
-            # every line of the passage starts and ends with text from that source span
-            for line in p.text.splitlines():
+            # every line of the passage (as the source printed it: slide items unfolded) is from that source span
+            for line in printed(p.text, p.item_breaks).splitlines():
                 key = re.sub(r"\d", "", match_key(line))
                 grams = [key[i:i + 4] for i in range(max(1, len(key) - 3))]
                 found = sum(1 for g in grams if g in src_key)

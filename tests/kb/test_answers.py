@@ -27,7 +27,7 @@ def test_answer_object_shape_and_quotes(seed_kb):
         assert card["doc_title"] and card["id"]
     for p in ans["passages"]:
         assert {"id", "kind", "text", "doc", "section", "score"} <= set(p)
-        assert seed_kb.get_passage(p["id"]).text == p["text"]
+        assert seed_kb.get_passage(p["id"]).text == (p["original_text"] or p["text"])  # shown in the question's script
     assert ans["matched"]  # a seed question: the answer text quotes principles with their sources
     assert "【原则】" in ans["answer"] and "来源" in ans["answer"]
 
@@ -83,11 +83,12 @@ def test_the_api_sends_kbs_answer_model_with_the_fields_pages_read(seed_kb):
 
     assert schemas.Answer is Answer and schemas.PassageView is PassageView
     ans = seed_kb.ask("客户投诉的时候情绪很激动，我应该怎么处理？有没有案例").model_dump(mode="json")
-    assert set(ans) == {"question", "resolved_question", "matched", "confidence", "signals", "answer", "principles",
-                        "cases", "passages", "suggestions", "session_id", "version", "timings_ms"}
+    assert set(ans) == {"question", "resolved_question", "matched", "confidence", "signals", "answer", "script",
+                        "principles", "cases", "passages", "suggestions", "session_id", "version", "timings_ms"}
     passage = {"id", "kind", "title", "text", "doc", "doc_title", "section", "section_path", "page", "start", "end",
-               "sources"}
+               "sources", "original_title", "original_text"}
     assert all(set(p) == passage | {"score"} for p in ans["passages"])
-    assert ans["principles"] and all(set(c) == passage | {"score", "highlights"} for c in ans["principles"] + ans["cases"])
+    assert ans["principles"] and all(set(c) == passage | {"score", "highlights", "original_highlights"}
+                                     for c in ans["principles"] + ans["cases"])
     assert set(ans["passages"][0]["sources"][0]) == {"doc", "doc_title", "section_path", "passage_id"}
     assert set(seed_kb.get_passage(ans["passages"][0]["id"]).model_dump()) == passage

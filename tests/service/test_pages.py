@@ -38,7 +38,7 @@ def test_chat_page(live_server, page_factory, artifacts):
     card = answer.locator(".card.case").first
     card.locator("button.source").click()
     card.locator(".source-detail .full-text").wait_for()
-    assert "快遞公司" in card.locator(".source-detail .full-text").inner_text()
+    assert "快递公司" in card.locator(".source-detail .full-text").inner_text()  # in the question's script
 
     # 👎 with a comment reaches the feedback queue
     answer.locator("button.fb.down").click()

@@ -35,7 +35,8 @@ NEW_DOC_TEXT = """宠物托运服务规范
 """
 NEW_DOC_QUESTION = "客户想用快递寄一只活的猫，可以吗？"
 SEED_QUESTION = "客户说快递晚到了，文件已经没用了，非要赔钱，怎么回？"
-SEED_CASE_TITLE = "難以解決的投訴"
+SEED_CASE_TITLE = "难以解决的投诉"  # as SEED_QUESTION, a Simplified question, shows it
+SEED_CASE_TITLE_ORIGINAL = "難以解決的投訴"  # its document's own script
 OOS_QUESTION = "最近有什么好看的电影推荐一下，下班想放松放松"
 
 
