@@ -1,30 +1,16 @@
-"""What a build does with the labelled questions (labels in use, KB_USE_LABELS): the reference questions the
-hub scores are measured against (kb/labels/reference.py), which labels no passage of the new version answers
-(reported), and the no-answer model fitted for the new version on held-out rows (kb/crossval/fit.py)."""
+"""What a build does with the labelled questions (labels in use, KB_USE_LABELS) besides measuring its hub
+scores against them (kb/labels/reference.py): which labels no passage of the new version answers (reported),
+and the no-answer model fitted for the new version on held-out rows (kb/crossval/fit.py)."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from kb.labels.model import Label
 from kb.labels.resolve import PassageMatcher, resolve
 from kb.passage import Passage
 from kb.settings import Settings
-from kb.state import Content, VersionRegistry
-from kb.version import NoVersionError, VersionFolder
-
-log = logging.getLogger(__name__)
-
-
-def previous_references(versions: VersionRegistry, model_fp: str) -> dict:
-    """Question-text key -> vector of the current version's reference questions, if the model is the same."""
-    try:
-        folder = versions.current_folder()
-    except NoVersionError:
-        return {}
-    if versions.manifest(folder.name).model_fingerprint != model_fp:
-        return {}
-    return VersionFolder(folder).reference_vectors()
+from kb.state import Content
+from kb.version import VersionFolder
 
 
 def label_report(labels: list[Label], passages: list[Passage]) -> dict:

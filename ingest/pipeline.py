@@ -19,7 +19,7 @@ import numpy as np
 
 from ingest.corpus import CorpusFile, list_files
 from ingest.document import LoadError
-from ingest.labels import fit_for_version, label_report, previous_references
+from ingest.labels import fit_for_version, label_report
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from ingest.split.slides import printed
@@ -128,15 +128,15 @@ def _unit_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def _previous_vectors(versions: VersionRegistry, model_fp: str) -> dict:
-    """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
+def _previous_version(versions: VersionRegistry, model_fp: str) -> VersionFolder | None:
+    """The current version, if it was built with the same model: its vectors can be reused."""
     try:
         folder = versions.current_folder()
     except NoVersionError:
-        return {}
+        return None
     if versions.manifest(folder.name).model_fingerprint != model_fp:
-        return {}
-    return VersionFolder(folder).embedded_vectors()
+        return None
+    return VersionFolder(folder)
 
 
 def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
@@ -295,7 +295,8 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
                           + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
     tokenizer = Tokenizer.from_folder(dict_folder)
 
-    previous = _previous_vectors(content.versions, model_fp)
+    before = _previous_version(content.versions, model_fp)
+    previous = before.embedded_vectors() if before else {}  # embedding key -> vector: passages and sentences
     units = [sentence_units(indexed_text(p)) for p in passages]
     unit_texts = [u for us in units for u in us]
     unit_keys = [_unit_key(u) for u in unit_texts]
@@ -304,7 +305,7 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     todo = [i for i, key in enumerate(keys) if key not in previous]
     unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
     references = reference_texts(labels)
-    known = previous_references(content.versions, model_fp)
+    known = before.reference_vectors() if before else {}  # the label questions' vectors
     if (todo or unit_todo or any(text_key(t) not in known for t in references)) and encoder is None:
         encoder = pending.result()
     dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))

@@ -43,8 +43,8 @@ class KnowledgeBase:
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
         # With labels in use: the similar-question keys, kept up to date by a thread of their own
-        self.labels = LiveLabels(content.labels, self.all_passages, encoder.encode_queries, encoder.dim,
-                                 files.reference_vectors()) if use_labels else None
+        self.labels = LiveLabels(content.labels, self.all_passages, lambda texts: encoder.encode_queries(texts),
+                                 encoder.dim, files.reference_vectors()) if use_labels else None
         self.composer = AnswerComposer(self)
         if self.labels is not None:
             self.labels.after_change(self.composer.refresh_calibration)

@@ -269,6 +269,8 @@
       const r = job.report;
       const kinds = r.by_kind || {};
       res.appendChild(el("div", { text: (r.changed === false ? "文档没有变化，继续使用当前版本 " : "新版本 ") + (r.version_id || "") + " 已上线：" + r.documents + " 份文档、" + r.passages + " 段（原则 " + (kinds.principle || 0) + "、案例 " + (kinds.case || 0) + "）；新计算向量 " + (r.embedded || 0) + " 段，复用 " + (r.reused || 0) + " 段。" }));
+      const lost = (r.labels && r.labels.unresolved) || [];
+      if (lost.length) res.appendChild(el("div", { class: "err", text: lost.length + " 个标注在新版本中找不到段落（已保留，见“标注问题”）：" + lost.slice(0, 5).map((x) => x.question).join("；") }));
       if (r.errors && r.errors.length) {
         const ul = el("ul");
         for (const e of r.errors) ul.appendChild(el("li", { class: "err", text: e.doc + "：" + e.error }));
