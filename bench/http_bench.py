@@ -86,12 +86,12 @@ class Server:
         self.log_file.close()
 
 
-def _load(port: int, questions: list[str], concurrency: int, tmp: Path, probe: bool = True) -> dict:
+def _load(port: int, questions: list[str], concurrency: int, tmp: Path, probe: bool = True, **more) -> dict:
     """One run of the load generator: its raw latencies, statuses and requests/s (probe: /healthz every
-    50 ms on a connection of its own)."""
+    50 ms on a connection of its own; `more`: further keys of its spec, e.g. method and path)."""
     spec = tmp / f"load-{port}-{concurrency}-{len(questions)}.json"
     spec.write_text(json.dumps({"port": port, "questions": questions, "concurrency": concurrency,
-                                "probe": probe}, ensure_ascii=False), "utf-8")
+                                "probe": probe, **more}, ensure_ascii=False), "utf-8")
     proc = subprocess.run([sys.executable, "-m", "bench.loadgen", str(spec)], capture_output=True, text=True,
                           env=child_env(), timeout=3600)
     if proc.returncode != 0:

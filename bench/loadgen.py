@@ -2,7 +2,8 @@
 
 Plain asyncio streams with keep-alive connections (a few tens of microseconds of client CPU per request,
 so the client steals little from the 2 cores the server runs on). `concurrency` connections each send
-POST /v1/ask with the next question of the list until the list is used up; meanwhile a probe sends
+POST /v1/ask with the next question of the list until the list is used up (or, with "method": "GET" and a
+"path", one GET of that path per question); meanwhile a probe sends
 GET /healthz every 50 ms on its own connection - its latency shows whether the event loop stalls.
 Prints one JSON line: latencies (ms), statuses, wall seconds, requests/s.
 """
@@ -51,7 +52,9 @@ async def run(spec: dict) -> dict:
     host, port = spec.get("host", "127.0.0.1"), int(spec["port"])
     questions: list[str] = spec["questions"]
     conc = int(spec["concurrency"])
-    bodies = [json.dumps({"question": q}, ensure_ascii=False).encode() for q in questions]
+    method, path = spec.get("method", "POST"), spec.get("path", "/v1/ask")
+    bodies = [json.dumps({"question": q}, ensure_ascii=False).encode() if method == "POST" else b""
+              for q in questions]
     lat: list[float] = []
     statuses: dict[int, int] = {}
     errors: list[str] = []
@@ -67,7 +70,7 @@ async def run(spec: dict) -> dict:
                 next_i += 1
                 t = time.perf_counter()
                 try:
-                    status, _ = await _request(reader, writer, "POST", "/v1/ask", host, body)
+                    status, _ = await _request(reader, writer, method, path, host, body)
                 except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
                     errors.append(repr(exc))
                     writer.close()

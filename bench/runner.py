@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.common import REPO, bare_ms, load, log, write_json
 
-PARTS = ("engines", "query", "http", "ingest", "scale")
+PARTS = ("engines", "query", "http", "cluster", "ingest", "scale")
 DEV_SET = REPO / "tests" / "data" / "dev.jsonl"  # labelled agent questions, recombined into load questions
 
 
@@ -31,6 +31,7 @@ def _question_sets(settings, quick: bool, http_levels, per_level: dict, http_eng
         "batch": pool[600:1000],
         "scale": pool[1000:1000 + (scale_queries or (100 if quick else 200))],
         "http": pool[1200:],
+        "cluster": pool[-1800:],  # the cluster part's three levels of 600, from the far end
         "repeat": repeat_mix(top or 600, unique_questions(300, settings.docs_dirs, DEV_SET, seed=99)),
     }
 
@@ -88,6 +89,11 @@ def run(settings, out_dir: Path, *, quick: bool = False, parts=PARTS, sizes=None
         result["http"] = http_bench.run(settings, out_dir, questions["http"], questions["repeat"],
                                         list(http_levels), per_level, compare_no_batching, others,
                                         floor=lambda texts: bare_ms(encoder, texts))
+        save()
+    if "cluster" in parts:
+        from bench import cluster_bench
+
+        result["cluster"] = cluster_bench.run(settings, out_dir, questions["cluster"])
         save()
     if "ingest" in parts:
         from bench import ingest_bench

@@ -18,6 +18,17 @@ def _level_line(label: str, c: str, x: dict) -> str:
             + (f"  healthz p99 {healthz} ms" if healthz is not None else "") + f"  (load {x['load']['load1']})")
 
 
+def _cluster_lines(c: dict) -> list[str]:
+    out = [f"Cluster (PostgreSQL + nginx, c={c['concurrency']}): replica start to ready {c['start_to_ready_s']} s"]
+    for n, x in c["replicas"].items():
+        out.append(f"  {n} replica(s): {x['rps']:6.1f} req/s  p50 {x['latency_ms']['p50']:7.1f} ms  "
+                   f"{x['cpu_ms_per_request']} ms CPU a request  ok {x['ok']}/{x['requests']}")
+    hop = c["nginx_hop_ms"]
+    out.append(f"  nginx hop: /healthz p50 {hop['direct_p50']} ms direct, {hop['through_nginx_p50']} ms through "
+               f"nginx: +{hop['added_p50']} ms")
+    return out
+
+
 def summary_lines(r: dict) -> list[str]:
     out = []
     if "engines" in r:
@@ -42,6 +53,8 @@ def summary_lines(r: dict) -> list[str]:
         out.append(f"Micro-batching, {m['threads']} threads: {m['with_microbatching']['qps']} q/s "
                    f"(mean batch {m['with_microbatching']['mean_batch']}) vs {m['without']['qps']} q/s "
                    f"without: x{m['speedup']}")
+    if "cluster" in r:
+        out += _cluster_lines(r["cluster"])
     if "http" in r:
         h = r["http"]
         out.append(f"HTTP: cold start {h.get('cold_start_s')} s, RSS {h.get('rss_after_start_mb')} MB after start, "

@@ -79,10 +79,15 @@ def load_kb(state: ServiceState, open_kb: Callable[..., Any]) -> None:
     log.info("serving knowledge-base version %s", kb.version_id)
 
 
-def refresh_if_published_elsewhere(state: ServiceState, current: str | None) -> None:
-    """Another worker (or `kb ingest`) published `current`, a newer version: swap it in here too."""
+def refresh_if_published_elsewhere(state: ServiceState, current: str | None, open_kb: Callable[..., Any]) -> None:
+    """Another worker, replica (or `kb ingest`) published `current`, a newer version: swap it in here too;
+    without a version loaded yet (none published at start, or the database was down), load it."""
     kb = state.holder.kb
-    if kb is None or state.jobs.current() is not None:
+    if kb is None:
+        if current:
+            load_kb(state, open_kb)
+        return
+    if state.jobs.running_here():
         return
     if current and current != kb.version_id:
         try:
@@ -95,7 +100,7 @@ def refresh_if_published_elsewhere(state: ServiceState, current: str | None) -> 
         log.info("now serving version %s (published by another process)", new_kb.version_id)
 
 
-def watch_versions(state: ServiceState, stopped: threading.Event) -> None:
+def watch_versions(state: ServiceState, stopped: threading.Event, open_kb: Callable[..., Any]) -> None:
     """Until `stopped`: wait for versions other processes publish and serve them (a daemon thread)."""
     while not stopped.is_set():
         try:
@@ -107,7 +112,7 @@ def watch_versions(state: ServiceState, stopped: threading.Event) -> None:
         if stopped.is_set():
             return
         try:
-            refresh_if_published_elsewhere(state, current)
+            refresh_if_published_elsewhere(state, current, open_kb)
         except Exception:  # noqa: BLE001
             log.exception("version refresh failed")
 
@@ -155,10 +160,12 @@ def create_app(
         app.state.service = state
         await run_in_threadpool(state.jobs.recover)
         await run_in_threadpool(_cleanup_leftovers, state)
-        await run_in_threadpool(load_kb, state, open_kb or _kb_opener(state.content))
+        opener = open_kb or _kb_opener(state.content)
+        await run_in_threadpool(load_kb, state, opener)
         stopped = threading.Event()
         if open_kb is None:
-            threading.Thread(target=watch_versions, args=(state, stopped), name="version-watch", daemon=True).start()
+            threading.Thread(target=watch_versions, args=(state, stopped, opener), name="version-watch",
+                             daemon=True).start()
         try:
             yield
         finally:

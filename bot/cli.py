@@ -1,4 +1,4 @@
-"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, labels, stats, serve."""
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, labels, stats, serve, migrate."""
 from __future__ import annotations
 
 import argparse
@@ -246,6 +246,35 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    from bot.migrate import MigrationRefused, copy_install
+    from kb.state import POSTGRESQL, backend, database_url
+    from kb.state.pg_db import is_postgres_url, migrate
+
+    settings = _settings(args)
+    if args.to:
+        if not is_postgres_url(args.to):
+            print("error: --to takes a postgresql://user@host:port/database URL", file=sys.stderr)
+            return 2
+        applied = migrate(args.to)
+        print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
+        print(f"{'store':<12}{'source':>10}{'target':>10}")
+        try:
+            copy_install(settings, args.to, report=lambda c: print(f"{c.store:<12}{c.source:>10}{c.target:>10}"))
+        except MigrationRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("copied: every store holds as many records as its source")
+        return 0
+    if backend(settings) != POSTGRESQL:
+        print("KB_DATABASE_URL is unset: the embedded backend creates its files at start; nothing to migrate "
+              "(`kb migrate --to postgresql://...` copies this install into PostgreSQL)")
+        return 0
+    applied = migrate(database_url(settings))
+    print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
+    return 0
+
+
 def cmd_chat(args) -> int:
     from bot.chat_cli import run_chat
 
@@ -321,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int)
     s.set_defaults(fn=cmd_serve)
 
+    s = sub.add_parser("migrate", help="apply the database's schema migrations (KB_DATABASE_URL); with --to, "
+                                       "copy this install into an empty PostgreSQL database")
+    s.add_argument("--to", metavar="URL", help="postgresql://user@host:port/database to copy documents, dictionary, "
+                                               "versions, feedback and the ask log into")
+    s.set_defaults(fn=cmd_migrate)
+
     s = sub.add_parser("config-doc", help="write docs/configuration.md from the settings (kb/settings.py)")
     s.add_argument("--out", default=None, help="where to write it (default: docs/configuration.md)")
     s.set_defaults(fn=cmd_config_doc)
@@ -335,12 +370,13 @@ def cmd_config_doc(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kb.state import UnsupportedDatabaseURL
+    from kb.state import StateUnavailable, UnsupportedDatabaseURL
+    from kb.state.pg_db import SchemaOutOfDate
 
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args) or 0
-    except UnsupportedDatabaseURL as exc:
+    except (UnsupportedDatabaseURL, SchemaOutOfDate, StateUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

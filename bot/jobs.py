@@ -150,7 +150,13 @@ class JobRunner:
     def recover(self) -> list[str]:
         """At start: record the jobs that died with their process as failed (ABANDONED). Skipped while
         another worker runs a job: it did the same when it took the lock."""
-        if self._store is None or self._job_lock is None or not self._job_lock.try_acquire():
+        if self._store is None or self._job_lock is None:
+            return []
+        try:
+            if not self._job_lock.try_acquire():
+                return []
+        except Exception:  # noqa: BLE001 - e.g. the database is down: the next job records them
+            log.warning("could not take the job lock to record interrupted jobs", exc_info=True)
             return []
         try:
             failed = self._store.fail_unfinished(ABANDONED)
@@ -182,6 +188,11 @@ class JobRunner:
             data = self._store.get(job_id)
             return self._seen(data) if data else None
         return job
+
+    def running_here(self) -> bool:
+        """A job of this process is unfinished (it swaps in the version it publishes itself)."""
+        with self._lock:
+            return self._current is not None and not self._current.finished
 
     def current(self) -> Job | StoredJob | None:
         with self._lock:

@@ -57,6 +57,7 @@ def serve(settings: Settings | None = None, *, log_level: str = "info", reload: 
         reload=reload,
         log_level=log_level,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         access_log=settings.access_log,
         timeout_graceful_shutdown=30,

@@ -1,8 +1,10 @@
-"""Writes that fail because the disk holding the data folder is full (or over quota).
+"""Writes that fail because the disk holding the data folder (or the database) is full, or because the
+database cannot be reached.
 
-Such a write is refused with a clear bilingual 507 (nothing half-stored), the admin status says the disk
-is full until a write succeeds again, and the log says it once per interval instead of at every attempt
-(the question log retries five times a second). Questions keep being answered: their log waits in memory.
+Such a write is refused with a clear bilingual 507 (a full disk) or 503 (the database is down; nothing
+half-stored), the admin status says so until a write succeeds again, and the log says it once per interval
+instead of at every attempt (the question log retries five times a second). Questions keep being answered:
+their log waits in memory.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from kb.state import StateUnavailable
+
 log = logging.getLogger(__name__)
 
 DISK_FULL = "磁盘已满，未能保存，请稍后再试或联系管理员 / the disk holding the service's data is full: nothing was saved; " \
@@ -28,10 +32,14 @@ DISK_FULL_STATUS = "磁盘已满：问答照常，但反馈、上传和索引无
 JOB_DISK_FULL = "磁盘已满，索引未完成；正在服务的版本不变 / the disk is full: the re-index did not finish; the version " \
                 "being served is unchanged"
 JOB_FAILED = "索引任务出错 / the job failed"
+STATE_UNAVAILABLE = "数据库暂时不可用，未能保存，请稍后再试 / the database is unavailable just now: nothing was " \
+                    "saved; try again in a few seconds"
+RETRY_AFTER_SECONDS = 5
 LOG_INTERVAL_SECONDS = 60.0
 LOW_SPACE_BYTES = 1024 * 1024  # below this much room for the service, the disk counts as full
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 _SQLITE_FULL = 13
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
 class DiskFull(Exception):
@@ -43,7 +51,8 @@ class DiskFull(Exception):
 
 
 def is_disk_full(exc: BaseException | None) -> bool:
-    """True for ENOSPC / EDQUOT and SQLite's 'database or disk is full', also as the cause of another error."""
+    """True for ENOSPC / EDQUOT, SQLite's 'database or disk is full' and PostgreSQL's SQLSTATE 53100, also
+    as the cause of another error."""
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, DiskFull):
@@ -52,6 +61,8 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL
                                                or "disk is full" in str(exc)):
+            return True
+        if getattr(exc, "sqlstate", None) == _POSTGRES_DISK_FULL:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
@@ -141,3 +152,10 @@ def install_disk_full_handlers(app: FastAPI) -> None:
 
     for kind in (DiskFull, OSError, sqlite3.Error):
         app.add_exception_handler(kind, disk_full)
+
+    async def state_unavailable(request: Request, exc: Exception):
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": STATE_UNAVAILABLE}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    app.add_exception_handler(StateUnavailable, state_unavailable)

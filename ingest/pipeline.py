@@ -290,6 +290,9 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     with content.documents.local_files() as local:
         files, problems = list_files(settings, content.documents, dirs, local)
         documents, passages = collect_passages(files, problems, report, progress)
+    for d in documents:  # where the document is kept, not the copy it was read from
+        if d["info"]["uploaded"]:
+            d["path"] = content.documents.location(d["doc_id"])
     if not passages:
         raise IngestError("没有得到任何段落 / no passages could be extracted: "
                           + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))

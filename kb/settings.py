@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         None, description="where the shared state lives (uploaded documents, dictionary, KB versions, "
                           "conversations, ask log, feedback, jobs); unset = embedded: files and SQLite under "
-                          "data_dir, the only backend so far")
+                          "data_dir (one machine); postgresql://user@host:port/database = PostgreSQL, shared by "
+                          "every replica (`kb migrate` first), data_dir then only caches versions")
 
     # The embedding model.
     model: str = Field("", description="any sentence-transformers folder or name; empty = the e5-small "
@@ -85,6 +86,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the service listens on")
     port: int = Field(8000, description="port the service listens on")
     workers: int = Field(1, description="service processes")
+    forwarded_allow_ips: str = Field("127.0.0.1", description="addresses (comma-separated) of the proxies whose "
+                                                              "X-Forwarded-For is trusted as the client address "
+                                                              "(rate limit, admin lockout); anyone else's is ignored")
     access_log: bool = Field(False, description="uvicorn's line per request (every question is in the ask log and "
                                                 "/metrics already)")
     admin_token: SecretStr | None = Field(None, description="bearer token for /admin and /v1/admin/*; unset = "

@@ -38,6 +38,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_server_stops_at_the_end():
+    """The session's PostgreSQL server (tests/support/postgres.py), if a test started it, stops with the session."""
+    yield
+    from tests.support import postgres
+
+    postgres.stop()
+
+
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
 def state_backend(request):
     """Each state backend in turn (tests/support/state_backends.py): the contract tests run every one."""

@@ -37,6 +37,7 @@ class AskQueue:
         self._errors = errors
         self.dropped = 0  # questions let go while the log could not be written
         self._pending: list[AskedQuestion] = []
+        self._writing = 0  # rows of the batch being written (a write to an unreachable database takes seconds)
         self._pending_cond = threading.Condition()
         self._write_lock = threading.Lock()  # one batch at a time, so rows are written in order
         self._closed = False
@@ -49,15 +50,16 @@ class AskQueue:
             self._pending_cond.notify()
 
     def waiting(self) -> int:
-        """Questions answered but not yet written."""
+        """Questions answered but not yet written (the batch being written counted)."""
         with self._pending_cond:
-            return len(self._pending)
+            return len(self._pending) + self._writing
 
     def write(self) -> None:
         """Write every queued question (one batch); on failure they stay queued and the error propagates."""
         with self._write_lock:
             with self._pending_cond:
                 rows, self._pending = self._pending, []
+                self._writing = len(rows)
             if not rows:
                 return
             try:
@@ -65,6 +67,7 @@ class AskQueue:
             except BaseException as e:
                 with self._pending_cond:  # the rows wait for the next write
                     self._pending[:0] = rows
+                    self._writing = 0
                     over = len(self._pending) - MAX_WAITING_ASKS
                     if over > 0:
                         del self._pending[:over]
@@ -73,6 +76,9 @@ class AskQueue:
                     dropped = f", {self.dropped} of the oldest let go" if self.dropped else ""
                     self.storage.failed(f"the question log ({len(self._pending)} questions waiting{dropped})", e)
                 raise
+            finally:
+                with self._pending_cond:
+                    self._writing = 0
         self.storage.succeeded()
 
     def flush(self) -> None:

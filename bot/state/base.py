@@ -6,18 +6,22 @@
     ReviewDecisions editors' decisions on review-queue questions (review.py)
 
 Every method may be called from several threads at once. A write the storage has no room for raises
-bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`.
+bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`; a storage
+that cannot be reached (a database restarting) raises kb.state.StateUnavailable (a 503). The ask log and
+feedback are also `Portable` (kb/state/base.py): what `kb migrate --to` copies.
 """
 from __future__ import annotations
 
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from bot.state.review import ReviewDecisions
 from bot.storage import StorageHealth
+from kb.state import Portable
 
 
 class AskedQuestion(NamedTuple):
@@ -56,9 +60,56 @@ def asked_question(answer: dict[str, Any], ms: float) -> AskedQuestion:
     )
 
 
-class AskLog(ABC):
+class FeedbackRow(NamedTuple):
+    """One piece of feedback, as exported."""
+
+    ts: float
+    question: str
+    passage_id: str | None
+    helpful: int  # 1 or 0
+    comment: str | None
+    session_id: str | None
+    version: str | None
+
+
+class RowRecords(Portable):
+    """A store whose records are rows of one NamedTuple type (`row_type`), exported as `row._asdict()`,
+    oldest first, and imported with their times kept."""
+
+    row_type: type
+    count_key: str  # the key of `counts()` that counts the rows
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """The store's figures, `count_key` among them."""
+
+    @abstractmethod
+    def rows(self) -> Iterator[tuple]:
+        """Every row written, oldest first."""
+
+    @abstractmethod
+    def insert(self, rows: list) -> None:
+        """Store rows as they are, their times kept, in one transaction or none."""
+
+    def count(self) -> int:
+        return self.counts()[self.count_key]
+
+    def export_records(self) -> Iterator[dict]:
+        return (row._asdict() for row in self.rows())
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        rows = [self.row_type(**r) for r in records]
+        self.insert(rows)
+        return len(rows)
+
+
+class AskLog(RowRecords):
     """Questions are queued by `log` and written within a fraction of a second; every read writes the queue
-    first, so it never misses a question already answered. `close` writes what is queued."""
+    first (`rows` too), so it never misses a question already answered. `close` writes what is queued;
+    `insert` is the queue's writer."""
+
+    row_type = AskedQuestion
+    count_key = "asks"
 
     @abstractmethod
     def log(self, answer: dict[str, Any], ms: float) -> None:
@@ -78,7 +129,10 @@ class AskLog(ABC):
         pass
 
 
-class FeedbackStore(ABC):
+class FeedbackStore(RowRecords):
+    row_type = FeedbackRow
+    count_key = "feedback"
+
     @abstractmethod
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
             session_id: str | None = None, version: str | None = None) -> int:

@@ -14,11 +14,13 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bot.state.ask_queue import AskQueue
-from bot.state.base import AppState, AskedQuestion, AskLog, FeedbackStore, JobStore, asked_question
+from bot.state.base import (AppState, AskedQuestion, AskLog, FeedbackRow, FeedbackStore, JobStore,
+                            asked_question)
 from bot.state.file_lock import FileJobLock
 from bot.state.review import SQLiteReviewDecisions
 from bot.storage import DiskFull, StorageHealth, is_disk_full
@@ -96,6 +98,16 @@ class SQLiteDatabase:
         with self.lock:
             return self.conn.execute(sql, args).fetchall()
 
+    def write_many(self, sql: str, rows: Iterable[tuple]) -> None:
+        """All rows in one transaction, or none."""
+        with self.lock:
+            try:
+                self.conn.executemany(sql, rows)
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+
     def journal_mode(self) -> str:
         return self.read("PRAGMA journal_mode")[0][0]
 
@@ -110,16 +122,10 @@ class SQLiteAskLog(AskLog):
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
-        self.queue = AskQueue(self._insert, db.storage, (sqlite3.Error,))
+        self.queue = AskQueue(self.insert, db.storage, (sqlite3.Error,))
 
-    def _insert(self, rows: list[AskedQuestion]) -> None:
-        with self.db.lock:
-            try:
-                self.db.conn.executemany(self._INSERT, rows)
-                self.db.conn.commit()
-            except BaseException:
-                self.db.conn.rollback()
-                raise
+    def insert(self, rows: list[AskedQuestion]) -> None:
+        self.db.write_many(self._INSERT, rows)
 
     def log(self, answer: dict[str, Any], ms: float) -> None:
         self.queue.put(asked_question(answer, ms))
@@ -137,22 +143,35 @@ class SQLiteAskLog(AskLog):
         return {"asks": asks, "unanswered": unanswered, "asks_waiting": self.queue.waiting(),
                 "asks_dropped": self.queue.dropped}
 
+    def rows(self) -> Iterator[AskedQuestion]:
+        self.queue.flush()
+        return (AskedQuestion(*row) for row in self.db.read(
+            f"SELECT {', '.join(AskedQuestion._fields)} FROM asks ORDER BY id"))
+
     def close(self) -> None:
         self.queue.close()
 
 
 class SQLiteFeedbackStore(FeedbackStore):
+    _INSERT = f"INSERT INTO feedback ({', '.join(FeedbackRow._fields)}) VALUES (?,?,?,?,?,?,?)"
+
     def __init__(self, db: SQLiteDatabase):
         self.db = db
 
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
             session_id: str | None = None, version: str | None = None) -> int:
         return self.db.write(
-            "INSERT INTO feedback (ts, question, passage_id, helpful, comment, session_id, version)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
+            self._INSERT,
+            FeedbackRow(time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version),
             "feedback",
         )
+
+    def rows(self) -> Iterator[FeedbackRow]:
+        return (FeedbackRow(*row) for row in self.db.read(
+            f"SELECT {', '.join(FeedbackRow._fields)} FROM feedback ORDER BY id"))
+
+    def insert(self, rows: list[FeedbackRow]) -> None:
+        self.db.write_many(self._INSERT, rows)
 
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
         rows = self.db.read(

@@ -8,22 +8,58 @@
     LabelStore        labelled questions (question -> passage, or out of scope), with a revision to watch
     CalibrationStore  the no-answer model `kb calibrate` fitted
 
-Every method may be called from several threads at once. `Content` bundles one backend's stores.
+Every method may be called from several threads at once. `Content` bundles one backend's stores. A store
+whose records `kb migrate --to` copies between backends is also `Portable`. A backend that cannot reach its
+storage (a database restarting) raises `StateUnavailable`: nothing was stored, try again later.
 """
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.labels.model import Label
 from kb.sessions import Session, Turn
-from kb.version import Manifest, NoVersionError
+from kb.version import Manifest, NoVersionError, read_manifest
 
 PublishStep = Callable[[int], None]
+
+
+class StateUnavailable(RuntimeError):
+    """The shared state cannot be reached just now (its database is down or restarting): nothing was read
+    or stored. The service answers 503 for the request; its callers may try again later."""
+
+    def __init__(self, what: str):
+        super().__init__(f"共享状态暂时不可用 / the shared state is unavailable: {what}")
+        self.what = what
+
+
+class Portable(ABC):
+    """A store whose records move whole between backends (`kb migrate --to`): exported as plain dicts that
+    the same kind of store of any backend imports into an empty store, keeping their times and ids' order."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Records held (what a copy must reproduce)."""
+
+    @abstractmethod
+    def export_records(self) -> Iterator[dict]:
+        """Every record, oldest first."""
+
+    @abstractmethod
+    def import_records(self, records: Iterable[dict]) -> int:
+        """Store exported records; returns how many."""
+
+
+def check_document_name(name: str) -> str:
+    """A document name a store can hold: a plain file name (no folder, not hidden); ValueError otherwise."""
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name:
+        raise ValueError(f"invalid document name: {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -34,10 +70,11 @@ class StoredDocument:
     uploaded_at: float  # Unix time of the last put
 
 
-class DocumentStore(ABC):
+class DocumentStore(Portable):
     """Uploaded documents by name. A put replaces a same-named document whole (a reader sees the old bytes or
     the new ones, never a mix). Also the names left out of the corpus: documents of the read-only folders
-    (KB_DOCS_DIRS) that editors deleted."""
+    (KB_DOCS_DIRS) that editors deleted. Exported as {"name", "data", "uploaded_at"} per document and
+    {"excluded": name} per excluded name."""
 
     where: str  # where the documents are, for messages
 
@@ -50,8 +87,8 @@ class DocumentStore(ABC):
         """A document's bytes; None when there is none of that name."""
 
     @abstractmethod
-    def put(self, name: str, data: bytes) -> StoredDocument:
-        """Store a document, replacing a same-named one."""
+    def put(self, name: str, data: bytes, uploaded_at: float | None = None) -> StoredDocument:
+        """Store a document, replacing a same-named one (`uploaded_at`: now unless given, e.g. by a copy)."""
 
     @abstractmethod
     def delete(self, name: str) -> bool:
@@ -78,13 +115,40 @@ class DocumentStore(ABC):
         """Remove what an interrupted put left behind; returns what was removed (for the log)."""
         return []
 
+    def location(self, name: str) -> str:
+        """Where a stored document is, for people: what a version's document table records (the copy
+        `local_files` gave ingest may be gone)."""
+        return f"{self.where}/{name}"
+
+    def count(self) -> int:
+        return len(self.documents()) + len(self.excluded())
+
+    def export_records(self) -> Iterator[dict]:
+        for doc in self.documents():
+            data = self.get(doc.name)
+            if data is not None:  # deleted meanwhile
+                yield {"name": doc.name, "data": data, "uploaded_at": doc.uploaded_at}
+        for name in sorted(self.excluded()):
+            yield {"excluded": name}
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        n = 0
+        for record in records:
+            if "excluded" in record:
+                self.exclude(record["excluded"])
+            else:
+                self.put(record["name"], record["data"], uploaded_at=record["uploaded_at"])
+            n += 1
+        return n
+
     def close(self) -> None:
         pass
 
 
-class DictionaryStore(ABC):
+class DictionaryStore(Portable):
     """The dictionary files a version is cut with (kb.tokenize.DICTIONARY_FILES). What is read is the last
-    text written, or the packaged default (kb/resources) when none was. Validation is kb/dictionary.py's."""
+    text written, or the packaged default (kb/resources) when none was. Validation is kb/dictionary.py's.
+    Exported as {"name", "text"} per file written."""
 
     @abstractmethod
     def read(self, name: str) -> str:
@@ -98,6 +162,24 @@ class DictionaryStore(ABC):
     def local_folder(self) -> contextlib.AbstractContextManager[Path]:
         """`with store.local_folder() as folder:` a folder holding every dictionary file, for ingest (the
         tokenizer reads it, the version keeps a copy)."""
+
+    @abstractmethod
+    def written(self) -> list[str]:
+        """The files written so far (the others read as the packaged defaults)."""
+
+    def count(self) -> int:
+        return len(self.written())
+
+    def export_records(self) -> Iterator[dict]:
+        for name in self.written():
+            yield {"name": name, "text": self.read(name)}
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        n = 0
+        for record in records:
+            self.write(record["name"], record["text"])
+            n += 1
+        return n
 
     def close(self) -> None:
         pass
@@ -120,16 +202,21 @@ class SessionStore(ABC):
         pass
 
 
-class VersionRegistry(ABC):
+class VersionRegistry(Portable):
     """Published KB versions. A version is an immutable folder (kb/version); the registry says which one is
     current, publishes a built one with one atomic switch, and brings a published one into this machine's
-    versions folder. One build at a time (`build_lock`)."""
+    versions folder. One build at a time (`build_lock`). Exported as {"version", "folder", "current"} per
+    published version kept; importing publishes each under its own id, the current one last."""
 
     where: str  # where the versions are, for messages
 
     @abstractmethod
     def current_id(self) -> str | None:
         """The published version's id; None before the first publish."""
+
+    @abstractmethod
+    def versions(self) -> list[str]:
+        """The published versions kept, oldest first."""
 
     @abstractmethod
     def manifest(self, vid: str) -> Manifest:
@@ -171,6 +258,25 @@ class VersionRegistry(ABC):
     def wait_for_publish(self, timeout: float) -> str | None:
         """Block until a version is published or `timeout` seconds pass; the current id either way. What
         a serving process calls in a loop to pick up versions other processes publish."""
+
+    def count(self) -> int:
+        return len(self.versions())
+
+    def export_records(self) -> Iterator[dict]:
+        current = self.current_id()
+        for vid in sorted(self.versions(), key=lambda v: (v == current, v)):  # the current one last
+            yield {"version": vid, "folder": self.fetch(vid), "current": vid == current}
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        """Each version copied into a build folder and published under its own id."""
+        n = 0
+        with self.build_lock():
+            for record in records:
+                _, folder = self.begin()
+                shutil.copytree(record["folder"], folder, dirs_exist_ok=True)
+                self.publish(record["version"], folder, read_manifest(folder))
+                n += 1
+        return n
 
     def close(self) -> None:
         pass
@@ -261,6 +367,7 @@ class Content:
     sessions: SessionStore
     labels: LabelStore
     calibration: CalibrationStore
+    resources: list = field(default_factory=list)  # what the stores share (a connection pool): closed last
 
     def remove_leftovers(self, keep_versions: int) -> list[str]:
         """What killed builds and uploads left behind (run at every start and build; safe while another
@@ -268,7 +375,7 @@ class Content:
         return self.versions.cleanup(keep_versions) + self.documents.remove_leftovers()
 
     def close(self) -> None:
-        for store in (self.calibration, self.labels, self.sessions, self.versions, self.dictionary,
-                      self.documents):
+        for store in (self.calibration, self.labels, self.sessions, self.versions, self.dictionary, self.documents,
+                      *self.resources):
             store.close()
 

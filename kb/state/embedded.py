@@ -12,7 +12,6 @@ Every process on this machine sees the same files; conversations are each proces
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -32,7 +31,6 @@ from kb.version import LocalVersions, Manifest, NoVersionError, fsync_dir
 
 UPLOAD_PREFIX = ".upload-"  # + "<pid>-<name>": an upload being written by that process
 CURRENT = "CURRENT"
-BUILD_LOCK = ".build.lock"
 
 
 def _replace_text(path: Path, text: str) -> None:
@@ -89,13 +87,15 @@ class FolderDocumentStore(DocumentStore):
         except (FileNotFoundError, IsADirectoryError):
             return None
 
-    def put(self, name: str, data: bytes) -> StoredDocument:
+    def put(self, name: str, data: bytes, uploaded_at: float | None = None) -> StoredDocument:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(name)
         if path is None:
             raise ValueError(f"invalid document name: {name!r}")
         tmp = self.folder / f"{UPLOAD_PREFIX}{os.getpid()}-{name}"
         tmp.write_bytes(data)
+        if uploaded_at is not None:  # the file's mtime is its upload time
+            os.utime(tmp, (uploaded_at, uploaded_at))
         os.replace(tmp, path)
         return self._describe(path, hashlib.sha256(data).hexdigest())
 
@@ -165,6 +165,9 @@ class FolderDictionaryStore(DictionaryStore):
 
     def write(self, name: str, text: str) -> None:
         _replace_text(self._path(name), text)
+
+    def written(self) -> list[str]:
+        return [name for name in DICTIONARY_FILES if (self.folder / name).exists()]
 
     @contextlib.contextmanager
     def local_folder(self) -> Iterator[Path]:
@@ -248,20 +251,9 @@ class FolderVersionRegistry(VersionRegistry):
     def versions(self) -> list[str]:
         return self.local.versions()
 
-    @contextlib.contextmanager
-    def build_lock(self, wait: bool = True) -> Iterator[bool]:
+    def build_lock(self, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
         """Also keeps cleanup from removing a live build's folder."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / BUILD_LOCK, "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return self.local.lock(wait)
 
     def begin(self) -> tuple[str, Path]:
         return self.local.begin()

@@ -8,16 +8,19 @@ file in this folder); `LocalVersions` only builds, seals, lists and removes fold
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kb.version.manifest import MANIFEST, Manifest, read_manifest, write_manifest
 
 BUILD_PREFIX = ".build-"
+LOCK_FILE = ".build.lock"
 
 
 class NoVersionError(RuntimeError):
@@ -58,6 +61,23 @@ class LocalVersions:
             return []
         return sorted(p.name for p in self.root.iterdir()
                       if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists())
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True) -> Iterator[bool]:
+        """`with versions.lock() as mine:` this folder's flock (.build.lock), held while a build or a
+        download writes into the folder, so that `remove_leftovers` (taken without waiting) never removes
+        their folders; with wait=False `mine` is False at once when another process holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK_FILE, "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def begin(self) -> tuple[str, Path]:
         """A fresh private build folder."""

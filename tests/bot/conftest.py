@@ -1,15 +1,17 @@
 """The service in-process: one app per test module on its own copy of the seed KB, through Starlette's
-TestClient (lifespan on), with the admin token's header."""
+TestClient (lifespan on), with the admin token's header; every module using `client` runs once per state
+backend (embedded, then postgresql: the same tests, a database of the module's own)."""
 from __future__ import annotations
 
 import pytest
 
 from tests.support.service import ADMIN_TOKEN, service_settings_for
+from tests.support.state_backends import BACKENDS
 
 
-@pytest.fixture(scope="module")
-def api_settings(tmp_path_factory, seed_settings, seed_build, model_dir):
-    return service_settings_for(tmp_path_factory.mktemp("api"), seed_settings, model_dir)
+@pytest.fixture(scope="module", params=[backend.name for backend in BACKENDS])
+def api_settings(request, tmp_path_factory, seed_settings, seed_build, model_dir):
+    return service_settings_for(tmp_path_factory.mktemp("api"), seed_settings, model_dir, backend=request.param)
 
 
 @pytest.fixture(scope="module")

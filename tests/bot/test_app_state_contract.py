@@ -130,7 +130,7 @@ def test_an_unsupported_database_url_is_refused(tmp_path):
     from kb.state import UnsupportedDatabaseURL
 
     with pytest.raises(UnsupportedDatabaseURL):
-        open_app_state(Settings(data_dir=tmp_path, database_url=SecretStr("postgresql://kb@db/kb")))
+        open_app_state(Settings(data_dir=tmp_path, database_url=SecretStr("mysql://kb@db/kb")))
 
 
 # --- review decisions ---------------------------------------------------------------------------

@@ -48,3 +48,15 @@ def test_write_failures_are_logged_once_per_interval(caplog):
     assert len(messages) == 3, messages
     assert "disk full" in messages[0] and "299 more failed writes" in messages[1] and "work again" in messages[2]
     assert not health.failing
+
+
+def test_a_full_database_disk_is_a_full_disk():
+    """PostgreSQL's SQLSTATE 53100, raised as it is or as the postgresql backend's DatabaseFull."""
+    import psycopg
+
+    from bot.storage import is_disk_full
+    from kb.state.pg_db import DatabaseFull
+
+    assert is_disk_full(psycopg.errors.DiskFull("could not extend file"))
+    assert is_disk_full(DatabaseFull("feedback"))
+    assert not is_disk_full(psycopg.errors.AdminShutdown("terminating connection"))

@@ -47,15 +47,42 @@ def copy_seed_data(seed_settings, dest: Path) -> Path:
     return dest
 
 
-def service_settings_for(tmp: Path, seed_settings, model_dir, **extra):
-    data = copy_seed_data(seed_settings, tmp / "data")
+def service_settings_for(tmp: Path, seed_settings, model_dir, backend: str = "embedded", **extra):
+    """Settings for a service on its own copy of the seed KB: in a data folder of its own (embedded), or
+    published into a database of its own on the session's PostgreSQL server (postgresql; the data folder
+    then only caches versions)."""
     extra.setdefault("admin_token", ADMIN_TOKEN)
     extra.setdefault("rate_limit_per_minute", 0)  # 0 = off; the limiter is tested on its own
     extra.setdefault("admin_lockout_failures", 0)  # 0 = off; tested on its own (tests/bot/test_admin_token_guards.py)
+    if backend == "postgresql":
+        from pydantic import SecretStr
+
+        from tests.support.postgres import database_for
+
+        settings = make_settings(tmp / "data", model_dir, docs_dirs=[SEEDS],
+                                 database_url=SecretStr(database_for(tmp)), **extra)
+        publish_seed_versions(seed_settings, settings)
+        return settings
+    data = copy_seed_data(seed_settings, tmp / "data")
     return make_settings(data, model_dir, docs_dirs=[SEEDS], **extra)
 
 
+def publish_seed_versions(seed_settings, settings) -> None:
+    """The seed KB's versions published into `settings`' backend (as `kb migrate --to` copies them)."""
+    from deploy.cluster import publish_versions
 
+    publish_versions(seed_settings, settings)
+
+
+def stored_document(settings, name: str) -> bytes | None:
+    """A document as the service's document store holds it (whichever backend)."""
+    from kb.state import open_content
+
+    content = open_content(settings)
+    try:
+        return content.documents.get(name)
+    finally:
+        content.close()
 
 
 def wait_job(client, job_id: str, headers: dict, timeout: float = 300) -> dict:

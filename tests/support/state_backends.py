@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from kb.settings import Settings
 
 
@@ -26,4 +28,13 @@ def _embedded(tmp_path: Path, **overrides) -> Settings:
     return Settings(data_dir=tmp_path / "data", docs_dirs=[], **overrides)
 
 
-BACKENDS = [Backend("embedded", _embedded, shared_sessions=False)]
+def _postgresql(tmp_path: Path, **overrides) -> Settings:
+    """A database of the test's own on the session's PostgreSQL server (tests/support/postgres.py)."""
+    from tests.support.postgres import database_for
+
+    return Settings(data_dir=tmp_path / "data", docs_dirs=[], database_url=SecretStr(database_for(tmp_path)),
+                    **overrides)
+
+
+BACKENDS = [Backend("embedded", _embedded, shared_sessions=False),
+            Backend("postgresql", _postgresql, shared_sessions=True)]

@@ -1,0 +1,100 @@
+"""`kb migrate`: the database's schema migrations, and `kb migrate --to postgresql://...` moving an install's
+records into another backend through the stores' own interfaces (kb.state.Portable), store by store:
+COPIED lists them, so a new store is copied by adding its line. Jobs and conversations are not copied
+(they live minutes); the copy is refused into a target that holds records already, and checked after:
+every store must hold as many records as its source.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.state import AppState, open_app_state
+from kb.settings import Settings
+from kb.state import Content, Portable, open_content
+
+# (name, the store of that name in a backend's content and records)
+COPIED: list[tuple[str, Callable[[Content, AppState], Portable]]] = [
+    ("documents", lambda content, records: content.documents),
+    ("dictionary", lambda content, records: content.dictionary),
+    ("versions", lambda content, records: content.versions),
+    ("feedback", lambda content, records: records.feedback),
+    ("ask log", lambda content, records: records.asks),
+]
+
+
+class MigrationRefused(RuntimeError):
+    """The copy cannot start (the target is not empty), or ended with unequal counts."""
+
+
+@dataclass(frozen=True)
+class Copied:
+    store: str
+    source: int  # records in the source store
+    target: int  # records in the target store after the copy
+
+
+@dataclass
+class Backend:
+    """One side of a copy: both halves of a backend's state, opened together."""
+
+    content: Content
+    records: AppState
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Backend":
+        content = open_content(settings)
+        try:
+            return cls(content, open_app_state(settings))
+        except BaseException:
+            content.close()
+            raise
+
+    def store(self, pick: Callable[[Content, AppState], Portable]) -> Portable:
+        return pick(self.content, self.records)
+
+    def close(self) -> None:
+        self.records.close()
+        self.content.close()
+
+
+def copy_install(source: Settings, target_url: str, report: Callable[[Copied], None] = lambda c: None
+                 ) -> list[Copied]:
+    """Copy every store of COPIED from `source`'s backend into the (migrated, empty) database at
+    `target_url`. The target's versions are cached in a temporary folder while they are copied."""
+    with tempfile.TemporaryDirectory(prefix="kb-migrate-", dir=_existing(source.root)) as cache:
+        target = settings_on(source, target_url, Path(cache))
+        src, dst = Backend.open(source), Backend.open(target)
+        try:
+            held = [name for name, pick in COPIED if dst.store(pick).count()]
+            if held:
+                raise MigrationRefused(f"目标数据库已有数据，未复制 / the target database already holds "
+                                       f"{', '.join(held)}: nothing was copied (use an empty database)")
+            done = []
+            for name, pick in COPIED:
+                from_store, to_store = src.store(pick), dst.store(pick)
+                to_store.import_records(from_store.export_records())
+                done.append(Copied(name, from_store.count(), to_store.count()))
+                report(done[-1])
+        finally:
+            dst.close()
+            src.close()
+    unequal = [c for c in done if c.source != c.target]
+    if unequal:
+        raise MigrationRefused("复制后数量不一致 / counts differ after the copy: "
+                               + ", ".join(f"{c.store} {c.source} -> {c.target}" for c in unequal))
+    return done
+
+
+def settings_on(settings: Settings, url: str, data_dir: Path) -> Settings:
+    """`settings` with another database, and another data folder (a cache for its versions)."""
+    return Settings.model_validate({**settings.model_dump(), "database_url": SecretStr(url), "data_dir": data_dir})
+
+
+def _existing(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,77 @@
+"""`kb migrate`: the schema, and an embedded install copied into PostgreSQL with equal counts, store by
+store, and the same contents (documents, dictionary, versions, feedback, ask log)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.migrate import COPIED, Backend, settings_on
+from tests.support.postgres import database_for, server
+from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, service_settings_for
+
+
+def _answer(question: str, matched: bool) -> dict:
+    return {"question": question, "matched": matched, "confidence": 0.7, "principles": [], "cases": [],
+            "passages": [{"id": "p1", "title": "标题", "doc": "a.txt"}], "session_id": "s", "version": "v"}
+
+
+@pytest.fixture()
+def embedded_install(tmp_path, seed_settings, seed_build, model_dir):
+    """A copy of the seed KB with an upload, an excluded name, a dictionary file, feedback and questions."""
+    settings = service_settings_for(tmp_path / "embedded", seed_settings, model_dir)
+    install = Backend.open(settings)
+    try:
+        install.content.documents.put(NEW_DOC_NAME, NEW_DOC_TEXT.encode("utf-8"), uploaded_at=1_700_000_000.0)
+        install.content.documents.exclude("003_948dd19706f84a15.txt")
+        install.content.dictionary.write("synonyms.txt", "客户 顾客\n")
+        install.records.feedback.add("客户要发票", "p1", False, "缺发票流程", "s1", "v1")
+        for n in range(30):
+            install.records.asks.log(_answer(f"问题{n}", n % 3 != 0), 1.5)
+    finally:
+        install.close()
+    return settings
+
+
+def _contents(backend: Backend) -> dict:
+    return {name: list(backend.store(pick).export_records()) for name, pick in COPIED if name != "versions"}
+
+
+def test_an_embedded_install_moves_into_postgresql_with_equal_counts(embedded_install, tmp_path, capsys):
+    url = database_for(tmp_path / "target")
+    assert main(["--data-dir", str(embedded_install.data_dir), "migrate", "--to", url]) == 0
+    out = capsys.readouterr().out
+    assert "every store holds as many records as its source" in out
+    source = Backend.open(embedded_install)
+    target = Backend.open(settings_on(embedded_install, url, tmp_path / "cache"))
+    try:
+        for name, pick in COPIED:
+            assert source.store(pick).count() == target.store(pick).count() > 0, name
+        assert _contents(source) == _contents(target)
+        assert target.content.versions.current_id() == source.content.versions.current_id()
+        current = target.content.versions.current_id()
+        fetched = target.content.versions.fetch(current)
+        original = source.content.versions.fetch(current)
+        assert sorted(p.name for p in fetched.iterdir()) == sorted(p.name for p in original.iterdir())
+        assert all((fetched / p.name).read_bytes() == p.read_bytes() for p in original.iterdir() if p.is_file())
+    finally:
+        target.close()
+        source.close()
+    # a second copy into the same database is refused: nothing is doubled
+    assert main(["--data-dir", str(embedded_install.data_dir), "migrate", "--to", url]) == 1
+    assert "already holds" in capsys.readouterr().err
+
+
+def test_kb_migrate_applies_the_schema_once(tmp_path, monkeypatch, capsys):
+    url = server().create_database("migrate_schema_once")
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+    assert main(["--data-dir", str(tmp_path), "migrate"]) == 0
+    assert "0001_kb_content.sql" in capsys.readouterr().out
+    assert main(["--data-dir", str(tmp_path), "migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_a_database_behind_the_migrations_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    url = server().create_database("never_migrated")
+    monkeypatch.setenv("KB_DATABASE_URL", url)
+    assert main(["--data-dir", str(tmp_path), "stats"]) == 2
+    assert "run `kb migrate`" in capsys.readouterr().err
