@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +23,7 @@ from kb.state import LabelStore
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 0.5  # the longest a wait for a change blocks (and so the longest `close` waits for the thread)
+HOOK_SECONDS = 2.0  # without a change of labels, the `after_change` hooks run at most this often
 
 
 class LiveLabels:
@@ -68,8 +70,8 @@ class LiveLabels:
         return True
 
     def after_change(self, hook: Callable[[], None]) -> None:
-        """Call `hook` on the watch thread after every wake (a change of labels or not): what else a serving
-        process keeps up to date at the same pace (the fitted no-answer model)."""
+        """Call `hook` on the watch thread after a change of labels, and every HOOK_SECONDS without one:
+        what else a serving process keeps up to date at about the same pace (the fitted no-answer model)."""
         self._after_change.append(hook)
 
     @property
@@ -83,12 +85,16 @@ class LiveLabels:
         self._thread.start()
 
     def _watch(self) -> None:
+        hooked = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.store.wait_for_change(self.keys.revision, WATCH_SECONDS)
                 if self._stop.is_set():
                     return
-                if not self.refresh():
+                if self.refresh():
+                    hooked = time.monotonic()
+                elif time.monotonic() - hooked >= HOOK_SECONDS:
+                    hooked = time.monotonic()
                     for hook in self._after_change:
                         hook()
             except Exception:  # noqa: BLE001 - e.g. the store unreachable for a moment: answers keep the old keys

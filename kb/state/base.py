@@ -291,10 +291,10 @@ class StoredLabels:
     unchanged: list[str]  # same id and content: nothing written
 
 
-class LabelStore(ABC):
+class LabelStore(Portable):
     """Labelled questions (kb/labels/model.py) by id, in the order they were first stored. `revision()` grows
     with every change, so every serving process notices a change within about a second
-    (`wait_for_change`)."""
+    (`wait_for_change`). Exported as one dict per label, its fields by name."""
 
     where: str  # where the labels are, for messages
 
@@ -320,6 +320,21 @@ class LabelStore(ABC):
     def revision(self) -> int:
         """A number that grows with every change (0 for a store never written)."""
 
+    def count(self) -> int:
+        return len(self.labels())
+
+    def export_records(self) -> Iterator[dict]:
+        for label in self.labels():
+            yield {"id": label.id, "question": label.question, "kind": label.kind, "gold": list(label.gold),
+                   "passage_id": label.passage_id, "source": label.source, "created_at": label.created_at,
+                   "created_by": label.created_by, "item": label.item}
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        labels = [Label(r["id"], r["question"], r["kind"], tuple(r["gold"]), r["passage_id"], r["source"],
+                        r["created_at"], r["created_by"], r["item"]) for r in records]
+        self.put(labels)
+        return len(labels)
+
     def wait_for_change(self, revision: int, timeout: float) -> int:
         """Block until the revision differs from `revision` or `timeout` seconds pass; the revision either
         way. What a serving process calls in a loop (a backend with notifications overrides this poll)."""
@@ -335,9 +350,10 @@ class LabelStore(ABC):
         pass
 
 
-class CalibrationStore(ABC):
+class CalibrationStore(Portable):
     """The no-answer model (kb/answer/calibration.py) `kb calibrate` fitted, the same for every process; None
-    until one is stored (the shipped model, kb/resources/calibration.json, is used then)."""
+    until one is stored (the shipped model, kb/resources/calibration.json, is used then). Exported as the
+    model's dict, when there is one."""
 
     where: str
 
@@ -352,6 +368,21 @@ class CalibrationStore(ABC):
     @abstractmethod
     def clear(self) -> bool:
         """Forget the stored model (back to the shipped one); False when there was none."""
+
+    def count(self) -> int:
+        return 0 if self.get() is None else 1
+
+    def export_records(self) -> Iterator[dict]:
+        model = self.get()
+        if model is not None:
+            yield model
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        n = 0
+        for model in records:
+            self.put(model)
+            n += 1
+        return n
 
     def close(self) -> None:
         pass
