@@ -4,11 +4,10 @@ its transaction, and `wait_for_change` LISTENs on a connection of its own."""
 from __future__ import annotations
 
 import json
-import threading
 
 from kb.labels.model import Label
-from kb.state.base import CalibrationStore, LabelStore, StateUnavailable, StoredLabels
-from kb.state.pg_db import Database, translated_errors
+from kb.state.base import CalibrationStore, LabelStore, StoredLabels
+from kb.state.pg_db import Database, Listener
 
 CHANNEL = "kb_labels"
 _COLUMNS = "id, question, kind, gold, passage_id, source, created_at, created_by, item"
@@ -29,8 +28,7 @@ class PgLabelStore(LabelStore):
     def __init__(self, db: Database):
         self.db = db
         self.where = "PostgreSQL (labels)"
-        self._listener = None  # the LISTEN connection, opened at the first wait
-        self._listener_lock = threading.Lock()
+        self._listener = Listener(db, CHANNEL, "kefu-kb-labels")
 
     def labels(self) -> list[Label]:
         with self.db.transaction("reading the labels") as conn:
@@ -84,33 +82,15 @@ class PgLabelStore(LabelStore):
     def wait_for_change(self, revision: int, timeout: float) -> int:
         """LISTENs first, then reads the revision: a change committed before the LISTEN is read, one after it
         is announced."""
-        with self._listener_lock:
-            if self._listener is None:
-                listener = self.db.dedicated("listening for labels", application_name="kefu-kb-labels")
-                with translated_errors("listening for labels"):
-                    listener.execute(f"LISTEN {CHANNEL}")
-                self._listener = listener
-            listener = self._listener
+        self._listener.listen()
         current = self.revision()
         if current != revision:
             return current
-        try:
-            with translated_errors("waiting for a change of labels"):
-                for _ in listener.notifies(timeout=timeout, stop_after=1):
-                    pass
-        except StateUnavailable:
-            self._close_listener()
-            raise
+        self._listener.wait(timeout)
         return self.revision()
 
-    def _close_listener(self) -> None:
-        with self._listener_lock:
-            listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-
     def close(self) -> None:
-        self._close_listener()
+        self._listener.close()
 
 
 class PgCalibrationStore(CalibrationStore):
