@@ -24,7 +24,7 @@ from bot.errors import install_error_handlers
 from bot.holder import KBHolder
 from bot.jobs import JobRunner
 from bot.metrics import Metrics, MetricsMiddleware
-from bot.routes import admin, analytics, ask, audit, auth, ops, pages, sites, users
+from bot.routes import admin, analytics, ask, audit, auth, labels, ops, pages, sites, users
 from bot.security import BodyLimitMiddleware, RateLimiter, SecurityHeadersMiddleware
 from bot.state import open_app_state
 from bot.storage import install_disk_full_handlers
@@ -235,6 +235,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(sites.router)
     app.include_router(analytics.router)
+    app.include_router(labels.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
     swagger = pages.swagger_dir()

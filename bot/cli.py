@@ -1,5 +1,5 @@
-"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, stats, serve, migrate; user,
-backup and restore (bot/cli_admin.py)."""
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, labels, stats, serve, migrate;
+user, backup and restore (bot/cli_admin.py)."""
 from __future__ import annotations
 
 import argparse
@@ -174,14 +174,24 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from kb.evaluate import EvalFileError, evaluate_file
+    from bot.cli_labels import labelled_warning, run_eval_cv
+    from kb.evaluate import EvalFileError, evaluate_items, read_items
 
+    if args.cv is None and len(args.file) != 1:
+        print("error: kb eval 需要一个文件（或 --cv）/ needs one FILE (or --cv K FILE...)", file=sys.stderr)
+        return 2
     with _open_kb(_settings(args)) as kb:
+        if args.cv is not None:
+            return run_eval_cv(args, kb)
         try:
-            res = evaluate_file(kb, Path(args.file), mode=args.mode)
+            items = read_items(Path(args.file[0]))
         except EvalFileError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        warning = labelled_warning(kb, [it["question"] for it in items], args.file[0])
+        if warning:
+            print(warning, file=sys.stderr)
+        res = evaluate_items(kb, items, mode=args.mode)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
     else:
@@ -204,12 +214,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from kb.calibrate import calibrate
+    from bot.cli_labels import cmd_calibrate as calibrate
 
     with _open_kb(_settings(args)) as kb:
-        result = calibrate(kb, Path(args.file), write=not args.dry_run)
-    print(json.dumps(result, ensure_ascii=False, indent=1))
-    return 0
+        return calibrate(args, kb)
+
+
+def cmd_labels(args) -> int:
+    from bot.cli_labels import cmd_labels as labels
+
+    return labels(args, _settings(args))
 
 
 def cmd_stats(args) -> int:
@@ -300,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_chat)
 
     s = sub.add_parser("eval", help="R@k / MRR / answered / oos_reject on a labelled question file")
-    s.add_argument("file")
+    s.add_argument("file", nargs="*", help="labelled questions (JSONL); with --cv several, or none: the stored labels")
+    s.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation: every figure from questions whose "
+                                                       "labels were held out (zero-shot vs labels)")
+    s.add_argument("--test", help="with --cv: also score this file, learned from the others")
+    s.add_argument("--hijack", action="store_true", help="with --cv: what 10 %% wrong labels change")
+    s.add_argument("--ablation", action="store_true", help="with --cv: also the labels' hub scores alone and their "
+                                                           "keys alone")
     s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     s.add_argument("--json", action="store_true")
     s.add_argument("--min-r5", type=float)
@@ -309,10 +329,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-answered", type=float)
     s.set_defaults(fn=cmd_eval)
 
-    s = sub.add_parser("calibrate", help="fit the no-answer model on labelled questions (writes data/calibration.json)")
-    s.add_argument("file")
+    s = sub.add_parser("calibrate", help="fit the no-answer model on held-out rows of a cross-validation over the "
+                                         "labelled questions (stored for every process)")
+    s.add_argument("file", nargs="*", help="labelled questions (JSONL); none: the stored labels")
+    s.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default 5)")
     s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--out", help="write the model to this file instead of storing it (the shipped one)")
     s.set_defaults(fn=cmd_calibrate)
+
+    from bot.cli_labels import add_labels_parser
+
+    add_labels_parser(sub)
+    sub.choices["labels"].set_defaults(fn=cmd_labels)
 
     s = sub.add_parser("stats", help="what the current KB version holds")
     s.set_defaults(fn=cmd_stats)

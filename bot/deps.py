@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from bot.admin_auth import AdminLockout
-from bot.auth.principal import authorize
+from bot.auth.principal import Principal, authorize
 from bot.auth.sessions import LoginGuard
 from bot.auth.widget_token import widget_identity
 from bot.holder import KBHolder, KBNotReady
@@ -139,3 +139,5 @@ RateLimited = Depends(rate_limited)
 
 # Every admin route: who the request is, and whether their role may use the route (bot/auth/roles.py).
 AdminOnly = Depends(authorize)
+# The signed-in user, token or admin token an admin route acts for (its audit and `created_by` name).
+Who = Annotated[Principal, Depends(authorize)]

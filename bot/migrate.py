@@ -22,8 +22,11 @@ COPIED: list[tuple[str, Callable[[Content, AppState], Portable]]] = [
     ("documents", lambda content, records: content.documents),
     ("dictionary", lambda content, records: content.dictionary),
     ("versions", lambda content, records: content.versions),
+    ("labels", lambda content, records: content.labels),
+    ("calibration", lambda content, records: content.calibration),
     ("feedback", lambda content, records: records.feedback),
     ("ask log", lambda content, records: records.asks),
+    ("review decisions", lambda content, records: records.decisions),
 ]
 
 

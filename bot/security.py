@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Paths whose responses may be loaded from any origin (the widget's script).
 CROSS_ORIGIN_PATHS = ("/widget.js",)
-UPLOAD_PATH_PREFIX = "/v1/admin/documents"
+UPLOAD_PATH_PREFIX = ("/v1/admin/documents", "/v1/admin/labels/import")  # bodies up to KB_MAX_UPLOAD_BYTES
 MULTIPART_OVERHEAD = 64 * 1024
 
 

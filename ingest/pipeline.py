@@ -19,11 +19,15 @@ import numpy as np
 
 from ingest.corpus import CorpusFile, list_files
 from ingest.document import LoadError
+from ingest.labels import fit_for_version, label_report
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
 from ingest.split.slides import printed
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
+from kb.labels.model import Label
+from kb.labels.reference import build_reference, reference_texts, text_key
+from kb.labels.reference import fingerprint as reference_fingerprint
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
 from kb.text import search_text, to_simplified
@@ -69,6 +73,7 @@ class BuildReport:
     junk_passages: int = 0  # passages with nothing an agent could use, left out (per document: their text)
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # labels in use, and those no passage answers (label_report)
     seconds: float = 0.0
     dense_index: str = ""
 
@@ -97,9 +102,12 @@ def keyword_text(p: Passage) -> str:
     return search_text(" ".join([*p.section, p.title, indexed_text(p)]))
 
 
-def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str) -> str:
+def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str,
+                        references: list[str]) -> str:
     h = hashlib.sha256()
     h.update(f"pipeline={PIPELINE_VERSION};model={model_fp};index={settings.dense_index}".encode())
+    if references:  # the label questions the hub scores are measured against
+        h.update(f";references={reference_fingerprint(references)}".encode())
     for f in files:
         h.update(f"{f.doc_id}\x1f{f.sha256()}\n".encode())
     for name in DICTIONARY_FILES:
@@ -120,15 +128,15 @@ def _unit_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def _previous_vectors(versions: VersionRegistry, model_fp: str) -> dict:
-    """Embedding key → vector (passages and sentences) from the current version, if the model is the same."""
+def _previous_version(versions: VersionRegistry, model_fp: str) -> VersionFolder | None:
+    """The current version, if it was built with the same model: its vectors can be reused."""
     try:
         folder = versions.current_folder()
     except NoVersionError:
-        return {}
+        return None
     if versions.manifest(folder.name).model_fingerprint != model_fp:
-        return {}
-    return VersionFolder(folder).embedded_vectors()
+        return None
+    return VersionFolder(folder)
 
 
 def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
@@ -249,7 +257,9 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
                               + ", ".join([*(str(d) for d in folders), content.documents.where]))
         model_fp = _model_fingerprint(settings, encoder)
-        fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp)
+        labels = content.labels.labels() if settings.use_labels else []  # KB_USE_LABELS=false: as if none
+        references = reference_texts(labels)
+        fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp, references)
         current = versions.current_id()
         if not force and current and versions.manifest(current).corpus_fingerprint == fingerprint:
             manifest = versions.manifest(current)
@@ -264,7 +274,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             return report
         with versions.build_lock():
             _build_and_publish(settings, content, dict_folder, dirs, encoder, model_fp, fingerprint, report,
-                               progress, before_publish)
+                               progress, before_publish, labels)
     versions.cleanup(settings.keep_versions)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
@@ -272,7 +282,7 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
 
 def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, dirs: list[Path] | None, encoder,
                        model_fp: str, fingerprint: str, report: BuildReport, progress: Progress,
-                       before_publish: Callable[[Path], None] | None) -> None:
+                       before_publish: Callable[[Path], None] | None, labels: list[Label]) -> None:
     """With the build lock held: read the corpus, embed what is new, write the version and publish it."""
     # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
     # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
@@ -288,7 +298,8 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
                           + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
     tokenizer = Tokenizer.from_folder(dict_folder)
 
-    previous = _previous_vectors(content.versions, model_fp)
+    before = _previous_version(content.versions, model_fp)
+    previous = before.embedded_vectors() if before else {}  # embedding key -> vector: passages and sentences
     units = [sentence_units(indexed_text(p)) for p in passages]
     unit_texts = [u for us in units for u in us]
     unit_keys = [_unit_key(u) for u in unit_texts]
@@ -296,7 +307,9 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
     todo = [i for i, key in enumerate(keys) if key not in previous]
     unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
-    if (todo or unit_todo) and encoder is None:
+    references = reference_texts(labels)
+    known = before.reference_vectors() if before else {}  # the label questions' vectors
+    if (todo or unit_todo or any(text_key(t) not in known for t in references)) and encoder is None:
         encoder = pending.result()
     dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
     vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
@@ -305,12 +318,15 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
     report.sentences_embedded = len(unit_todo)
+    reference = build_reference(references, known, lambda texts: encoder.encode_queries(texts), dim) \
+        if references else None
+    report.labels = label_report(labels, passages)
 
     texts = [p.search_text for p in passages]
     built = VersionContent(
         documents, passages, vectors, keys, unit_vectors, unit_keys, unit_offsets,
         BM25Index.build([tokenizer.words(t) for t in texts], "words"),
-        BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder)
+        BM25Index.build([tokenizer.bigrams(t) for t in texts], "chars"), dict_folder, reference)
     progress("index", 0, 3)
     vid, folder = content.versions.begin()
     try:
@@ -339,12 +355,23 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
             reused=report.reused,
             errors=report.errors,
         )
+        calibrating = bool(labels) and settings.use_labels
+        if calibrating or before_publish is not None:
+            write_manifest(folder, manifest)  # the no-answer fit and the gate open the folder as a KB
+        if calibrating:
+            progress("calibrate", 0, 1)
+            fitted = fit_for_version(settings, content, folder, encoder or pending.result(), labels)
+            report.labels["calibration"] = fitted.get("model", {}).get("held_out") or fitted
+            progress("calibrate", 1, 1)
+        else:
+            fitted = {}
         if before_publish is not None:
-            write_manifest(folder, manifest)  # the gate opens the folder as a KB
             progress("gate", 0, 1)
             before_publish(folder)
         progress("publish", 0, 3)
         content.versions.publish(vid, folder, manifest, step=lambda n: progress("publish", n, 3))
+        if "model" in fitted:  # fitted for this version's hub scores: stored once it is the one served
+            content.calibration.put(fitted["model"])
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -5,10 +5,10 @@ title + section) contains match_key(gold) for some gold phrase.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
+from kb.labels.model import LabelError, read_label_file
 from kb.text import match_key
 
 
@@ -17,33 +17,24 @@ class EvalFileError(ValueError):
 
 
 def read_items(path: Path) -> list[dict]:
-    items = []
+    """The file's questions as dicts (every field as given, `id` filled in), read as labels are
+    (kb/labels/model.py): EvalFileError names the first bad line."""
     try:
-        lines = Path(path).read_text("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"cannot read {path}: {exc}") from exc
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalFileError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or "kind" not in item:
-            raise EvalFileError(f"{path}:{n}: needs at least \"question\" and \"kind\"")
-        if item["kind"] != "oos" and not item.get("gold"):
-            raise EvalFileError(f"{path}:{n}: an in-scope item needs \"gold\" phrases")
-        item.setdefault("id", f"line{n}")
-        items.append(item)
-    if not items:
-        raise EvalFileError(f"{path}: no questions")
-    return items
+        labels = read_label_file(Path(path))
+    except LabelError as exc:
+        raise EvalFileError(str(exc)) from None
+    return [{**label.item, "id": label.id, "question": label.question, "gold": list(label.gold)} for label in labels]
+
+
+def match_text(text: str, title: str, section) -> str:
+    """What a gold phrase is looked for in: the passage's text, title and heading path, normalised."""
+    return match_key(text + title + str(section))
 
 
 def first_hit(passages: list[dict], gold: list[str]) -> int | None:
     keys = [match_key(g) for g in gold]
     for rank, p in enumerate(passages, 1):
-        text = match_key(p.get("text", "") + p.get("title", "") + str(p.get("section", "")))
+        text = match_text(p.get("text", ""), p.get("title", ""), p.get("section", ""))
         if any(k and k in text for k in keys):
             return rank
     return None

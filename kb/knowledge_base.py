@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kb.answer import Answer, AnswerComposer, PassageView
 from kb.blas import limit_blas_threads
+from kb.labels.live import LiveLabels
 from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
 from kb.settings import Settings
@@ -36,10 +37,18 @@ class KnowledgeBase:
         files = VersionFolder(folder)
         self.store = files.passage_store()
         self.tokenizer = files.tokenizer()
-        parts = files.search_parts()
+        use_labels = settings.use_labels
+        parts = files.search_parts(question_hubs=use_labels)
+        self.question_hubs = use_labels and files.has_question_hubs()
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
+        # With labels in use: the similar-question keys, kept up to date by a thread of their own
+        self.labels = LiveLabels(content.labels, self.all_passages, lambda texts: encoder.encode_queries(texts),
+                                 encoder.dim, files.reference_vectors()) if use_labels else None
         self.composer = AnswerComposer(self)
+        if self.labels is not None:
+            self.labels.after_change(self.composer.refresh_calibration)
+            self.labels.start()
 
     # --- opening -------------------------------------------------------------------------------
     @classmethod
@@ -64,6 +73,8 @@ class KnowledgeBase:
         return self.content.sessions
 
     def close(self) -> None:
+        if self.labels is not None:
+            self.labels.close()
         self.composer.close()
         self.searcher.close()
         self.store.close()
@@ -81,6 +92,9 @@ class KnowledgeBase:
     # --- reading -------------------------------------------------------------------------------
     def passages(self, rows: list[int]) -> list[Passage]:
         return self.store.rows(rows)
+
+    def all_passages(self) -> list[Passage]:
+        return self.store.rows(list(range(len(self.store.kinds))))
 
     def get_passage(self, passage_id: str) -> PassageView | None:
         p = self.store.by_id(passage_id)
@@ -103,4 +117,13 @@ class KnowledgeBase:
             "passages": counts["passages"],
             "by_kind": {k: counts["by_kind"].get(k, 0) for k in KINDS},
             "errors": self.manifest.get("errors", []),
+            "labels": self.label_stats(),
         }
+
+    def label_stats(self) -> dict:
+        """Whether labels are in use, the keys answers use and the labels no passage of this version answers."""
+        if self.labels is None:
+            return {"in_use": False}
+        keys = self.labels.keys
+        return {"in_use": True, "keys": len(keys), "out_of_scope": sum(1 for label in keys.labels if not label.in_scope),
+                "unresolved": len(keys.unresolved), "question_hubs": self.question_hubs}

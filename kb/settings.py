@@ -73,6 +73,9 @@ class Settings(BaseSettings):
                                 "Simplified); original = each document's own; simplified / traditional = always "
                                 "that one. A converted passage keeps its original text in the answer")
     keep_versions: int = Field(3, description="KB versions kept on disk, the served one included")
+    use_labels: bool = Field(True, description="use the labelled questions (`kb labels`): similar-question keys, "
+                                               "hub scores measured against them, the fitted no-answer model; "
+                                               "false = build and serve as if there were none (zero-shot)")
 
     # Conversations.
     session_ttl_seconds: int = Field(1800, description="a conversation is forgotten after this long unused")

@@ -27,6 +27,15 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/v1/admin/synonyms"): "viewer",
     ("PUT", "/v1/admin/synonyms"): "editor",
     ("GET", "/v1/admin/feedback"): "viewer",
+    # labelled questions and the review queue (bot/routes/labels.py)
+    ("GET", "/v1/admin/labels"): "viewer",
+    ("POST", "/v1/admin/labels"): "editor",
+    ("DELETE", "/v1/admin/labels/{label_id}"): "editor",
+    ("GET", "/v1/admin/labels/export"): "viewer",
+    ("POST", "/v1/admin/labels/import"): "editor",
+    ("GET", "/v1/admin/queue"): "viewer",
+    ("POST", "/v1/admin/queue/resolve"): "editor",
+    ("GET", "/v1/admin/search"): "viewer",
     # how the assistant is doing (bot/routes/analytics.py)
     ("GET", "/v1/admin/analytics"): "viewer",
     # accounts, sign-ins, API tokens (bot/routes/users.py)

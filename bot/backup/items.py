@@ -18,8 +18,9 @@ class Item:
 
 
 BACKED_UP: tuple[Item, ...] = (
-    Item("app.sqlite", "sqlite", "the service's records: ask log, feedback, jobs, accounts, sign-ins, API tokens, "
-                                 "audit log, widget sites"),
+    Item("app.sqlite", "sqlite", "the service's records: ask log, feedback, review decisions, jobs, accounts, "
+                                 "sign-ins, API tokens, audit log, widget sites"),
+    Item("labels.sqlite", "sqlite", "labelled questions, editors' fixes among them"),
     Item("documents", "folder", "uploaded documents"),
     Item("excluded.json", "file", "read-only documents editors deleted"),
     Item("dictionary", "folder", "the editors' dictionary, stopwords and synonyms"),
@@ -33,6 +34,8 @@ NOT_BACKED_UP: dict[str, str] = {
     "models": "the embedding model: `kb setup-model` makes it again",
     "app.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",
     "app.sqlite-shm": "SQLite's shared memory index",
+    "labels.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",
+    "labels.sqlite-shm": "SQLite's shared memory index",
     "app.jobs.lock": "the job lock: held by a running process, nothing stored in it",
 }
 

@@ -32,6 +32,7 @@ async def readyz(state: State):
         "version": kb.version_id,
         "reindexing": job.id if job else None,
         "disk_full": state.app_state.storage.disk_full,  # questions are still answered; writes are refused (507)
+        "worker": state.jobs.instance_id,  # which service process answered: a random id, new at every start
     }
 
 

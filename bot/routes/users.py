@@ -1,20 +1,18 @@
 """Accounts, their sign-in sessions and API tokens: the admin page's 用户 tab (admins only: bot/auth/roles.py)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.auth.accounts import add_account, add_token, change_account, remove_account
-from bot.auth.principal import Principal, authorize
-from bot.deps import AdminOnly, Records
+from bot.deps import AdminOnly, Records, Who
 from bot.state.base import AlreadyExists
 
 router = APIRouter(prefix="/v1/admin", tags=["users"], dependencies=[AdminOnly])
 
-Who = Annotated[Principal, Depends(authorize)]
 Role = Literal["viewer", "editor", "admin"]
 
 

@@ -8,6 +8,7 @@
     ApiTokenStore   API tokens for automation, stored hashed, each with a role
     AuditLog        every admin action, append-only
     SiteStore       sites that embed the widget: allowed origins and the secret their tokens are signed with
+    ReviewDecisions editors' decisions on review-queue questions (review.py)
 
 Every method may be called from several threads at once. A write the storage has no room for raises
 bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`; a storage
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from bot.state.review import ReviewDecisions
 from bot.storage import StorageHealth
 from kb.state import Portable
 
@@ -427,6 +429,7 @@ class AppState:
     tokens: ApiTokenStore
     audit: AuditLog
     sites: SiteStore
+    decisions: ReviewDecisions
 
     def review_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first: what editors review."""
@@ -442,5 +445,5 @@ class AppState:
 
     def close(self) -> None:
         """The ask log first: it writes what is queued."""
-        for store in (self.asks, self.feedback, self.jobs):
+        for store in (self.asks, self.feedback, self.jobs, self.decisions):
             store.close()

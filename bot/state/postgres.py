@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from bot.state.ask_queue import AskQueue
 from bot.state.base import (AppState, AskedQuestion, AskLog, FeedbackRow, FeedbackStore, JobLock, JobStore,
                             asked_question, new_instance_id)
+from bot.state.review import PgReviewDecisions
 from bot.storage import DiskFull, StorageHealth
 from kb.state import StateUnavailable
 from kb.state.pg_db import LOCK_SPACE, Database, DatabaseFull, translated_errors
@@ -225,7 +226,7 @@ class PgAppState(AppState):
         self.db = Database.checked(url, name="kefu-kb-records")
         records = PgRecords(self.db)
         super().__init__(asks=PgAskLog(records), feedback=PgFeedbackStore(records), jobs=PgJobStore(records),
-                         storage=records.storage)
+                         storage=records.storage, decisions=PgReviewDecisions(records))
 
     def close(self) -> None:
         super().close()

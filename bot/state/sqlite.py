@@ -24,6 +24,7 @@ from bot.state.base import (AppState, AskedQuestion, AskerIdentity, AskLog, Feed
 from bot.state.file_lock import FileJobLock
 from bot.state.sqlite_access import (ACCESS_SCHEMA, SQLiteAccountStore, SQLiteApiTokenStore, SQLiteAuditLog,
                                      SQLiteLoginSessionStore, SQLiteSiteStore)
+from bot.state.review import SQLiteReviewDecisions
 from bot.storage import DiskFull, StorageHealth, is_disk_full
 
 SCHEMA = """
@@ -257,7 +258,8 @@ class SQLiteAppState(AppState):
                          jobs=SQLiteJobStore(self.db), storage=self.db.storage,
                          accounts=SQLiteAccountStore(self.db), logins=SQLiteLoginSessionStore(self.db),
                          tokens=SQLiteApiTokenStore(self.db), audit=SQLiteAuditLog(self.db),
-                         sites=SQLiteSiteStore(self.db))
+                         sites=SQLiteSiteStore(self.db),
+                         decisions=SQLiteReviewDecisions(self.db))
 
     def close(self) -> None:
         super().close()

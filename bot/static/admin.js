@@ -24,7 +24,7 @@
       if (st.job) pollJob(st.job.id);
       else if (st.last_job) renderJob(st.last_job);
       loadDocs();
-      loadFeedback();
+      KBAdmin.refreshQueueBadge();  // admin-queue.js
     } catch (e) {
       if (e.status !== 401) toast(e.message);
     }
@@ -49,7 +49,6 @@
         stat("当前版本", st.version || "-", "ver"),
       );
     }
-    if (st.counts) $("fb-badge").textContent = (st.counts.unanswered + st.counts.unhelpful) || "";
     $("upload-hint").textContent = "支持 " + (st.supported_suffixes || []).join(" ") + "，单个文件不超过 " + formatBytes(st.max_upload_bytes);
     $("file").accept = (st.supported_suffixes || []).join(",");
   }
@@ -220,6 +219,8 @@
       const r = job.report;
       const kinds = r.by_kind || {};
       res.appendChild(el("div", { text: (r.changed === false ? "文档没有变化，继续使用当前版本 " : "新版本 ") + (r.version_id || "") + " 已上线：" + r.documents + " 份文档、" + r.passages + " 段（原则 " + (kinds.principle || 0) + "、案例 " + (kinds.case || 0) + "）；新计算向量 " + (r.embedded || 0) + " 段，复用 " + (r.reused || 0) + " 段。" }));
+      const lost = (r.labels && r.labels.unresolved) || [];
+      if (lost.length) res.appendChild(el("div", { class: "err", text: lost.length + " 个标注在新版本中找不到段落（已保留，见“标注问题”）：" + lost.slice(0, 5).map((x) => x.question).join("；") }));
       if (r.errors && r.errors.length) {
         const ul = el("ul");
         for (const e of r.errors) ul.appendChild(el("li", { class: "err", text: e.doc + "：" + e.error }));
@@ -246,25 +247,6 @@
       loadDocs();
     };
     tick();
-  }
-
-  /* ---------- feedback queue ---------- */
-  async function loadFeedback() {
-    let data;
-    try { data = await adminApi("GET", "/v1/admin/feedback"); } catch (e) { return; }
-    const list = $("fb-list");
-    list.textContent = "";
-    if (!data.items.length) list.appendChild(el("li", { class: "empty", text: "暂时没有需要处理的反馈。" }));
-    for (const it of data.items) {
-      list.appendChild(el("li", {}, [
-        el("span", { class: "fb-type " + it.type, text: it.type === "feedback" ? "坐席：没帮助" : "未找到答案" }),
-        el("span", { class: "fb-q", text: it.question }),
-        el("span", { class: "fb-time", text: formatTime(it.ts) }),
-        it.comment ? el("span", { class: "fb-comment-text", text: "坐席留言：" + it.comment }) : null,
-        el("span", { class: "fb-meta", text: [it.passage_id ? "引用段落 " + it.passage_id : "", it.confidence !== null && it.confidence !== undefined ? "置信度 " + Math.round(it.confidence * 100) + "%" : "", it.version ? "版本 " + it.version : ""].filter(Boolean).join(" · ") }),
-      ]));
-    }
-    $("fb-badge").textContent = data.items.length || "";
   }
 
   /* ---------- dictionary & synonyms ---------- */
@@ -296,7 +278,6 @@
   saver("syn-form", "/v1/admin/synonyms", "syn-text", "syn-msg");
 
   /* ---------- tabs, own password ---------- */
-  KBAdmin.onTab("feedback", loadFeedback);
   KBAdmin.onTab("dict", loadDict);
   KBAdmin.onTab("docs", loadDocs);
 

@@ -5,7 +5,6 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from kb.index.bm25 import BM25Index
 from kb.passage import Passage
@@ -40,26 +39,39 @@ def signals(idf: dict[str, float], top: list[tuple[Candidate, Passage]]) -> dict
     }
 
 
+LABEL_FEATURE = "label_margin"  # with labels in use: best cosine to an in-scope label minus to an out-of-scope one
+
+
 @dataclass
 class Calibration:
     """Logistic model over retrieval signals → probability that the KB answers the question.
 
     Signals: the best hub-corrected sentence and passage cosines among the top results, the idf-weighted
-    share of the question's words found in the best passages, and the strongest BM25 evidence.
-    Fitted by `kb calibrate` on labelled questions; the decision threshold is a setting.
+    share of the question's words found in the best passages, the strongest BM25 evidence, and with labels in
+    use how much nearer the question is to an answerable label than to an unanswerable one (kb/labels/keys.py).
+    Fitted by `kb calibrate` on labelled questions and stored in kb/state (`CalibrationStore`); the shipped
+    model (kb/resources/calibration.json) serves without labels. The decision threshold is a setting.
     """
 
     bias: float
     weights: dict
 
     @classmethod
-    def load(cls, data_dir: Path | None = None) -> "Calibration":
-        """The editors' calibration (data/calibration.json, written by `kb calibrate`) or the shipped one."""
-        if data_dir is not None and (data_dir / "calibration.json").exists():
-            raw = json.loads((data_dir / "calibration.json").read_text())
-        else:
-            raw = json.loads(resources.files("kb.resources").joinpath("calibration.json").read_text())
-        return cls(float(raw["bias"]), {f: float(raw["weights"].get(f, 0.0)) for f in FEATURES})
+    def from_dict(cls, raw: dict) -> "Calibration":
+        return cls(float(raw["bias"]), {f: float(w) for f, w in raw["weights"].items()})
+
+    @classmethod
+    def shipped(cls) -> "Calibration":
+        return cls.from_dict(json.loads(resources.files("kb.resources").joinpath("calibration.json").read_text()))
+
+    @classmethod
+    def choose(cls, stored: dict | None, use_labels: bool) -> "Calibration":
+        """The stored model when labels are in use and it uses only signals an answer has; else the shipped
+        one (KB_USE_LABELS=false serves as if nothing had been fitted on labels)."""
+        known = set(FEATURES) | {LABEL_FEATURE}
+        if use_labels and stored and set(stored.get("weights", {})) <= known:
+            return cls.from_dict(stored)
+        return cls.shipped()
 
     def confidence(self, features: dict) -> float:
         z = self.bias + sum(w * features[f] for f, w in self.weights.items())

@@ -6,14 +6,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from kb.answer import compose
-from kb.answer.calibration import Calibration, signals, word_idf
+from kb.answer.calibration import LABEL_FEATURE, Calibration, signals, word_idf
 from kb.answer.collapse import Collapser
 from kb.answer.highlight import CACHE_MAX, Highlighter
 from kb.answer.model import Answer, Card, PassageView, RankedPassage, Source
 from kb.answer.script import in_script, shown_script
+from kb.labels.keys import Keys, LabelHit
+from kb.labels.rules import apply_label_rules
 from kb.passage import Passage
+from kb.search import HybridSearcher, SearchResult
 from kb.sessions import Turn, resolve
 from kb.text import display_text, search_text, to_simplified
 
@@ -26,11 +30,23 @@ MIN_CANDIDATES = 20
 WARM_AT_OPEN = 2000  # passages (~0.6 ms each, on a thread of its own); above, answers work it out per question
 
 
+@dataclass
+class Ranking:
+    """A question's results and the decision whether the KB answers it."""
+
+    ranked: compose.Ranked  # near-duplicates collapsed
+    idf: dict[str, float]  # the question's words' idf
+    features: dict[str, float]  # the no-answer model's signals
+    confidence: float
+    matched: bool
+    hit: LabelHit | None  # what the labels said
+
+
 class AnswerComposer:
     def __init__(self, kb):
         self.kb = kb
         self.settings = kb.settings
-        self.calibration = Calibration.load(kb.settings.root)
+        self.calibration = self.stored_calibration()
         self.collapser = Collapser()
         self.highlighter = Highlighter()
         self._fields: dict[str, dict] = {}
@@ -41,6 +57,13 @@ class AnswerComposer:
         self._closing = threading.Event()
         self._warm_thread = threading.Thread(target=self._warm, name="answer-warm-up", daemon=True)
         self._warm_thread.start()
+
+    def stored_calibration(self) -> Calibration:
+        return Calibration.choose(self.kb.content.calibration.get(), self.settings.use_labels)
+
+    def refresh_calibration(self) -> None:
+        """Take up a model `kb calibrate` stored meanwhile (called by the label watch, about every second)."""
+        self.calibration = self.stored_calibration()
 
     def close(self) -> None:
         """Stop the warm-up and wait for it: it reads the store, and closing SQLite under a running
@@ -88,6 +111,28 @@ class AnswerComposer:
         fields = {**self._own_fields(p), "sources": sources, "score": round(float(score), 4)}
         return RankedPassage(**fields) if highlights is None else Card(**fields, highlights=highlights)
 
+    def rank(self, result: SearchResult, qv, question: str, keys: Keys | None, calibration: Calibration,
+             searcher: HybridSearcher | None = None) -> Ranking:
+        """The search's candidates as the answer ranks them - the labels' rules (kb/labels/rules.py),
+        near-duplicates collapsed - and the no-answer decision. keys: None without labels in use. The
+        cross-validation (kb/crossval) calls this with each fold's keys, model and searcher."""
+        searcher = searcher or self.kb.searcher
+        hit = keys.match(qv, question) if keys is not None else None
+        candidates = result.candidates
+        if keys is not None:
+            candidates = apply_label_rules(candidates, hit, keys.rules, lambda rows: searcher.describe(rows, qv))
+        passages = self.kb.passages([c.row for c in candidates])
+        ranked = self.collapser.collapse(list(zip(candidates, passages)))
+        idf = word_idf(searcher.words, list(dict.fromkeys(result.query_words)))
+        features = signals(idf, [(c, p) for c, p, _ in ranked])
+        if keys is not None:
+            features[LABEL_FEATURE] = hit.margin if hit is not None else 0.0
+        confidence = calibration.confidence(features)
+        matched = confidence >= self.settings.answer_threshold and bool(ranked)
+        if hit is not None and hit.fix is not None:  # the editor said whether the KB answers this question
+            matched = hit.fix.in_scope and bool(ranked)
+        return Ranking(ranked, idf, features, confidence, matched, hit)
+
     def ask(self, question: str, top_k: int, session_id: str | None) -> Answer:
         timings: dict[str, float] = {}
         session = self.kb.sessions.get(session_id)
@@ -108,14 +153,11 @@ class AnswerComposer:
         timings.update(result.timings_ms)
 
         t = time.perf_counter()
-        passages = self.kb.passages([c.row for c in result.candidates])
-        ranked = self.collapser.collapse(list(zip(result.candidates, passages)))
-        # once per question: the signals and the highlights
-        idf = word_idf(self.kb.searcher.words, list(dict.fromkeys(result.query_words)))
+        keys = self.kb.labels.keys if self.kb.labels is not None else None
+        ranking = self.rank(result, qvec.result(), resolved, keys, self.calibration)
+        ranked, idf, features, confidence, matched = (ranking.ranked, ranking.idf, ranking.features,
+                                                      ranking.confidence, ranking.matched)
         grams = set(result.query_bigrams)
-        features = signals(idf, [(c, p) for c, p, _ in ranked])
-        confidence = self.calibration.confidence(features)
-        matched = confidence >= self.settings.answer_threshold and bool(ranked)
 
         principles, cases = compose.pick(ranked, compose.wants_case(simplified))
 

@@ -140,6 +140,28 @@ class Encoder:
         fut.add_done_callback(lambda f: self._remember(text, f))
         return fut
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors for many texts at once (label keys, reference questions): cached ones from the cache,
+        the rest in batches of the engine, then remembered like single questions."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo = []
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    out[i] = hit
+        for start in range(0, len(todo), self.batch_size):
+            rows = todo[start:start + self.batch_size]
+            out[rows] = self._encode([texts[i] for i in rows], True)
+        with self._cache_lock:
+            for i in todo[-self._cache_size:]:
+                self._cache[texts[i]] = out[i].copy()
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
     def _remember(self, text: str, fut: Future) -> None:
         if fut.exception() is not None:
             return

@@ -10,12 +10,12 @@ feedback, jobs) are bot/state's, chosen the same way.
 from __future__ import annotations
 
 from kb.settings import Settings
-from kb.state.base import (Content, DictionaryStore, DocumentStore, Portable, SessionStore, StateUnavailable,
-                           StoredDocument, VersionRegistry)
+from kb.state.base import (CalibrationStore, Content, DictionaryStore, DocumentStore, LabelStore, Portable,
+                           SessionStore, StateUnavailable, StoredDocument, StoredLabels, VersionRegistry)
 
-__all__ = ["EMBEDDED", "POSTGRESQL", "Content", "DictionaryStore", "DocumentStore", "Portable", "SessionStore",
-           "StateUnavailable", "StoredDocument", "UnsupportedDatabaseURL", "VersionRegistry", "backend",
-           "database_url", "open_content"]
+__all__ = ["EMBEDDED", "POSTGRESQL", "CalibrationStore", "Content", "DictionaryStore", "DocumentStore", "LabelStore",
+           "Portable", "SessionStore", "StateUnavailable", "StoredDocument", "StoredLabels", "UnsupportedDatabaseURL",
+           "VersionRegistry", "backend", "database_url", "open_content"]
 
 EMBEDDED = "embedded"
 POSTGRESQL = "postgresql"

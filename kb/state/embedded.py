@@ -4,6 +4,8 @@
     data/excluded.json         names left out of the corpus (read-only documents editors deleted)
     data/dictionary/           the editors' dictionary files (the packaged defaults until written)
     data/versions/<id>/        versions (kb/version), data/versions/CURRENT naming the published one
+    data/labels.sqlite         labelled questions, data/calibration.json the fitted no-answer model
+                               (embedded_labels.py)
 
 Every process on this machine sees the same files; conversations are each process's own.
 """
@@ -23,6 +25,7 @@ from kb.sessions import Session, Turn, new_session_id
 from kb.settings import Settings
 from kb.state.base import (Content, DictionaryStore, DocumentStore, PublishStep, SessionStore, StoredDocument,
                            VersionRegistry)
+from kb.state.embedded_labels import FileCalibrationStore, SQLiteLabelStore
 from kb.tokenize import DICTIONARY_FILES, resource_text
 from kb.version import LocalVersions, Manifest, NoVersionError, fsync_dir
 
@@ -289,4 +292,6 @@ def open_embedded(settings: Settings) -> Content:
         dictionary=FolderDictionaryStore(settings.dictionary_dir),
         versions=FolderVersionRegistry(settings.versions_dir),
         sessions=MemorySessionStore(settings.session_ttl_seconds, settings.max_sessions, settings.session_turns),
+        labels=SQLiteLabelStore(settings.root / "labels.sqlite"),
+        calibration=FileCalibrationStore(settings.root / "calibration.json"),
     )

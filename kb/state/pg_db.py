@@ -3,6 +3,7 @@
     Database.transaction()    a pooled connection for one transaction (committed when the block ends)
     Database.dedicated()      a connection of its own, for what lasts as long as a session: an advisory
                               lock (re-entrant per session, so each holder needs its own), LISTEN
+    Listener                  LISTEN on such a connection, and waiting for a NOTIFY
     migrate(url)              the numbered schema files of kb/state/migrations, each applied once, in order
 
 A database that cannot be reached (down, restarting, every pooled connection busy past the timeout) raises
@@ -16,6 +17,7 @@ import contextlib
 import errno
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from importlib import resources
 
@@ -137,6 +139,42 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+
+
+class Listener:
+    """LISTEN on a connection of its own, opened at the first use and again after the server was lost."""
+
+    def __init__(self, db: Database, channel: str, application_name: str):
+        self.db, self.channel, self.application_name = db, channel, application_name
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def listen(self):
+        """Listening from now on (a NOTIFY committed after this returns is delivered to `wait`)."""
+        with self._lock:
+            if self._conn is None:
+                conn = self.db.dedicated(f"listening on {self.channel}", application_name=self.application_name)
+                with translated_errors(f"listening on {self.channel}"):
+                    conn.execute(f"LISTEN {self.channel}")
+                self._conn = conn
+            return self._conn
+
+    def wait(self, timeout: float) -> None:
+        """Until a NOTIFY on the channel or `timeout` seconds; StateUnavailable if the server went away."""
+        conn = self.listen()
+        try:
+            with translated_errors(f"waiting on {self.channel}"):
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    pass
+        except StateUnavailable:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 def migration_files() -> list[tuple[int, str, str]]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kb.state.base import PublishStep, StateUnavailable, VersionRegistry
-from kb.state.pg_db import LOCK_SPACE, Database, translated_errors
+from kb.state.pg_db import LOCK_SPACE, Database, Listener, translated_errors
 from kb.version import BUILD_PREFIX, LocalVersions, Manifest, NoVersionError, fsync_dir
 
 CHANNEL = "kb_versions"
@@ -48,8 +48,7 @@ class PgVersionRegistry(VersionRegistry):
         self.local = LocalVersions(cache)
         self.root = self.local.root
         self.where = "PostgreSQL (versions)"
-        self._listener = None  # the LISTEN connection, opened at the first wait
-        self._listener_lock = threading.Lock()
+        self._listener = Listener(db, CHANNEL, "kefu-kb-listen")
         self._held = threading.local()  # .conn: the build lock's connection, while this thread holds it
 
     # --- reading ---------------------------------------------------------------------------------
@@ -223,27 +222,8 @@ class PgVersionRegistry(VersionRegistry):
         return removed + self.local.prune(keep, current)
 
     def wait_for_publish(self, timeout: float) -> str | None:
-        with self._listener_lock:
-            if self._listener is None:
-                listener = self.db.dedicated("listening for versions", application_name="kefu-kb-listen")
-                with translated_errors("listening for versions"):
-                    listener.execute(f"LISTEN {CHANNEL}")
-                self._listener = listener
-            listener = self._listener
-        try:
-            with translated_errors("waiting for a published version"):
-                for _ in listener.notifies(timeout=timeout, stop_after=1):
-                    pass
-        except StateUnavailable:
-            self._close_listener()
-            raise
+        self._listener.wait(timeout)
         return self.current_id()
 
-    def _close_listener(self) -> None:
-        with self._listener_lock:
-            listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
-
     def close(self) -> None:
-        self._close_listener()
+        self._listener.close()

@@ -6,6 +6,7 @@ kb/state/migrations, applied by `kb migrate`).
     dictionary_files                 the dictionary files editors wrote
     sessions                         conversations, so a follow-up reaches whichever replica gets it
     versions, version_*, current_version    the registry (kb/state/pg_versions.py)
+    labels, label_revision, calibration      labelled questions and the fitted no-answer model (pg_labels.py)
 
 A conversation is on the question path, which must never wait for the database: while it cannot be reached
 the store remembers conversations in this process's memory (a follow-up then keeps its context only on the
@@ -199,6 +200,7 @@ class PgSessionStore(SessionStore):
 
 
 def open_postgres(settings: Settings, url: str) -> Content:
+    from kb.state.pg_labels import PgCalibrationStore, PgLabelStore
     from kb.state.pg_versions import PgVersionRegistry
 
     db = Database.checked(url, name="kefu-kb-content")
@@ -207,5 +209,7 @@ def open_postgres(settings: Settings, url: str) -> Content:
         dictionary=PgDictionaryStore(db),
         versions=PgVersionRegistry(db, settings.versions_dir),
         sessions=PgSessionStore(db, settings.session_ttl_seconds, settings.max_sessions, settings.session_turns),
+        labels=PgLabelStore(db),
+        calibration=PgCalibrationStore(db),
         resources=[db],
     )

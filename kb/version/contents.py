@@ -5,6 +5,12 @@
     vector_keys.npy, unit_keys.npy     what each vector embedded (sha1 of the model input), for reuse
     unit_offsets.npy                   passage i's sentences are unit rows offsets[i]:offsets[i + 1]
     hubs.npy, unit_hubs.npy            each vector's hub score (kb.search.hub_scores)
+    reference_vectors.npy, reference_keys.npy
+                                       the label questions the version was built with, encoded as questions
+                                       (kb/labels/reference.py), when there are labels
+    question_hubs.npy, question_unit_hubs.npy
+                                       hub scores against those questions (kb.search.question_hub_scores),
+                                       when there are at least QUESTION_HUB_K of them
     dense.*, dense_units.*             the FAISS indexes (kb/index/dense.py)
     bm25_words.*, bm25_chars.*         the BM25 indexes (kb/index/bm25.py)
     kb.sqlite                          documents and passages (kb/store.py)
@@ -23,9 +29,10 @@ import numpy as np
 
 from kb.index.bm25 import BM25Index
 from kb.index.dense import DenseIndex, choose_kind, holds_vectors
+from kb.labels.reference import Reference
 from kb.npyfile import save_array
 from kb.passage import Passage
-from kb.search import hub_scores
+from kb.search import QUESTION_HUB_K, hub_scores, question_hub_scores
 from kb.settings import Settings
 from kb.store import PassageStore, write_store
 from kb.tokenize import DICTIONARY_FILES, Tokenizer
@@ -50,6 +57,7 @@ class VersionContent:
     words: BM25Index
     chars: BM25Index
     dictionary: Path  # the folder of dictionary files the tokens were cut with
+    reference: Reference | None = None  # the label questions, when labels are in use
 
 
 @dataclass
@@ -88,6 +96,13 @@ def write_contents(folder: Path, content: VersionContent, settings: Settings,
     np.save(folder / "unit_keys.npy", _key_array(content.unit_keys))
     np.save(folder / "hubs.npy", hub_scores(content.vectors))
     np.save(folder / "unit_hubs.npy", hub_scores(content.unit_vectors))
+    ref = content.reference
+    if ref is not None and len(ref.texts):
+        np.save(folder / "reference_vectors.npy", ref.vectors)
+        np.save(folder / "reference_keys.npy", _key_array(ref.keys))
+        if len(ref.texts) >= QUESTION_HUB_K:
+            np.save(folder / "question_hubs.npy", question_hub_scores(content.vectors, ref.vectors))
+            np.save(folder / "question_unit_hubs.npy", question_hub_scores(content.unit_vectors, ref.vectors))
     DenseIndex.build(content.vectors, kinds["vectors"]).save(folder, "dense")
     DenseIndex.build(content.unit_vectors, kinds["unit_vectors"]).save(folder, "dense_units")
     progress("index", 1, 3)
@@ -114,13 +129,27 @@ class VersionFolder:
     def tokenizer(self) -> Tokenizer:
         return Tokenizer.from_folder(self.folder / _DICTIONARY)
 
-    def search_parts(self) -> SearchParts:
+    def search_parts(self, question_hubs: bool = False) -> SearchParts:
+        """question_hubs: hub scores measured against the label questions when the version has them (labels
+        in use), else against the passages themselves."""
         f = self.folder
         dense, units = DenseIndex.load(f, "dense"), DenseIndex.load(f, "dense_units")
+        prefix = "question_" if question_hubs and self.has_question_hubs() else ""
         return SearchParts(
             dense, units, load_rescoring(f, "vectors", dense), load_rescoring(f, "unit_vectors", units),
             np.load(f / "unit_offsets.npy"), BM25Index.load(f, "words"),
-            BM25Index.load(f, "chars"), np.load(f / "hubs.npy"), np.load(f / "unit_hubs.npy"))
+            BM25Index.load(f, "chars"), np.load(f / f"{prefix}hubs.npy"), np.load(f / f"{prefix}unit_hubs.npy"))
+
+    def has_question_hubs(self) -> bool:
+        return (self.folder / "question_hubs.npy").exists()
+
+    def reference_vectors(self) -> dict[bytes, np.ndarray]:
+        """Question-text key -> vector of the label questions the version was built with (none without)."""
+        f = self.folder
+        if not (f / "reference_keys.npy").exists():
+            return {}
+        rows = np.load(f / "reference_vectors.npy")
+        return {key.tobytes(): rows[i] for i, key in enumerate(np.load(f / "reference_keys.npy"))}
 
     def embedded_vectors(self) -> dict[bytes, np.ndarray]:
         """Embedding key -> vector, passages and sentences: what a new version can reuse without the model."""

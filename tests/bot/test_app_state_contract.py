@@ -131,3 +131,19 @@ def test_an_unsupported_database_url_is_refused(tmp_path):
 
     with pytest.raises(UnsupportedDatabaseURL):
         open_app_state(Settings(data_dir=tmp_path, database_url=SecretStr("mysql://kb@db/kb")))
+
+
+# --- review decisions ---------------------------------------------------------------------------
+
+def test_review_decisions_are_the_latest_per_question(records):
+    decisions = records.decisions
+    assert decisions.decisions() == {}
+    first = decisions.decide(["退款多久", "退款要多久"], "answer", "e-1", "admin")
+    later = decisions.decide(["退款多久", ""], "dismiss", None, "editor-2")  # an empty key is no question
+    got = decisions.decisions()
+    assert set(got) == {"退款多久", "退款要多久"}
+    assert (got["退款多久"].action, got["退款多久"].label_id, got["退款多久"].decided_by) == ("dismiss", None, "editor-2")
+    assert (got["退款要多久"].action, got["退款要多久"].label_id, got["退款要多久"].ts) == ("answer", "e-1", first)
+    assert got["退款多久"].ts == later >= first
+    with pytest.raises(ValueError):
+        decisions.decide(["x"], "delete-everything", None, "admin")

@@ -1,11 +1,13 @@
 """`kb migrate`: the schema, and an embedded install copied into PostgreSQL with equal counts, store by
-store, and the same contents (documents, dictionary, versions, feedback, ask log)."""
+store, and the same contents (documents, dictionary, versions, labels, calibration, feedback, ask log, review
+decisions)."""
 from __future__ import annotations
 
 import pytest
 
 from bot.cli import main
 from bot.migrate import COPIED, Backend, settings_on
+from kb.labels.model import parse_label
 from tests.support.postgres import database_for, server
 from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, service_settings_for
 
@@ -17,13 +19,19 @@ def _answer(question: str, matched: bool) -> dict:
 
 @pytest.fixture()
 def embedded_install(tmp_path, seed_settings, seed_build, model_dir):
-    """A copy of the seed KB with an upload, an excluded name, a dictionary file, feedback and questions."""
+    """A copy of the seed KB with an upload, an excluded name, a dictionary file, labels, a fitted no-answer
+    model, feedback, questions and a review decision."""
     settings = service_settings_for(tmp_path / "embedded", seed_settings, model_dir)
     install = Backend.open(settings)
     try:
         install.content.documents.put(NEW_DOC_NAME, NEW_DOC_TEXT.encode("utf-8"), uploaded_at=1_700_000_000.0)
         install.content.documents.exclude("003_948dd19706f84a15.txt")
         install.content.dictionary.write("synonyms.txt", "客户 顾客\n")
+        install.content.labels.put([
+            parse_label({"id": "t1", "question": "客户要发票怎么办", "kind": "principle", "gold": ["发票"], "note": "甲"}),
+            parse_label({"id": "o1", "question": "天气如何", "kind": "oos"}, created_at=1_700_000_001.0)])
+        install.content.calibration.put({"bias": -3.0, "weights": {"sentence": 2.0, "label_margin": 1.0}})
+        install.records.decisions.decide(["客户要发票"], "dismiss", None, "admin", ts=1_700_000_002.0)
         install.records.feedback.add("客户要发票", "p1", False, "缺发票流程", "s1", "v1")
         for n in range(30):
             install.records.asks.log(_answer(f"问题{n}", n % 3 != 0), 1.5)

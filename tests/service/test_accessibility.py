@@ -45,6 +45,9 @@ def test_chat_page_with_an_answer(live_server, page_factory, width, height):
 
 
 def test_admin_page_logged_out_and_in(live_server, page_factory):
+    import httpx
+
+    httpx.post(live_server.url + "/v1/feedback", json={"question": SEED_QUESTION, "helpful": False}, timeout=30)
     page = new_page(page_factory)
     page.goto(live_server.url + "/admin")
     page.locator("#login").wait_for()
@@ -53,7 +56,13 @@ def test_admin_page_logged_out_and_in(live_server, page_factory):
     sign_in(page, live_server.url, "a11y-admin")
     assert violations(page) == []
     page.click(".tab[data-tab=feedback]")
-    page.locator("#fb-list li").first.wait_for()
+    page.locator("#queue-list li").first.wait_for()
+    assert violations(page) == []
+    page.locator(".q-group button[aria-controls]").first.click()  # a group's passage picker, with results
+    page.locator(".q-result").first.wait_for()
+    assert violations(page) == []
+    page.click(".tab[data-tab=labels]")
+    page.locator("#label-rows tr").first.wait_for()
     assert violations(page) == []
     page.click(".tab[data-tab=dict]")
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")

@@ -178,7 +178,7 @@ def test_admin_upload_reindex_then_ask(live_server, page_factory, artifacts):
 
     # the feedback queue and the dictionary tabs render
     page.click(".tab[data-tab=feedback]")
-    page.locator("#fb-list li").first.wait_for()
+    page.locator("#queue-list li").first.wait_for()
     page.click(".tab[data-tab=dict]")
     page.wait_for_function("() => document.querySelector('#dict-text').value.length > 0")
     page.click(".tab[data-tab=docs]")
