@@ -32,14 +32,21 @@ def _mark(text: str, highlights: list[str], style: _Style) -> str:
     return text
 
 
+def _without_heading(title: str, text: str) -> str:
+    """The passage's text without its first line when that line is the title printed above it."""
+    first, sep, rest = text.partition("\n")
+    return rest if title and sep and first.strip() == title.strip() else text
+
+
 def format_answer(ans: dict[str, Any], color: bool = False, width: int | None = None) -> str:
     style = _Style(color)
     width = width or min(100, shutil.get_terminal_size((100, 20)).columns)
     out: list[str] = []
 
     def block(p: dict[str, Any], n: int) -> None:
-        out.append(f" {n}. " + style(p.get("title") or "", "1"))
-        text = _mark(p.get("text", ""), p.get("highlights", []), style)
+        title = p.get("title") or ""
+        out.append(f" {n}. " + style(title, "1"))
+        text = _mark(_without_heading(title, p.get("text", "")), p.get("highlights", []), style)
         for para in text.splitlines():
             out.extend(textwrap.wrap(para, width=width - 4, initial_indent="    ", subsequent_indent="    ") or [""])
         src = " › ".join(x for x in (p.get("doc_title") or p.get("doc"), p.get("section_path")) if x)

@@ -6,12 +6,15 @@ one environment variable holding them as JSON.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
 from pydantic import SecretStr
 
-from kb.settings import Settings
+from kb.settings import Settings, unknown_env_settings
+
+log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "KEFU_BOT_SETTINGS_JSON"
 
@@ -44,6 +47,9 @@ def serve(settings: Settings | None = None, *, log_level: str = "info", reload: 
     from kb.state import backend
 
     settings = settings or Settings()
+    for name in unknown_env_settings():
+        log.warning("%s 不是任何设置，已忽略（见 docs/configuration.md） / %s is no setting and is ignored "
+                    "(see docs/configuration.md)", name, name)
     # Before uvicorn: a refused token or database URL is one clear line, not a worker's traceback.
     check_admin_token(settings)
     backend(settings)

@@ -17,7 +17,8 @@ HEADER = """# Configuration
 
 Every setting is an environment variable with the `KB_` prefix; lists are JSON
 (`KB_CORS_ORIGINS='["https://crm.example.com"]'`). This file is generated from `kb/settings.py` by
-`kb config-doc`; a test fails when the two differ.
+`kb config-doc`; a test fails when the two differ. `kb serve` names every `KB_` variable that is no
+setting (a misspelt name) in a warning at start.
 
 | variable | type | default | description |
 |---|---|---|---|

@@ -1,6 +1,8 @@
 """All configuration, declared once and read from the environment (prefix ``KB_``)."""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -151,3 +153,11 @@ class Settings(BaseSettings):
     @property
     def app_db(self) -> Path:
         return self.root / "app.sqlite"
+
+
+def unknown_env_settings(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """KB_ variables of `environ` that name no setting (a typo such as KB_DATABSE_URL would otherwise be
+    ignored without a word)."""
+    known = {"KB_" + name.upper() for name in Settings.model_fields}
+    return sorted(name for name in environ if name.upper().startswith("KB_") and name.upper() not in known)
+

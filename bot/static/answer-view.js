@@ -78,13 +78,21 @@ var KBAnswer = (function (dom) {
     host.notify(ok ? done : "复制失败，请手动选择文字");
   }
 
+  /* A passage's text without its first line when that line is the title the card shows above it. */
+  function withoutHeading(title, text) {
+    const cut = text.indexOf("\n");
+    return title && cut > 0 && text.slice(0, cut).trim() === title.trim() ? text.slice(cut + 1) : text;
+  }
+
   /* What a card shows: the passage in the answer's script, or in its document's own ("原文") when the
      answer converted it. */
   function views(p) {
-    const shown = { title: p.title || "", text: p.text || "", highlights: p.highlights };
+    const title = p.title || "";
+    const shown = { title, text: withoutHeading(title, p.text || ""), highlights: p.highlights };
     if (!p.original_text && !p.original_title) return [shown];
+    const originalTitle = p.original_title || title;
     return [shown, {
-      title: p.original_title || shown.title, text: p.original_text || shown.text,
+      title: originalTitle, text: withoutHeading(originalTitle, p.original_text || p.text || ""),
       highlights: p.original_highlights || p.highlights,
     }];
   }

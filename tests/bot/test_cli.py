@@ -101,3 +101,10 @@ def test_config_doc_writes_the_configuration_doc(tmp_path):
     out = tmp_path / "configuration.md"
     assert main(["config-doc", "--out", str(out)]) == 0
     assert out.read_text("utf-8") == config_doc.render()
+
+
+def test_the_terminal_does_not_repeat_a_cards_title_as_its_first_line():
+    from bot.chat_cli import format_answer
+    card = {"title": "用心倾听", "text": "用心倾听\n客户说话时不要打断。", "highlights": [], "doc_title": "手册"}
+    out = format_answer({"matched": True, "principles": [card], "cases": []}, width=80)
+    assert out.count("用心倾听") == 1 and "客户说话时不要打断。" in out

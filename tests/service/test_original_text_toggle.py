@@ -71,3 +71,18 @@ def test_original_is_one_click_away_and_back(live_server, page_factory, shell):
     assert case.locator(".card-title").inner_text() == "难以解决的投诉"
     assert case.locator(".passage-text mark").inner_text() == "服务失误带给客户的损失是无法弥补的。"
     assert case.locator(".source-detail .full-text").inner_text() == CONVERTED["text"]
+
+
+HEADED = {**AS_IS, "id": "p2", "title": "用心倾听", "text": "用心倾听\n客户说话时不要打断。", "highlights": []}
+
+
+def test_a_card_does_not_repeat_its_title_as_the_first_line(live_server, page_factory):
+    page = page_factory()
+    page.goto(live_server.url + "/")
+    page.route("**/v1/ask", lambda route: route.fulfill(json={**ANSWER, "principles": [HEADED], "cases": []}))
+    page.fill("#question", ANSWER["question"])
+    page.keyboard.press("Enter")
+    card = page.locator(".msg.bot:not(.pending) .card.principle").last
+    card.wait_for()
+    assert card.locator(".card-title").inner_text() == "用心倾听"
+    assert card.locator(".passage-text").inner_text() == "客户说话时不要打断。"

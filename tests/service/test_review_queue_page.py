@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.support.service import ADMIN_TOKEN
+from tests.support.accounts import ADMIN
+from tests.support.admin_page import make_account, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,10 +24,8 @@ def test_an_editor_fixes_a_group_from_the_queue(live_server, page_factory, artif
         httpx.post(f"{url}/v1/feedback", json={"question": question, "helpful": False, "comment": "没说怎么稳住",
                                                 "passage_id": ans["passages"][0]["id"]}, timeout=30)
     page = page_factory()
-    page.goto(url + "/admin")
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#login-form button[type=submit]")
-    page.locator("#doc-rows tr").first.wait_for()
+    make_account(url, "queue-editor", "editor")
+    sign_in(page, url, "queue-editor")
     page.click(".tab[data-tab=feedback]")
     group = page.locator(".q-group", has_text=QUESTION)
     group.wait_for()
@@ -54,6 +53,8 @@ def test_an_editor_fixes_a_group_from_the_queue(live_server, page_factory, artif
     row = page.locator("#label-rows tr", has_text="媒体曝光")  # the group's question
     row.wait_for()
     assert "编辑" in row.inner_text()
+    labels = httpx.get(f"{url}/v1/admin/labels", headers=ADMIN, timeout=30).json()["labels"]
+    assert any(x["created_by"] == "queue-editor" for x in labels)  # the fix names the editor who made it
     page.click(".tab[data-tab=feedback]")
     page.wait_for_function("() => !document.querySelector('#queue-list').textContent.includes('稳住他')")
 
