@@ -1,6 +1,6 @@
 """What a backup holds: the one list of the data folder's stores. A new store (a SQLite database, a file or a
 folder under KB_DATA_DIR) is added here, or to NOT_BACKED_UP with the reason;
-tests/bot/test_backup_items.py fails for a store of a running service that is in neither.
+tests/service/test_backup_restore.py fails for a store of a running service that is in neither.
 
 Only the embedded backend is backed up this way: where KB_DATABASE_URL puts the state in a database server,
 that server's own dump (pg_dump) is its backup.

@@ -48,13 +48,15 @@ def _every_file(folder) -> dict[str, bytes]:
 
 
 def _fill(url: str) -> str:
-    """Something in every store: an upload, a deleted seed, dictionary and synonyms, an account, a token, a
-    site, feedback, questions. The site's secret."""
+    """Something in every store: an upload, a deleted seed, dictionary and synonyms, a label, an account, a
+    token, a site, feedback, questions. The site's secret."""
     c = httpx.Client(base_url=url, headers=ADMIN, timeout=60)
     assert c.post("/v1/admin/documents", files={"file": (NEW_DOC_NAME, NEW_DOC_TEXT.encode())}).status_code == 201
     assert c.delete(f"/v1/admin/documents/{DELETED_SEED}").status_code == 200
     assert c.put("/v1/admin/dictionary", json={"text": "保价\n到付 100 n"}).status_code == 200
     assert c.put("/v1/admin/synonyms", json={"text": "退款 退钱 返款"}).status_code == 200
+    assert c.post("/v1/admin/labels", json={"id": "backup-oos", "question": "今天股市行情怎么样",
+                                            "kind": "oos", "gold": []}).status_code == 201
     assert c.post("/v1/admin/users", json={"name": "restorer", "role": "editor", "password": PASSWORD}).status_code == 201
     secret = c.post("/v1/admin/sites", json={"id": "shop", "name": "网店", "origins": ["https://shop.example"]}).json()["secret"]
     for q in QUESTIONS:
@@ -108,6 +110,7 @@ def test_a_backup_taken_while_questions_are_answered_restores_whole(running, tmp
     db = counts["app.sqlite"]
     assert db["asks"] >= len(QUESTIONS) * 2 and db["feedback"] == 1 and db["sites"] == 1 and db["api_tokens"] == 1
     assert db["accounts"] == 2 and db["audit"] > 0 and counts["documents"] == 1
+    assert sqlite_counts(target / "labels.sqlite") == counts["labels.sqlite"] and counts["labels.sqlite"]["labels"] == 1
     for name in ("documents", "dictionary"):
         assert _every_file(target / name) == _every_file(settings.root / name)
     for name in ("excluded.json", "calibration.json", "versions/CURRENT"):
