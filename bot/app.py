@@ -161,7 +161,7 @@ def create_app(
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
             admin_lockout=AdminLockout.from_settings(settings),
-            login_guard=LoginGuard.from_settings(settings),
+            login_guard=LoginGuard.from_settings(settings, app_state.attempts),
         )
         state.holder.encoder = encoder
         app.state.service = state

@@ -1,5 +1,10 @@
 """`kb user add|list|passwd|disable|enable` and `kb backup FILE` / `kb restore FILE`: the commands an
-operator runs on the server (bot/cli.py adds them to its parser). They work while the service runs."""
+operator runs on the server (bot/cli.py adds them to its parser). They work while the service runs.
+
+`kb backup` and `kb restore` are the embedded backend's: with KB_DATABASE_URL set the database is the whole
+state and its own dump (pg_dump, docs/operations.md) is the backup, so they refuse rather than archive a data
+folder that is only a cache.
+"""
 from __future__ import annotations
 
 import argparse
@@ -81,11 +86,27 @@ def cmd_user(args) -> int:
         records.close()
 
 
+PG_DUMP_INSTEAD = ("KB_DATABASE_URL 已设置：状态都在数据库里，请用 pg_dump / pg_restore 备份和恢复"
+                   "（docs/operations.md）/ KB_DATABASE_URL is set: the whole state is in the database; back it up with pg_dump and restore "
+                   "it with pg_restore (docs/operations.md, Backups with pg_dump). The data folder is only a cache")
+
+
+def _refused_for_a_database(settings) -> bool:
+    from kb.state import EMBEDDED, backend
+
+    if backend(settings) == EMBEDDED:
+        return False
+    print(f"error: {PG_DUMP_INSTEAD}", file=sys.stderr)
+    return True
+
+
 def cmd_backup(args) -> int:
     from bot.backup.archive import BackupError, backup
     from bot.cli import _settings
 
     settings = _settings(args)
+    if _refused_for_a_database(settings):
+        return 2
     try:
         manifest = backup(settings.root, Path(args.file))
     except BackupError as e:
@@ -102,6 +123,8 @@ def cmd_restore(args) -> int:
     from bot.cli import _settings
 
     settings = _settings(args)
+    if _refused_for_a_database(settings):
+        return 2
     try:
         manifest = restore(Path(args.file), settings.root)
     except BackupError as e:
@@ -129,7 +152,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(fn=cmd_user)
 
     s = sub.add_parser("backup", help="write the whole state (documents, dictionary, accounts, logs, the current "
-                                      "version, ...) to an archive, while the service runs")
+                                      "version, ...) to an archive, while the service runs (embedded backend; with "
+                                      "KB_DATABASE_URL use pg_dump)")
     s.add_argument("file")
     s.set_defaults(fn=cmd_backup)
 

@@ -1,8 +1,9 @@
 """`kb migrate`: the database's schema migrations, and `kb migrate --to postgresql://...` moving an install's
 records into another backend through the stores' own interfaces (kb.state.Portable), store by store:
-COPIED lists them, so a new store is copied by adding its line. Jobs and conversations are not copied
-(they live minutes); the copy is refused into a target that holds records already, and checked after:
-every store must hold as many records as its source.
+COPIED lists them, so a new store is copied by adding its line. Jobs, conversations, sign-ins and sign-in
+attempts are not copied (they live minutes or hours: editors sign in again on the new backend); the copy is
+refused into a target that holds records already, and checked after: every store must hold as many records
+as its source.
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ COPIED: list[tuple[str, Callable[[Content, AppState], Portable]]] = [
     ("feedback", lambda content, records: records.feedback),
     ("ask log", lambda content, records: records.asks),
     ("review decisions", lambda content, records: records.decisions),
+    ("accounts", lambda content, records: records.accounts),
+    ("API tokens", lambda content, records: records.tokens),
+    ("audit log", lambda content, records: records.audit),
+    ("sites", lambda content, records: records.sites),
 ]
 
 

@@ -27,9 +27,10 @@ class Settings(BaseSettings):
                                               "always added")
     database_url: SecretStr | None = Field(
         None, description="where the shared state lives (uploaded documents, dictionary, KB versions, "
-                          "conversations, ask log, feedback, jobs); unset = embedded: files and SQLite under "
-                          "data_dir (one machine); postgresql://user@host:port/database = PostgreSQL, shared by "
-                          "every replica (`kb migrate` first), data_dir then only caches versions")
+                          "conversations, ask log, feedback, jobs, accounts, sign-ins, API tokens, audit log, widget "
+                          "sites); unset = embedded: files and SQLite under data_dir (one machine); "
+                          "postgresql://user@host:port/database = PostgreSQL, shared by every replica (`kb migrate` "
+                          "first), data_dir then only caches versions")
 
     # The embedding model.
     model: str = Field("", description="any sentence-transformers folder or name; empty = the e5-small "

@@ -6,27 +6,33 @@ Secure when the request came over HTTPS (directly, or through a proxy whose X-Fo
 trusts: FORWARDED_ALLOW_IPS). The session's CSRF token is given to the page, which sends it back on every
 write (bot/auth/principal.py).
 
-Guessing is slowed twice: a per-address rate limit on sign-in attempts (KB_LOGIN_RATE_PER_MINUTE), and a
-lockout of the address and of the account name after KB_ADMIN_LOCKOUT_FAILURES wrong passwords in a row
-(bot/admin_auth.py's lockout, doubling each time). Both are counted by each worker process.
+Guessing is slowed twice: a per-address rate limit on sign-in attempts (KB_LOGIN_RATE_PER_MINUTE, a token
+bucket), and a lockout of the address and of the account name after KB_ADMIN_LOCKOUT_FAILURES wrong passwords
+in a row (KB_ADMIN_LOCKOUT_SECONDS, doubling each time up to an hour). Both are counted in the records'
+LoginAttemptStore (bot/state/base.py), so every worker process and, with PostgreSQL, every replica sees the
+same figures: spreading guesses over replicas gains nothing. A key unchanged for STALE_SECONDS and not
+locked out is forgotten.
 """
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from fastapi import HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from bot.admin_auth import AdminLockout
+from bot.admin_auth import MAX_LOCKOUT_SECONDS
 from bot.auth import audit
 from bot.auth.passwords import digest, hash_password, needs_rehash, new_secret, verify_nobody, verify_password
 from bot.auth.principal import SESSION_COOKIE, Principal, client_ip
-from bot.security import RateLimiter
-from bot.state.base import Account, LoginSession
+from bot.state.base import Account, Attempts, LoginAttemptStore, LoginSession
 from kb.settings import Settings
 
 WRONG_LOGIN = "用户名或密码不正确 / wrong name or password"
+STALE_SECONDS = 24 * 3600.0  # a key's attempts are forgotten a day after its last change (unless locked out)
+TIDY_SECONDS = 60.0  # how often a process forgets stale keys (at a sign-in attempt)
 
 
 def too_many(seconds: float) -> HTTPException:
@@ -37,30 +43,80 @@ def too_many(seconds: float) -> HTTPException:
 
 @dataclass
 class LoginGuard:
-    """Per worker process: the sign-in rate limit per address, and the lockout per address and per name."""
+    """The sign-in rate limit per address and the lockout per address and per name, kept in `attempts` (shared
+    by every process using the same records). Wall-clock times: they are compared across machines. A rate of
+    0 is no rate limit, `max_failures` 0 no lockout."""
 
-    limiter: RateLimiter
-    lockout: AdminLockout
+    attempts: LoginAttemptStore
+    per_minute: int
+    max_failures: int
+    lockout_seconds: float
+    clock: Callable[[], float] = time.time
+    _tidied: float = field(default=0.0, repr=False)
+    _tidy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LoginGuard":
-        return cls(RateLimiter(settings.login_rate_per_minute), AdminLockout.from_settings(settings))
+    def from_settings(cls, settings: Settings, attempts: LoginAttemptStore) -> "LoginGuard":
+        return cls(attempts, settings.login_rate_per_minute, settings.admin_lockout_failures,
+                   settings.admin_lockout_seconds)
 
     def check(self, ip: str, name: str) -> None:
-        ok, wait = self.limiter.allow(ip)
-        if not ok:
-            raise too_many(wait)
-        locked = max(self.lockout.seconds_locked(f"ip:{ip}"), self.lockout.seconds_locked(f"name:{name}"))
+        """429 when the address has no sign-in left this minute, or the address or the name is locked out
+        (an attempt takes one from the address's bucket either way)."""
+        now = self.clock()
+        wait = 0.0
+        if self.per_minute > 0:
+            rate, capacity = self.per_minute / 60.0, float(self.per_minute)
+
+            def take(a: Attempts) -> Attempts:
+                nonlocal wait
+                tokens = capacity if a.tokens is None else min(capacity, a.tokens + max(0.0, now - a.taken_at) * rate)
+                if tokens >= 1.0:
+                    tokens, wait = tokens - 1.0, 0.0
+                else:
+                    wait = (1.0 - tokens) / rate
+                return replace(a, tokens=tokens, taken_at=now)
+
+            by_ip = self.attempts.change(f"ip:{ip}", take)
+            if wait > 0:
+                raise too_many(wait)
+        else:
+            by_ip = self.attempts.get(f"ip:{ip}")
+        locked = max(by_ip.locked_until, self.attempts.get(f"name:{name}").locked_until) - now
         if locked > 0:
             raise too_many(locked)
 
     def failed(self, ip: str, name: str) -> None:
-        self.lockout.failed(f"ip:{ip}")
-        self.lockout.failed(f"name:{name}")
+        """A wrong password: counted for the address and the name; the one that reaches `max_failures` in a row
+        locks it out, twice as long as its lockout before."""
+        if self.max_failures <= 0:
+            return
+        now = self.clock()
+
+        def fail(a: Attempts) -> Attempts:
+            failures, lockouts, until = a.failures + 1, a.lockouts, a.locked_until
+            if failures >= self.max_failures:
+                until = now + min(MAX_LOCKOUT_SECONDS, self.lockout_seconds * 2 ** min(lockouts, 32))
+                failures, lockouts = 0, lockouts + 1
+            return replace(a, failures=failures, lockouts=lockouts, locked_until=until)
+
+        for key in (f"ip:{ip}", f"name:{name}"):
+            self.attempts.change(key, fail)
 
     def succeeded(self, ip: str, name: str) -> None:
-        self.lockout.succeeded(f"ip:{ip}")
-        self.lockout.succeeded(f"name:{name}")
+        """The right password: the address's and the name's failures and lockouts are forgotten."""
+        for key in (f"ip:{ip}", f"name:{name}"):
+            if self.attempts.get(key) != Attempts():
+                self.attempts.change(key, lambda a: replace(a, failures=0, lockouts=0, locked_until=0.0))
+
+    def tidy(self) -> int:
+        """Forget stale keys, at most once per TIDY_SECONDS in this process; how many."""
+        now = self.clock()
+        with self._tidy_lock:
+            if now - self._tidied < TIDY_SECONDS:
+                return 0
+            self._tidied = now
+        return self.attempts.remove_stale(now - STALE_SECONDS, now)
 
 
 def _check_password(records, name: str, password: str) -> Account | None:
@@ -85,14 +141,15 @@ async def sign_in(request: Request, response: Response, name: str, password: str
     """A new session for `name` (its cookie set on `response`), or 401 / 429 (audited either way)."""
     state = request.app.state.service
     records, guard, ip = state.app_state, state.login_guard, client_ip(request)
-    guard.check(ip, name)
+    await run_in_threadpool(guard.check, ip, name)
     account = await run_in_threadpool(_check_password, records, name, password)
+    await run_in_threadpool(guard.tidy)
     if account is None:
-        guard.failed(ip, name)
+        await run_in_threadpool(guard.failed, ip, name)
         await audit.record(records, actor=name[:100], role=None, ip=ip, action="login.failed", target=name[:100],
                            status=401)
         raise HTTPException(401, detail=WRONG_LOGIN)
-    guard.succeeded(ip, name)
+    await run_in_threadpool(guard.succeeded, ip, name)
     now, cookie = time.time(), new_secret()
     lifetime = int(state.settings.session_hours * 3600)
     session = LoginSession(digest(cookie), account.name, new_secret(), now, now + lifetime, ip,

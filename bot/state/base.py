@@ -1,4 +1,5 @@
-"""The service's own records as small interfaces; one backend implements them all (bot/state/sqlite.py).
+"""The service's own records as small interfaces; each backend implements them all (bot/state/sqlite.py,
+bot/state/postgres.py).
 
     AskLog          every question answered (written off the request path, in batches)
     FeedbackStore   agents' feedback on answers
@@ -9,19 +10,21 @@
     AuditLog        every admin action, append-only
     SiteStore       sites that embed the widget: allowed origins and the secret their tokens are signed with
     ReviewDecisions editors' decisions on review-queue questions (review.py)
+    LoginAttemptStore  sign-in attempts per address and name: the rate limit and the lockout (bot/auth/sessions.py)
 
 Every method may be called from several threads at once. A write the storage has no room for raises
 bot.storage.DiskFull (a 507 for the request) and is recorded in the backend's `StorageHealth`; a storage
-that cannot be reached (a database restarting) raises kb.state.StateUnavailable (a 503). The ask log and
-feedback are also `Portable` (kb/state/base.py): what `kb migrate --to` copies.
+that cannot be reached (a database restarting) raises kb.state.StateUnavailable (a 503). The ask log,
+feedback, accounts, API tokens, audit log and sites are also `Portable` (kb/state/base.py): what
+`kb migrate --to` copies (bot/migrate.py COPIED); sign-ins and sign-in attempts are transient and are not.
 """
 from __future__ import annotations
 
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 from bot.state.review import ReviewDecisions
@@ -129,8 +132,12 @@ class RowRecords(Portable):
     def count(self) -> int:
         return self.counts()[self.count_key]
 
+    def exported(self, row: Any) -> dict:
+        """One row as exported."""
+        return row._asdict()
+
     def export_records(self) -> Iterator[dict]:
-        return (row._asdict() for row in self.rows())
+        return (self.exported(row) for row in self.rows())
 
     def import_records(self, records: Iterable[dict]) -> int:
         rows = [self.row_type(**r) for r in records]
@@ -258,6 +265,32 @@ class AlreadyExists(ValueError):
     """A record with that name or id is stored already."""
 
 
+class ListedRecords(Portable):
+    """A store of dataclass records (`record_type`) that `list()` gives whole and `add()` stores as given:
+    exported as `asdict(record)`, imported one `add` at a time."""
+
+    record_type: type
+
+    @abstractmethod
+    def add(self, record: Any) -> None: ...
+
+    @abstractmethod
+    def list(self) -> list[Any]: ...
+
+    def count(self) -> int:
+        return len(self.list())
+
+    def export_records(self) -> Iterator[dict]:
+        return (asdict(record) for record in self.list())
+
+    def import_records(self, records: Iterable[dict]) -> int:
+        n = 0
+        for record in records:
+            self.add(self.record_type(**record))
+            n += 1
+        return n
+
+
 @dataclass(frozen=True)
 class Account:
     name: str
@@ -268,7 +301,9 @@ class Account:
     last_login: float | None = None
 
 
-class AccountStore(ABC):
+class AccountStore(ListedRecords):
+    record_type = Account
+
     @abstractmethod
     def add(self, account: Account) -> None:
         """Store a new account; AlreadyExists for a taken name."""
@@ -340,7 +375,9 @@ class ApiToken:
     revoked_at: float | None = None
 
 
-class ApiTokenStore(ABC):
+class ApiTokenStore(ListedRecords):
+    record_type = ApiToken
+
     @abstractmethod
     def add(self, token: ApiToken) -> None: ...
 
@@ -373,12 +410,19 @@ class AuditEntry:
     id: int | None = None
 
 
-class AuditLog(ABC):
-    """Append-only: nothing updates or deletes an entry (the embedded backend refuses it with triggers)."""
+class AuditLog(RowRecords):
+    """Append-only: nothing updates or deletes an entry (both backends refuse it with triggers). Exported
+    oldest first without the ids (the target numbers its entries anew, in the same order)."""
+
+    row_type = AuditEntry
+    count_key = "audit"
 
     @abstractmethod
     def append(self, entry: AuditEntry) -> int:
         """Store one entry (committed when this returns); its id."""
+
+    def exported(self, row: AuditEntry) -> dict:
+        return {f.name: getattr(row, f.name) for f in fields(row) if f.name != "id"}
 
     @abstractmethod
     def query(self, *, actor: str | None = None, action: str | None = None, since: float | None = None,
@@ -396,7 +440,9 @@ class Site:
     created_by: str
 
 
-class SiteStore(ABC):
+class SiteStore(ListedRecords):
+    record_type = Site
+
     @abstractmethod
     def add(self, site: Site) -> None:
         """AlreadyExists for a taken id."""
@@ -416,6 +462,35 @@ class SiteStore(ABC):
     def delete(self, site_id: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class Attempts:
+    """What is known of one key's sign-in attempts (a key: 'ip:<address>' or 'name:<account name>')."""
+
+    failures: int = 0  # wrong passwords in a row since the last lockout or success
+    lockouts: int = 0  # lockouts so far (each lasts twice as long as the one before)
+    locked_until: float = 0.0  # Unix time
+    tokens: float | None = None  # the address's rate-limit bucket; None: full
+    taken_at: float = 0.0  # Unix time the bucket was last taken from
+
+
+class LoginAttemptStore(ABC):
+    """Sign-in attempts per key, seen by every process that uses the store (with PostgreSQL, every replica):
+    the policy is bot/auth/sessions.py's LoginGuard, the store only keeps the figures."""
+
+    @abstractmethod
+    def get(self, key: str) -> Attempts:
+        """The key's figures (`Attempts()` for a key never seen)."""
+
+    @abstractmethod
+    def change(self, key: str, change: Callable[[Attempts], Attempts]) -> Attempts:
+        """Store `change(current)` in a transaction no other change of the same key interleaves with (in any
+        process: `change` sees the figures the last one stored); the new figures."""
+
+    @abstractmethod
+    def remove_stale(self, before: float, now: float) -> int:
+        """Forget keys not changed since `before` and not locked out at `now`; how many."""
+
+
 @dataclass
 class AppState:
     """One backend's records, and whether its writes work (`storage`: the admin status and /readyz)."""
@@ -430,6 +505,7 @@ class AppState:
     audit: AuditLog
     sites: SiteStore
     decisions: ReviewDecisions
+    attempts: LoginAttemptStore
 
     def review_queue(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unhelpful answers and unanswered questions, newest first: what editors review."""

@@ -1,6 +1,7 @@
 """The postgresql backend of the service's records: the asks, feedback and jobs tables
 (kb/state/migrations/0002_service_records.sql) that every replica shares, and the job lock as an advisory
-lock held on a connection of the job's own (released by the server however the job's process ends).
+lock held on a connection of the job's own (released by the server however the job's process ends). Accounts,
+sign-ins, API tokens, the audit log, widget sites and sign-in attempts are in bot/state/pg_access.py.
 
 While the database cannot be reached, questions are still answered: their log rows wait in memory
 (bot/state/ask_queue.py) and are written when it is back; feedback and job records are refused with
@@ -15,8 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from bot.state.ask_queue import AskQueue
-from bot.state.base import (AppState, AskedQuestion, AskLog, FeedbackRow, FeedbackStore, JobLock, JobStore,
-                            asked_question, new_instance_id)
+from bot.state.base import (AppState, AskedQuestion, AskerIdentity, AskLog, FeedbackRow, FeedbackStore, JobLock,
+                            JobStore, asked_question, feedback_row, new_instance_id)
+from bot.state.pg_access import (PgAccountStore, PgApiTokenStore, PgAuditLog, PgLoginAttemptStore,
+                                 PgLoginSessionStore, PgSiteStore)
 from bot.state.review import PgReviewDecisions
 from bot.storage import DiskFull, StorageHealth
 from kb.state import StateUnavailable
@@ -74,8 +77,15 @@ class PgAskLog(AskLog):
         with self.records.db.transaction("the question log") as conn:
             conn.cursor().executemany(self._INSERT, rows)
 
-    def log(self, answer: dict[str, Any], ms: float) -> None:
-        self.queue.put(asked_question(answer, ms))
+    def log(self, answer: dict[str, Any], ms: float, who: AskerIdentity | None = None) -> None:
+        self.queue.put(asked_question(answer, ms, who))
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        self.queue.flush()
+        columns = ("ts", "question", "matched", "confidence", "top_passage", "cited", "agent", "team", "site")
+        rows = self.records.read("reading questions", f"SELECT {', '.join(columns)} FROM asks WHERE ts >= %s"
+                                 " ORDER BY ts, id", (ts,))
+        return [dict(zip(columns, r)) for r in rows]
 
     def unanswered(self, limit: int) -> list[dict[str, Any]]:
         self.queue.flush()
@@ -109,9 +119,15 @@ class PgFeedbackStore(FeedbackStore):
         self.records = records
 
     def add(self, question: str, passage_id: str | None, helpful: bool, comment: str | None,
-            session_id: str | None = None, version: str | None = None) -> int:
-        row = FeedbackRow(time.time(), question, passage_id, 1 if helpful else 0, comment or None, session_id, version)
+            session_id: str | None = None, version: str | None = None, who: AskerIdentity | None = None) -> int:
+        row = feedback_row(question, passage_id, helpful, comment, session_id, version, who)
         return self.records.write("feedback", lambda conn: conn.execute(self._INSERT + " RETURNING id", row).fetchone()[0])
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        columns = ("ts", "passage_id", "helpful", "agent", "team")
+        rows = self.records.read("reading feedback", f"SELECT {', '.join(columns)} FROM feedback WHERE ts >= %s"
+                                 " ORDER BY ts, id", (ts,))
+        return [dict(zip(columns, r)) for r in rows]
 
     def unhelpful(self, limit: int) -> list[dict[str, Any]]:
         rows = self.records.read(
@@ -226,7 +242,11 @@ class PgAppState(AppState):
         self.db = Database.checked(url, name="kefu-kb-records")
         records = PgRecords(self.db)
         super().__init__(asks=PgAskLog(records), feedback=PgFeedbackStore(records), jobs=PgJobStore(records),
-                         storage=records.storage, decisions=PgReviewDecisions(records))
+                         storage=records.storage, accounts=PgAccountStore(records),
+                         logins=PgLoginSessionStore(records), tokens=PgApiTokenStore(records),
+                         audit=PgAuditLog(records), sites=PgSiteStore(records),
+                         attempts=PgLoginAttemptStore(records),
+                         decisions=PgReviewDecisions(records))
 
     def close(self) -> None:
         super().close()

@@ -14,18 +14,20 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.state.ask_queue import AskQueue
 from bot.state.base import (AppState, AskedQuestion, AskerIdentity, AskLog, FeedbackRow, FeedbackStore, JobStore,
                             asked_question, feedback_row)
 from bot.state.file_lock import FileJobLock
 from bot.state.sqlite_access import (ACCESS_SCHEMA, SQLiteAccountStore, SQLiteApiTokenStore, SQLiteAuditLog,
-                                     SQLiteLoginSessionStore, SQLiteSiteStore)
+                                     SQLiteLoginAttemptStore, SQLiteLoginSessionStore, SQLiteSiteStore)
 from bot.state.review import SQLiteReviewDecisions
 from bot.storage import DiskFull, StorageHealth, is_disk_full
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS asks (
@@ -110,6 +112,26 @@ class SQLiteDatabase:
     def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self.lock:
             return self.conn.execute(sql, args).fetchall()
+
+    def transaction(self, what: str, statements: Callable[[sqlite3.Connection], T]) -> T:
+        """`statements(conn)` in one transaction that holds the database's write lock from its start (BEGIN
+        IMMEDIATE: no other process writes in between); a full disk raises DiskFull (recorded in `storage`)."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                result = statements(self.conn)
+                self.conn.commit()
+            except sqlite3.Error as e:
+                self.conn.rollback()
+                if is_disk_full(e):
+                    self.storage.failed(what, e)
+                    raise DiskFull(what) from e
+                raise
+            except BaseException:
+                self.conn.rollback()
+                raise
+        self.storage.succeeded()
+        return result
 
     def write_many(self, sql: str, rows: Iterable[tuple]) -> None:
         """All rows in one transaction, or none."""
@@ -258,7 +280,7 @@ class SQLiteAppState(AppState):
                          jobs=SQLiteJobStore(self.db), storage=self.db.storage,
                          accounts=SQLiteAccountStore(self.db), logins=SQLiteLoginSessionStore(self.db),
                          tokens=SQLiteApiTokenStore(self.db), audit=SQLiteAuditLog(self.db),
-                         sites=SQLiteSiteStore(self.db),
+                         sites=SQLiteSiteStore(self.db), attempts=SQLiteLoginAttemptStore(self.db),
                          decisions=SQLiteReviewDecisions(self.db))
 
     def close(self) -> None:

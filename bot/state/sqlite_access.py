@@ -1,5 +1,5 @@
-"""The embedded backend of who may change the KB: accounts, signed-in browsers, API tokens, the audit log and
-the widget sites, as tables of app.sqlite (bot/state/sqlite.py opens them with the rest).
+"""The embedded backend of who may change the KB: accounts, signed-in browsers, API tokens, the audit log, the
+widget sites and sign-in attempts, as tables of app.sqlite (bot/state/sqlite.py opens them with the rest).
 
 The SQL is kept portable (plain types, ON CONFLICT, no SQLite functions) so another backend can reuse it; the
 audit log's append-only triggers are SQLite's own.
@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.state.base import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, AuditEntry, AuditLog,
-                            LoginSession, LoginSessionStore, Site, SiteStore)
+from bot.state.base import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, Attempts, AuditEntry,
+                            AuditLog, LoginAttemptStore, LoginSession, LoginSessionStore, Site, SiteStore)
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.state.sqlite import SQLiteDatabase
@@ -71,6 +72,16 @@ CREATE TABLE IF NOT EXISTS sites (
     created_at REAL NOT NULL,
     created_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS login_attempts (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    lockouts INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0,
+    tokens REAL,
+    taken_at REAL NOT NULL DEFAULT 0,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_attempts_updated ON login_attempts (updated);
 """
 
 
@@ -217,15 +228,24 @@ class SQLiteApiTokenStore(_Table, ApiTokenStore):
 
 
 class SQLiteAuditLog(AuditLog):
+    _INSERT = "INSERT INTO audit (ts, actor, role, ip, action, target, status, detail) VALUES (?,?,?,?,?,?,?,?)"
+    _COLUMNS = "id, ts, actor, role, ip, action, target, status, detail"
+
     def __init__(self, db: "SQLiteDatabase"):
         self.db = db
 
+    @staticmethod
+    def _row(e: AuditEntry) -> tuple:
+        return (e.ts, e.actor, e.role, e.ip, e.action, e.target, e.status,
+                json.dumps(e.detail, ensure_ascii=False, default=str))
+
+    @staticmethod
+    def _entry(r: sqlite3.Row) -> AuditEntry:
+        return AuditEntry(r["ts"], r["actor"], r["role"], r["ip"], r["action"], r["target"], r["status"],
+                          json.loads(r["detail"]), r["id"])
+
     def append(self, entry: AuditEntry) -> int:
-        e = entry
-        return self.db.write(
-            "INSERT INTO audit (ts, actor, role, ip, action, target, status, detail) VALUES (?,?,?,?,?,?,?,?)",
-            (e.ts, e.actor, e.role, e.ip, e.action, e.target, e.status,
-             json.dumps(e.detail, ensure_ascii=False, default=str)), "the audit log")
+        return self.db.write(self._INSERT, self._row(entry), "the audit log")
 
     def query(self, *, actor: str | None = None, action: str | None = None, since: float | None = None,
               until: float | None = None, limit: int = 1000) -> list[AuditEntry]:
@@ -237,10 +257,18 @@ class SQLiteAuditLog(AuditLog):
         if action:  # a prefix, compared as text (LIKE would treat % and _ in it as wildcards)
             where.append("substr(action, 1, ?) = ?")
             args += [len(action), action]
-        rows = self.db.read(f"SELECT id, ts, actor, role, ip, action, target, status, detail FROM audit"
-                            f" WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit))
-        return [AuditEntry(r["ts"], r["actor"], r["role"], r["ip"], r["action"], r["target"], r["status"],
-                           json.loads(r["detail"]), r["id"]) for r in rows]
+        rows = self.db.read(f"SELECT {self._COLUMNS} FROM audit WHERE {' AND '.join(where)}"
+                            f" ORDER BY ts DESC, id DESC LIMIT ?", (*args, limit))
+        return [self._entry(r) for r in rows]
+
+    def rows(self) -> Iterator[AuditEntry]:
+        return (self._entry(r) for r in self.db.read(f"SELECT {self._COLUMNS} FROM audit ORDER BY id"))
+
+    def insert(self, rows: list[AuditEntry]) -> None:
+        self.db.write_many(self._INSERT, [self._row(e) for e in rows])
+
+    def counts(self) -> dict[str, int]:
+        return {"audit": self.db.read("SELECT COUNT(*) FROM audit")[0][0]}
 
 
 class SQLiteSiteStore(_Table, SiteStore):
@@ -274,3 +302,31 @@ class SQLiteSiteStore(_Table, SiteStore):
 
     def delete(self, site_id: str) -> bool:
         return self._delete(site_id)
+
+
+class SQLiteLoginAttemptStore(LoginAttemptStore):
+    _FIGURES = "failures, lockouts, locked_until, tokens, taken_at"
+
+    def __init__(self, db: "SQLiteDatabase"):
+        self.db = db
+
+    def get(self, key: str) -> Attempts:
+        rows = self.db.read(f"SELECT {self._FIGURES} FROM login_attempts WHERE key = ?", (key,))
+        return Attempts(*rows[0]) if rows else Attempts()
+
+    def change(self, key: str, change: Callable[[Attempts], Attempts]) -> Attempts:
+        def run(conn: sqlite3.Connection) -> Attempts:
+            row = conn.execute(f"SELECT {self._FIGURES} FROM login_attempts WHERE key = ?", (key,)).fetchone()
+            new = change(Attempts(*row) if row else Attempts())
+            conn.execute(f"INSERT INTO login_attempts (key, {self._FIGURES}, updated) VALUES (?,?,?,?,?,?,?)"
+                         " ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, lockouts = excluded.lockouts,"
+                         " locked_until = excluded.locked_until, tokens = excluded.tokens,"
+                         " taken_at = excluded.taken_at, updated = excluded.updated",
+                         (key, new.failures, new.lockouts, new.locked_until, new.tokens, new.taken_at, time.time()))
+            return new
+
+        return self.db.transaction("sign-in attempts", run)
+
+    def remove_stale(self, before: float, now: float) -> int:
+        return self.db.transaction("sign-in attempts", lambda conn: conn.execute(
+            "DELETE FROM login_attempts WHERE updated < ? AND locked_until <= ?", (before, now)).rowcount)

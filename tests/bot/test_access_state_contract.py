@@ -1,14 +1,17 @@
-"""Who may change the KB, as stored (bot/state/base.py): accounts, signed-in browsers, API tokens, the audit log
-and widget sites, with the same assertions for every backend in tests/support/state_backends.py; and the ask
-log's identity and citation columns that analytics reads."""
+"""Who may change the KB, as stored (bot/state/base.py): accounts, signed-in browsers, API tokens, the audit log,
+widget sites and sign-in attempts, with the same assertions for every backend in tests/support/state_backends.py;
+and the ask log's identity and citation columns that analytics reads."""
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import replace
 
 import pytest
 
 from bot.state import open_app_state
-from bot.state.base import (Account, AlreadyExists, ApiToken, AskerIdentity, AuditEntry, LoginSession, Site)
+from bot.state.base import (Account, AlreadyExists, ApiToken, AskerIdentity, Attempts, AuditEntry, LoginSession,
+                            Site)
 
 
 @pytest.fixture()
@@ -49,6 +52,28 @@ def test_the_first_account_is_made_only_while_there_is_none(state_backend, tmp_p
     finally:
         first.close()
         second.close()
+
+
+def test_of_replicas_starting_at_once_one_makes_the_first_account(state_backend, tmp_path):
+    settings = state_backend.settings(tmp_path)
+    replicas = [open_app_state(settings) for _ in range(4)]
+    try:
+        start, made = threading.Barrier(len(replicas)), []
+
+        def first_start(n: int) -> None:
+            start.wait()
+            if replicas[n].accounts.add_first(_account(f"admin{n}", "admin", f"pw{n}")):
+                made.append(n)
+
+        workers = [threading.Thread(target=first_start, args=(n,)) for n in range(len(replicas))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert len(made) == 1 and [a.name for a in replicas[0].accounts.list()] == [f"admin{made[0]}"]
+    finally:
+        for records in replicas:
+            records.close()
 
 
 def test_sign_ins_are_listed_until_they_expire_or_are_revoked(records):
@@ -121,3 +146,32 @@ def test_the_ask_log_keeps_who_asked_and_every_passage_quoted(records):
     records.feedback.add("怎么退款", "p1", True, None, who=who)
     records.feedback.add("匿名", None, False, None)
     assert [(f["helpful"], f["team"]) for f in records.feedback.since(before - 1)] == [(1, "售后一组"), (0, None)]
+
+
+def test_sign_in_attempts_are_changed_one_at_a_time_by_every_process(state_backend, tmp_path):
+    settings = state_backend.settings(tmp_path)
+    first, second = open_app_state(settings), open_app_state(settings)  # two processes, or two replicas
+    try:
+        assert first.attempts.get("ip:10.0.0.1") == Attempts()
+
+        def count(records) -> None:
+            for _ in range(25):
+                records.attempts.change("ip:10.0.0.1", lambda a: replace(a, failures=a.failures + 1))
+
+        workers = [threading.Thread(target=count, args=(records,)) for records in (first, second, first, second)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert second.attempts.get("ip:10.0.0.1").failures == 100  # no change lost to another
+        stored = first.attempts.change("name:li", lambda a: replace(a, lockouts=1, locked_until=500.0, tokens=2.5,
+                                                                     taken_at=400.0))
+        assert second.attempts.get("name:li") == stored == Attempts(0, 1, 500.0, 2.5, 400.0)
+        now = time.time()
+        assert first.attempts.remove_stale(now - 3600, now) == 0  # both changed just now
+        assert first.attempts.remove_stale(now + 1, 499.0) == 1  # name:li is locked out until 500
+        assert second.attempts.get("ip:10.0.0.1") == Attempts() and second.attempts.get("name:li").lockouts == 1
+        assert first.attempts.remove_stale(now + 1, 500.0) == 1 and second.attempts.get("name:li") == Attempts()
+    finally:
+        first.close()
+        second.close()

@@ -1,5 +1,6 @@
 """The postgresql backend with its server down: questions' conversations go on in memory at once, writes
-are refused with StateUnavailable (a bilingual 503 in the service), ask-log rows wait in memory."""
+(feedback, the audit log, sign-in attempts) are refused with StateUnavailable (a bilingual 503 in the
+service), ask-log rows wait in memory."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.state import open_app_state
+from bot.state.base import AuditEntry
 from kb.sessions import Turn
 from kb.settings import Settings
 from kb.state import StateUnavailable, open_content
@@ -47,3 +49,15 @@ def test_questions_are_queued_and_feedback_refused(down):
         assert records.storage.failing
     finally:
         records.close()  # logs the question it could not write
+
+
+def test_audit_entries_and_sign_in_attempts_are_refused_not_lost(down):
+    records = open_app_state(down)  # each call below waits for a connection (kb/state/pg_db.py POOL_TIMEOUT_SECONDS)
+    try:
+        for call in (lambda: records.audit.append(AuditEntry(1.0, "li", "editor", "ip", "login", "li", 200, {})),
+                     lambda: records.attempts.change("ip:x", lambda a: a)):
+            with pytest.raises(StateUnavailable):
+                call()
+        assert records.storage.failing  # writes are recorded in the storage's health
+    finally:
+        records.close()

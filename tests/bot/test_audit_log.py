@@ -1,5 +1,5 @@
 """The audit log: every admin write recorded with who, when, from where and what; filtered, exported as CSV
-and JSON lines; append-only in the embedded backend."""
+and JSON lines; append-only in every backend."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+from kb.state import POSTGRESQL, backend, database_url
 from tests.support.accounts import ADMIN, make_account, make_token, sign_in
 from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT
 
@@ -47,11 +48,23 @@ def test_the_audit_log_is_exported_and_filtered_by_time(client):
     assert r.status_code == 400 and "not a time" in r.json()["detail"]
 
 
-def test_the_embedded_audit_log_refuses_changes(api_settings, client):
-    con = sqlite3.connect(api_settings.app_db)
-    try:
-        for sql in ("UPDATE audit SET actor = 'someone else'", "DELETE FROM audit"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                con.execute(sql)
-    finally:
-        con.close()
+def test_the_audit_log_refuses_changes(api_settings, client):
+    """The database itself refuses: not even a statement typed into it by hand changes the log."""
+    client.put("/v1/admin/synonyms", headers=ADMIN, json={"text": "退款 退钱"})  # at least one entry
+    changes = ("UPDATE audit SET actor = 'someone else'", "DELETE FROM audit")
+    if backend(api_settings) == POSTGRESQL:
+        import psycopg
+
+        with psycopg.connect(database_url(api_settings), autocommit=True) as conn:
+            for sql in (*changes, "TRUNCATE audit"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                    conn.execute(sql)
+    else:
+        con = sqlite3.connect(api_settings.app_db)
+        try:
+            for sql in changes:
+                with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                    con.execute(sql)
+        finally:
+            con.close()
+    assert client.get("/v1/admin/audit", headers=ADMIN).json()["entries"]

@@ -1,6 +1,6 @@
 """`kb migrate`: the schema, and an embedded install copied into PostgreSQL with equal counts, store by
 store, and the same contents (documents, dictionary, versions, labels, calibration, feedback, ask log, review
-decisions)."""
+decisions, accounts, API tokens, audit log, widget sites)."""
 from __future__ import annotations
 
 import pytest
@@ -8,6 +8,7 @@ import pytest
 from bot.cli import main
 from bot.migrate import COPIED, Backend, settings_on
 from kb.labels.model import parse_label
+from bot.state.base import Account, ApiToken, AskerIdentity, AuditEntry, Site
 from tests.support.postgres import database_for, server
 from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, service_settings_for
 
@@ -32,9 +33,23 @@ def embedded_install(tmp_path, seed_settings, seed_build, model_dir):
             parse_label({"id": "o1", "question": "天气如何", "kind": "oos"}, created_at=1_700_000_001.0)])
         install.content.calibration.put({"bias": -3.0, "weights": {"sentence": 2.0, "label_margin": 1.0}})
         install.records.decisions.decide(["客户要发票"], "dismiss", None, "admin", ts=1_700_000_002.0)
-        install.records.feedback.add("客户要发票", "p1", False, "缺发票流程", "s1", "v1")
+        who = AskerIdentity("agent-7", "售后一组", "shop")
+        install.records.feedback.add("客户要发票", "p1", False, "缺发票流程", "s1", "v1", who)
         for n in range(30):
-            install.records.asks.log(_answer(f"问题{n}", n % 3 != 0), 1.5)
+            install.records.asks.log(_answer(f"问题{n}", n % 3 != 0), 1.5, who if n % 2 else None)
+        records = install.records
+        for name, role in (("admin", "admin"), ("li", "editor"), ("wang", "viewer")):
+            records.accounts.add(Account(name, role, f"$argon2id$hash-of-{name}", 1_700_000_000.0, name == "wang",
+                                         1_700_000_100.0 if name == "li" else None))
+        records.tokens.add(ApiToken("t1", "nightly import", "editor", "sha-1", "admin", 1_700_000_000.0,
+                                    1_700_000_500.0))
+        records.tokens.add(ApiToken("t2", "old", "viewer", "sha-2", "admin", 1_700_000_001.0, None, 1_700_000_002.0))
+        for n in range(5):
+            records.audit.append(AuditEntry(1_700_000_000.0 + n, "li", "editor", "10.0.0.1", "PUT /v1/admin/synonyms",
+                                            "", 200, {"n": n, "名": "值"}))
+        records.sites.add(Site("shop", "网店", ("https://shop.example", "https://m.shop.example"), "s3cret",
+                               1_700_000_000.0, "admin"))
+        records.sites.add(Site("anon", "匿名", (), None, 1_700_000_000.0, "admin"))
     finally:
         install.close()
     return settings
@@ -55,6 +70,10 @@ def test_an_embedded_install_moves_into_postgresql_with_equal_counts(embedded_in
         for name, pick in COPIED:
             assert source.store(pick).count() == target.store(pick).count() > 0, name
         assert _contents(source) == _contents(target)
+        assert {"accounts", "API tokens", "audit log", "sites"} <= {name for name, _ in COPIED}
+        assert [e.detail["n"] for e in target.records.audit.query()] == [4, 3, 2, 1, 0]
+        assert target.records.accounts.get("wang").disabled and target.records.tokens.find("sha-2") is None
+        assert target.records.sites.get("shop").origins == ("https://shop.example", "https://m.shop.example")
         assert target.content.versions.current_id() == source.content.versions.current_id()
         current = target.content.versions.current_id()
         fetched = target.content.versions.fetch(current)

@@ -1,6 +1,6 @@
 """Signing in to the admin API as a person: the cookie's flags, wrong passwords locking the address and the
-name out, sessions that end (sign-out, revocation, a new password, a disabled account), API tokens that stop
-working when revoked, the last admin kept, and every one of these in the audit log."""
+name out (on every replica), sessions that end (sign-out, revocation, a new password, a disabled account), API
+tokens that stop working when revoked, the last admin kept, and every one of these in the audit log."""
 from __future__ import annotations
 
 import pytest
@@ -123,3 +123,20 @@ def test_sign_in_attempts_are_rate_limited_per_address(tmp_path, seed_settings, 
     with TestClient(create_app(settings, encoder=encoder)) as c:
         codes = [c.post("/v1/auth/login", json={"name": "nobody", "password": "x" * 10}).status_code for _ in range(6)]
     assert codes[:4] == [401] * 4 and codes[4:] == [429, 429]
+
+
+def test_wrong_passwords_sent_to_several_replicas_lock_out_on_every_one(tmp_path, seed_settings, seed_build,
+                                                                         model_dir, encoder):
+    """Two replicas on one PostgreSQL database: spreading guesses over them gains nothing."""
+    from bot.app import create_app
+
+    settings = service_settings_for(tmp_path, seed_settings, model_dir, backend="postgresql",
+                                    admin_lockout_failures=3, admin_lockout_seconds=120)
+    with TestClient(create_app(settings, encoder=encoder)) as one, \
+            TestClient(create_app(settings, encoder=encoder)) as two:
+        make_account(one, "sun", "editor")
+        for replica in (one, two, one):
+            assert replica.post("/v1/auth/login", json={"name": "sun", "password": "guess-guess"}).status_code == 401
+        r = two.post("/v1/auth/login", json={"name": "sun", "password": PASSWORD})
+        assert r.status_code == 429 and 100 <= int(r.headers["retry-after"]) <= 120
+        assert _actions(two, action="login.failed") == [("sun", "login.failed", 401)] * 3

@@ -1,6 +1,7 @@
 """Every state backend the contract tests run (tests/kb/test_state_contract.py,
-tests/kb/test_label_store_contract.py, tests/bot/test_app_state_contract.py; the `state_backend` fixture in
-tests/conftest.py): the same assertions for each, so a new backend is tested by adding it here.
+tests/kb/test_label_store_contract.py, tests/bot/test_app_state_contract.py, tests/bot/test_access_state_contract.py,
+tests/bot/test_sign_in_guard.py; the `state_backend` fixture in tests/conftest.py): the same assertions for each, so a
+new backend is tested by adding it here.
 
 A backend is the settings that choose it: `settings(tmp_path, **overrides)` must give a fresh, empty store
 for every test (a remote backend: a database or schema of the test's own), and the same store each time it
