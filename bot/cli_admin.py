@@ -1,9 +1,9 @@
 """`kb user add|list|passwd|disable|enable` and `kb backup FILE` / `kb restore FILE`: the commands an
 operator runs on the server (bot/cli.py adds them to its parser). They work while the service runs.
 
-`kb backup` and `kb restore` are the embedded backend's: with KB_DATABASE_URL set the database is the whole
-state and its own dump (pg_dump, docs/operations.md) is the backup, so they refuse rather than archive a data
-folder that is only a cache.
+`kb backup` and `kb restore` archive the state of the backend KB_DATABASE_URL chooses: the data folder
+(bot/backup/archive.py) or, with KB_DATABASE_URL set, the database through pg_dump and pg_restore
+(bot/backup/pg_archive.py; the data folder is then only a cache and is not backed up).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -86,52 +87,55 @@ def cmd_user(args) -> int:
         records.close()
 
 
-PG_DUMP_INSTEAD = ("KB_DATABASE_URL 已设置：状态都在数据库里，请用 pg_dump / pg_restore 备份和恢复"
-                   "（docs/operations.md）/ KB_DATABASE_URL is set: the whole state is in the database; back it up with pg_dump and restore "
-                   "it with pg_restore (docs/operations.md, Backups with pg_dump). The data folder is only a cache")
-
-
-def _refused_for_a_database(settings) -> bool:
-    from kb.state import EMBEDDED, backend
-
-    if backend(settings) == EMBEDDED:
-        return False
-    print(f"error: {PG_DUMP_INSTEAD}", file=sys.stderr)
-    return True
-
-
 def cmd_backup(args) -> int:
-    from bot.backup.archive import BackupError, backup
+    from bot.backup import archive, pg_archive
+    from bot.backup.tarball import BackupError
     from bot.cli import _settings
+    from kb.state import POSTGRESQL, backend, database_url
 
     settings = _settings(args)
-    if _refused_for_a_database(settings):
-        return 2
+    started = time.monotonic()
     try:
-        manifest = backup(settings.root, Path(args.file))
+        if backend(settings) == POSTGRESQL:
+            manifest = pg_archive.backup(database_url(settings), Path(args.file))
+        else:
+            manifest = archive.backup(settings.root, Path(args.file))
     except BackupError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     size = os.path.getsize(args.file)
-    print(f"backup written: {args.file} ({size / 1e6:.1f} MB, {len(manifest['files'])} files)")
+    source = manifest.get("database") or manifest["data_dir"]
+    print(f"backup written: {args.file} ({size / 1e6:.1f} MB, {len(manifest['files'])} files, "
+          f"{time.monotonic() - started:.1f} s) of {source}")
     print(json.dumps(manifest["counts"], ensure_ascii=False, indent=1))
     return 0
 
 
 def cmd_restore(args) -> int:
-    from bot.backup.archive import BackupError, restore
+    from bot.backup import archive, pg_archive
+    from bot.backup.tarball import BackupError
     from bot.cli import _settings
+    from kb.state import POSTGRESQL, backend, database_url
 
     settings = _settings(args)
-    if _refused_for_a_database(settings):
-        return 2
+    started = time.monotonic()
+    on_database = backend(settings) == POSTGRESQL
     try:
-        manifest = restore(Path(args.file), settings.root)
+        if on_database:
+            manifest = pg_archive.restore(Path(args.file), database_url(settings), settings.root)
+        else:
+            manifest = archive.restore(Path(args.file), settings.root)
     except BackupError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"restored into {settings.root}: every file and count checked against the manifest")
+    into = pg_archive.connection(database_url(settings)).label if on_database else settings.root
+    print(f"restored into {into} in {time.monotonic() - started:.1f} s: every file and "
+          f"{'every table' if on_database else 'count'} checked against the manifest")
     print(json.dumps(manifest["counts"], ensure_ascii=False, indent=1))
+    missing = pg_archive.migrations_missing(manifest) if on_database else []
+    if missing:
+        print(f"the archive's schema lacks migrations {missing} of this build: run `kb migrate` before starting "
+              "the service")
     return 0
 
 
@@ -152,11 +156,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(fn=cmd_user)
 
     s = sub.add_parser("backup", help="write the whole state (documents, dictionary, accounts, logs, the current "
-                                      "version, ...) to an archive, while the service runs (embedded backend; with "
-                                      "KB_DATABASE_URL use pg_dump)")
+                                      "version, ...) to an archive, while the service runs (with KB_DATABASE_URL: "
+                                      "the database, through pg_dump)")
     s.add_argument("file")
     s.set_defaults(fn=cmd_backup)
 
-    s = sub.add_parser("restore", help="restore an archive of `kb backup` into an empty data folder")
+    s = sub.add_parser("restore", help="restore an archive of `kb backup` into an empty data folder (with "
+                                       "KB_DATABASE_URL: into an empty database, through pg_restore)")
     s.add_argument("file")
     s.set_defaults(fn=cmd_restore)

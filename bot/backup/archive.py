@@ -1,19 +1,17 @@
 """Writing a backup archive while the service runs, and restoring one into an empty data folder.
 
-The archive is a gzipped tar: every item of items.BACKED_UP under its path in the data folder, and last
-manifest.json with the size and SHA-256 of every file and the counts it holds (rows of every table of every
-SQLite database, documents, dictionary files, the published version). A SQLite database is copied through
-SQLite's backup API (a consistent snapshot while the service writes); a document is read in one go (uploads
-replace a document by renaming over it, so a read sees one whole file); a published version never changes.
+The archive (tarball.py) is a gzipped tar: every item of items.BACKED_UP under its path in the data folder,
+and last manifest.json with the size and SHA-256 of every file and the counts it holds (rows of every table
+of every SQLite database, documents, dictionary files, the published version). A SQLite database is copied
+through SQLite's backup API (a consistent snapshot while the service writes); a document is read in one go
+(uploads replace a document by renaming over it, so a read sees one whole file); a published version never
+changes.
 
 `restore` checks the archive against its manifest in a temporary folder inside the target, and only then
 moves the items into place: a damaged archive leaves the target as it was.
 """
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import shutil
 import sqlite3
@@ -22,17 +20,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from bot.backup.items import BACKED_UP, NOT_BACKED_UP, SKIPPED_PREFIXES, Item
-
-MANIFEST = "manifest.json"
-FORMAT = 1
-CHUNK = 1024 * 1024
-
-
-class BackupError(Exception):
-    """A backup that cannot be taken or restored, with a bilingual message."""
+from bot.backup.tarball import (EMBEDDED, FORMAT, MANIFEST, BackupError, Writer, file_problems,
+                                read_checked_manifest, read_manifest, refuse_if, unpack)
 
 
 def sqlite_counts(path: Path) -> dict[str, int]:
@@ -52,37 +44,6 @@ def _files(folder: Path) -> Iterator[Path]:
             yield p
 
 
-class _Writer:
-    """Adds files to the tar, recording each one's size and SHA-256 for the manifest."""
-
-    def __init__(self, tar: tarfile.TarFile):
-        self.tar = tar
-        self.files: dict[str, dict[str, Any]] = {}
-
-    def add_bytes(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-        self.tar.addfile(info, io.BytesIO(data))
-        self.files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-    def add_file(self, name: str, path: Path) -> None:
-        """A file that does not change while it is read (a published version's)."""
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = size, int(os.fstat(fh.fileno()).st_mtime), 0o644
-            digest = hashlib.sha256()
-
-            class Hashing:
-                def read(self, n: int = -1) -> bytes:
-                    chunk = fh.read(n)
-                    digest.update(chunk)
-                    return chunk
-
-            self.tar.addfile(info, Hashing())  # type: ignore[arg-type]
-        self.files[name] = {"size": size, "sha256": digest.hexdigest()}
-
-
 def _snapshot_sqlite(path: Path, tmp: Path) -> Path:
     copy = tmp / path.name
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -95,7 +56,7 @@ def _snapshot_sqlite(path: Path, tmp: Path) -> Path:
     return copy
 
 
-def _add_item(w: _Writer, root: Path, item: Item, tmp: Path, counts: dict[str, Any]) -> None:
+def _add_item(w: Writer, root: Path, item: Item, tmp: Path, counts: dict[str, Any]) -> None:
     path = root / item.path
     if item.kind == "sqlite":
         if path.exists():
@@ -133,19 +94,16 @@ def backup(root: Path, out: Path) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="kb-backup-") as tmp, tarfile.open(partial, "w:gz") as tar:
-            w = _Writer(tar)
+            w = Writer(tar)
             for item in BACKED_UP:
                 _add_item(w, root, item, Path(tmp), counts)
-            manifest = {"format": FORMAT, "created_at": time.time(), "data_dir": str(root),
-                        "items": [item.path for item in BACKED_UP], "counts": counts, "files": w.files}
-            data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime = len(data), int(time.time())
-            tar.addfile(info, io.BytesIO(data))
+            manifest = {"format": FORMAT, "backend": EMBEDDED, "created_at": time.time(), "data_dir": str(root),
+                        "items": [item.path for item in BACKED_UP], "counts": counts}
+            w.add_manifest(manifest)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    return manifest
+    return {**manifest, "files": w.files}
 
 
 def _blocking_entries(target: Path) -> list[str]:
@@ -155,25 +113,8 @@ def _blocking_entries(target: Path) -> list[str]:
     return sorted(p.name for p in target.iterdir() if p.name != "models")
 
 
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(folder: Path, manifest: dict[str, Any]) -> None:
-    problems = []
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST}
-    for name in sorted(present - set(manifest["files"])):
-        problems.append(f"not in the manifest: {name}")
-    for name, expected in manifest["files"].items():
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"missing: {name}")
-        elif path.stat().st_size != expected["size"] or _hash(path) != expected["sha256"]:
-            problems.append(f"damaged (size or SHA-256 differs): {name}")
+    problems = file_problems(folder, manifest)
     for item in BACKED_UP:
         expected = manifest["counts"].get(item.path)
         path = folder / item.path
@@ -183,47 +124,23 @@ def _verify(folder: Path, manifest: dict[str, Any]) -> None:
             problems.append(f"file count differs: {item.path}")
         elif item.kind == "version" and expected and not (path / expected).is_dir():
             problems.append(f"the published version is missing: {expected}")
-    if problems:
-        raise BackupError("备份文件与其清单不符，未恢复 / the archive does not match its manifest; nothing was restored:\n  "
-                          + "\n  ".join(problems[:20]))
-
-
-def read_manifest(archive: Path) -> dict[str, Any]:
-    with tarfile.open(archive, "r:gz") as tar:
-        try:
-            member = tar.getmember(MANIFEST)
-        except KeyError:
-            raise BackupError(f"不是 kb 备份（没有 {MANIFEST}） / not a kb backup: no {MANIFEST} in {archive}") from None
-        fh: BinaryIO | None = tar.extractfile(member)
-        manifest = json.loads(fh.read()) if fh else {}
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"不支持的备份格式 / unsupported backup format: {manifest.get('format')}")
-    return manifest
+    refuse_if(problems)
 
 
 def restore(archive: Path, target: Path) -> dict[str, Any]:
     """Restore `archive` into the data folder `target`, which must be empty (or hold only the model); the
     manifest, once every file and count was checked."""
     archive, target = Path(archive), Path(target)
-    if not archive.is_file():
-        raise BackupError(f"找不到备份文件 / no such backup file: {archive}")
+    manifest = read_checked_manifest(archive, EMBEDDED)
     blocking = _blocking_entries(target)
     if blocking:
         raise BackupError(f"数据文件夹不是空的，未恢复（只能恢复到空文件夹，以免覆盖现有数据） / the data folder is not "
                           f"empty; nothing was restored (a backup is only restored into an empty folder, so that "
                           f"nothing is overwritten): {target} holds {', '.join(blocking[:10])}")
-    try:
-        manifest = read_manifest(archive)
-    except (tarfile.TarError, OSError, ValueError) as e:
-        raise BackupError(f"备份文件已损坏 / the backup file is damaged: {e}") from None
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=target))
     try:
-        try:
-            with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(staging, filter="data")  # no absolute paths, links out, or device files
-        except (tarfile.TarError, OSError) as e:
-            raise BackupError(f"备份文件已损坏 / the backup file is damaged: {e}") from None
+        unpack(archive, staging)
         _verify(staging, manifest)
         (staging / MANIFEST).unlink()
         for leftover in list(staging.glob("*.sqlite-wal")) + list(staging.glob("*.sqlite-shm")):

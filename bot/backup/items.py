@@ -2,8 +2,9 @@
 folder under KB_DATA_DIR) is added here, or to NOT_BACKED_UP with the reason;
 tests/service/test_backup_restore.py fails for a store of a running service that is in neither.
 
-Only the embedded backend is backed up this way: where KB_DATABASE_URL puts the state in a database server,
-that server's own dump (pg_dump) is its backup.
+This list is the embedded backend's. Where KB_DATABASE_URL puts the state in PostgreSQL, the data folder is
+only a cache and the backup is the database's dump (pg_archive.py): every table, so a new store there is in
+it by being a table.
 """
 from __future__ import annotations
 

@@ -19,13 +19,10 @@ from fastapi.testclient import TestClient
 from bot.backup.archive import read_manifest, sqlite_counts
 from bot.backup.items import BACKED_UP, NOT_BACKED_UP
 from tests.support.accounts import ADMIN, PASSWORD
+from tests.support.backup import DELETED_SEED, QUESTIONS, RESTORED_ACCOUNT, answers, fill
 from tests.support.paths import REPO, SEEDS, make_settings
-from tests.support.service import (NEW_DOC_NAME, NEW_DOC_TEXT, OOS_QUESTION, SEED_QUESTION, LiveServer,
-                                   service_settings_for)
+from tests.support.service import NEW_DOC_NAME, LiveServer, service_settings_for
 from tests.support.sites import mint
-
-QUESTIONS = [SEED_QUESTION, "客户投诉快递员态度不好怎么处理", "包裹丢了怎么赔偿", OOS_QUESTION]
-DELETED_SEED = sorted(p.name for p in SEEDS.iterdir() if p.is_file())[0]
 
 
 def _kb(data_dir, model_dir, *args: str) -> subprocess.CompletedProcess:
@@ -35,34 +32,8 @@ def _kb(data_dir, model_dir, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
-def _answers(base_url: str, headers: dict | None = None) -> list[tuple]:
-    out = []
-    for q in QUESTIONS:
-        a = httpx.post(base_url + "/v1/ask", json={"question": q}, headers=headers or {}, timeout=60).json()
-        out.append((a["matched"], [c["id"] for c in a["principles"]], [c["id"] for c in a["cases"]]))
-    return out
-
-
 def _every_file(folder) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _fill(url: str) -> str:
-    """Something in every store: an upload, a deleted seed, dictionary and synonyms, a label, an account, a
-    token, a site, feedback, questions. The site's secret."""
-    c = httpx.Client(base_url=url, headers=ADMIN, timeout=60)
-    assert c.post("/v1/admin/documents", files={"file": (NEW_DOC_NAME, NEW_DOC_TEXT.encode())}).status_code == 201
-    assert c.delete(f"/v1/admin/documents/{DELETED_SEED}").status_code == 200
-    assert c.put("/v1/admin/dictionary", json={"text": "保价\n到付 100 n"}).status_code == 200
-    assert c.put("/v1/admin/synonyms", json={"text": "退款 退钱 返款"}).status_code == 200
-    assert c.post("/v1/admin/labels", json={"id": "backup-oos", "question": "今天股市行情怎么样",
-                                            "kind": "oos", "gold": []}).status_code == 201
-    assert c.post("/v1/admin/users", json={"name": "restorer", "role": "editor", "password": PASSWORD}).status_code == 201
-    secret = c.post("/v1/admin/sites", json={"id": "shop", "name": "网店", "origins": ["https://shop.example"]}).json()["secret"]
-    for q in QUESTIONS:
-        c.post("/v1/ask", json={"question": q}, headers={"X-KB-Token": mint(secret, "shop")})
-    assert c.post("/v1/feedback", json={"question": SEED_QUESTION, "helpful": False, "comment": "缺少"}).status_code == 201
-    return secret
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +46,14 @@ def running(tmp_path_factory, seed_settings, seed_build, model_dir, encoder):
         (REPO / "kb" / "resources" / "calibration.json").read_text("utf-8"), "utf-8")
     with LiveServer(create_app(settings, encoder=encoder)) as server:
         token = httpx.post(server.url + "/v1/admin/tokens", headers=ADMIN, json={"name": "ci", "role": "viewer"}).json()["token"]
-        yield server, settings, _fill(server.url), token
+        yield server, settings, fill(server.url), token
 
 
 def test_a_backup_taken_while_questions_are_answered_restores_whole(running, tmp_path, model_dir, encoder):
     from bot.app import create_app
 
     server, settings, secret, token = running
-    expected_answers = _answers(server.url)
+    expected_answers = answers(server.url)
     stop, asked = threading.Event(), []
 
     def keep_asking():
@@ -122,9 +93,9 @@ def test_a_backup_taken_while_questions_are_answered_restores_whole(running, tmp
     # the restored folder serves: same answers, the account signs in, the token and the site's tokens work
     again = make_settings(target, model_dir, docs_dirs=[SEEDS], admin_token=None, rate_limit_per_minute=0)
     with LiveServer(create_app(again, encoder=encoder)) as copy:
-        assert _answers(copy.url, {"X-KB-Token": mint(secret, "shop")}) == expected_answers
+        assert answers(copy.url, {"X-KB-Token": mint(secret, "shop")}) == expected_answers
         with TestClient(create_app(again, encoder=encoder)) as c:
-            assert c.post("/v1/auth/login", json={"name": "restorer", "password": PASSWORD}).status_code == 200
+            assert c.post("/v1/auth/login", json={"name": RESTORED_ACCOUNT, "password": PASSWORD}).status_code == 200
             assert c.get("/v1/admin/status", headers={"Authorization": f"Bearer {token}"}).status_code == 200
             names = {d["doc_id"] for d in c.get("/v1/admin/documents", headers={"Authorization": f"Bearer {token}"}).json()["documents"]}
             assert NEW_DOC_NAME in names
