@@ -96,18 +96,7 @@ class SQLiteDatabase:
 
     def write(self, sql: str, args: tuple, what: str) -> int:
         """One statement, committed; its row id. A full disk raises DiskFull (recorded in `storage`)."""
-        with self.lock:
-            try:
-                cur = self.conn.execute(sql, args)
-                self.conn.commit()
-            except sqlite3.Error as e:
-                self.conn.rollback()
-                if is_disk_full(e):
-                    self.storage.failed(what, e)
-                    raise DiskFull(what) from e
-                raise
-        self.storage.succeeded()
-        return int(cur.lastrowid)
+        return self.transaction(what, lambda conn: int(conn.execute(sql, args).lastrowid or 0))
 
     def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self.lock:
