@@ -29,7 +29,7 @@ def _records(args):
 def _audit(records, action: str, target: str) -> None:
     import time
 
-    from bot.state.base import AuditEntry
+    from bot.state.access import AuditEntry
 
     records.audit.append(AuditEntry(time.time(), f"cli:{getpass.getuser()}", "admin", "local", action, target, 0, {}))
 
@@ -48,7 +48,7 @@ def _new_password(args) -> str | None:
 
 def cmd_user(args) -> int:
     from bot.auth.accounts import add_account, change_account
-    from bot.state.base import AlreadyExists
+    from bot.state.access import AlreadyExists
 
     records = _records(args)
     try:

@@ -12,7 +12,7 @@ import time
 
 from bot.auth.passwords import check_new_password, digest, hash_password, new_api_token, new_password
 from bot.auth.roles import checked_role
-from bot.state.base import Account, ApiToken
+from bot.state.access import Account, ApiToken
 
 NAME = re.compile(r"^[\w.@-]{1,64}$")  # letters (any script), digits, _ . @ -
 LAST_ADMIN = ("至少要保留一个可用的管理员账号 / at least one enabled admin account must remain (make another admin "

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.state.base import AuditEntry
+from bot.state.access import AuditEntry
 from bot.storage import DiskFull
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import logging
 import time
 
 from bot.auth.passwords import hash_password, new_password
-from bot.state.base import Account
+from bot.state.access import Account
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -23,7 +22,7 @@ from bot.admin_auth import locked_out_message
 from bot.auth import audit
 from bot.auth.passwords import digest
 from bot.auth.roles import allows, needed_role
-from bot.state.base import LoginSession
+from bot.state.access import LoginSession
 
 SESSION_COOKIE = "kb_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -27,7 +27,7 @@ from bot.admin_auth import MAX_LOCKOUT_SECONDS
 from bot.auth import audit
 from bot.auth.passwords import digest, hash_password, needs_rehash, new_secret, verify_nobody, verify_password
 from bot.auth.principal import SESSION_COOKIE, Principal, client_ip
-from bot.state.base import Account, Attempts, LoginAttemptStore, LoginSession
+from bot.state.access import Account, Attempts, LoginAttemptStore, LoginSession
 from kb.settings import Settings
 
 WRONG_LOGIN = "用户名或密码不正确 / wrong name or password"

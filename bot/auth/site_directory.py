@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from bot.state.base import Site, SiteStore
+from bot.state.access import Site, SiteStore
 
 log = logging.getLogger(__name__)
 

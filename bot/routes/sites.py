@@ -14,7 +14,7 @@ from bot.auth.passwords import new_secret
 from bot.auth.principal import Principal, authorize
 from bot.auth.site_directory import checked_origin
 from bot.deps import AdminOnly, Records
-from bot.state.base import AlreadyExists, Site
+from bot.state.access import AlreadyExists, Site
 
 router = APIRouter(prefix="/v1/admin", tags=["sites"], dependencies=[AdminOnly])
 

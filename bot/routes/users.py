@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.auth.accounts import add_account, add_token, change_account, remove_account
 from bot.deps import AdminOnly, Records, Who
-from bot.state.base import AlreadyExists
+from bot.state.access import AlreadyExists
 
 router = APIRouter(prefix="/v1/admin", tags=["users"], dependencies=[AdminOnly])
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from bot.state.base import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, Attempts, AuditEntry,
-                            AuditLog, LoginAttemptStore, LoginSession, LoginSessionStore, Site, SiteStore)
+from bot.state.access import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, Attempts, AuditEntry,
+                              AuditLog, LoginAttemptStore, LoginSession, LoginSessionStore, Site, SiteStore)
 from kb.state.pg_db import LOCK_SPACE
 
 if TYPE_CHECKING:  # pragma: no cover

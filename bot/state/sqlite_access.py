@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
-from bot.state.base import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, Attempts, AuditEntry,
-                            AuditLog, LoginAttemptStore, LoginSession, LoginSessionStore, Site, SiteStore)
+from bot.state.access import (Account, AccountStore, AlreadyExists, ApiToken, ApiTokenStore, Attempts, AuditEntry,
+                              AuditLog, LoginAttemptStore, LoginSession, LoginSessionStore, Site, SiteStore)
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.state.sqlite import SQLiteDatabase

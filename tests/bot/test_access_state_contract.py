@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from bot.state import open_app_state
-from bot.state.base import (Account, AlreadyExists, ApiToken, AskerIdentity, Attempts, AuditEntry, LoginSession,
-                            Site)
+from bot.state.access import Account, AlreadyExists, ApiToken, Attempts, AuditEntry, LoginSession, Site
+from bot.state.base import AskerIdentity
 
 
 @pytest.fixture()

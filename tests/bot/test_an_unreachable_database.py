@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.state import open_app_state
-from bot.state.base import AuditEntry
+from bot.state.access import AuditEntry
 from kb.sessions import Turn
 from kb.settings import Settings
 from kb.state import StateUnavailable, open_content

@@ -26,7 +26,8 @@ from bot.backup.pg_programs import newest
 from bot.backup.tarball import BackupError, read_manifest
 from bot.cli import main
 from bot.migrate import COPIED, Backend, settings_on
-from bot.state.base import Account, ApiToken, AskerIdentity, AuditEntry, Site
+from bot.state.access import Account, ApiToken, AuditEntry, Site
+from bot.state.base import AskerIdentity
 from deploy.pg import server_binary
 from kb.settings import Settings
 from tests.support.accounts import ADMIN, PASSWORD

@@ -7,8 +7,9 @@ import pytest
 
 from bot.cli import main
 from bot.migrate import COPIED, Backend, settings_on
+from bot.state.access import Account, ApiToken, AuditEntry, Site
+from bot.state.base import AskerIdentity
 from kb.labels.model import parse_label
-from bot.state.base import Account, ApiToken, AskerIdentity, AuditEntry, Site
 from tests.support.postgres import database_for, server
 from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, service_settings_for
 
