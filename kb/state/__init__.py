@@ -10,8 +10,9 @@ feedback, jobs) are bot/state's, chosen the same way.
 from __future__ import annotations
 
 from kb.settings import Settings
-from kb.state.base import (CalibrationStore, Content, DictionaryStore, DocumentStore, LabelStore, Portable,
-                           SessionStore, StateUnavailable, StoredDocument, StoredLabels, VersionRegistry)
+from kb.state.base import (Content, DictionaryStore, DocumentStore, Portable, SessionStore, StateUnavailable,
+                           StoredDocument, VersionRegistry)
+from kb.state.label_stores import CalibrationStore, LabelStore, StoredLabels
 
 __all__ = ["EMBEDDED", "POSTGRESQL", "CalibrationStore", "Content", "DictionaryStore", "DocumentStore", "LabelStore",
            "Portable", "SessionStore", "StateUnavailable", "StoredDocument", "StoredLabels", "UnsupportedDatabaseURL",

@@ -5,8 +5,7 @@
     DictionaryStore   the jieba user dictionary, stopwords and synonyms
     SessionStore      conversation memory for follow-up questions
     VersionRegistry   which KB version is published, publishing a built one, fetching one to serve
-    LabelStore        labelled questions (question -> passage, or out of scope), with a revision to watch
-    CalibrationStore  the no-answer model `kb calibrate` fitted
+    LabelStore, CalibrationStore  labelled questions and the no-answer model fitted on them (label_stores.py)
 
 Every method may be called from several threads at once. `Content` bundles one backend's stores. A store
 whose records `kb migrate --to` copies between backends is also `Portable`. A backend that cannot reach its
@@ -21,10 +20,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.labels.model import Label
 from kb.sessions import Session, Turn
 from kb.version import Manifest, NoVersionError, read_manifest
+
+if TYPE_CHECKING:  # Content's fields; label_stores.py builds on Portable below
+    from kb.state.label_stores import CalibrationStore, LabelStore
 
 PublishStep = Callable[[int], None]
 
@@ -276,112 +278,6 @@ class VersionRegistry(Portable):
                 shutil.copytree(record["folder"], folder, dirs_exist_ok=True)
                 self.publish(record["version"], folder, read_manifest(folder))
                 n += 1
-        return n
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class StoredLabels:
-    """What a `LabelStore.put` did, by label id."""
-
-    added: list[str]
-    replaced: list[str]  # same id, other content: the new one kept
-    unchanged: list[str]  # same id and content: nothing written
-
-
-class LabelStore(Portable):
-    """Labelled questions (kb/labels/model.py) by id, in the order they were first stored. `revision()` grows
-    with every change, so every serving process notices a change within about a second
-    (`wait_for_change`). Exported as one dict per label, its fields by name."""
-
-    where: str  # where the labels are, for messages
-
-    @abstractmethod
-    def labels(self) -> list[Label]:
-        """Every label, in the order first stored."""
-
-    @abstractmethod
-    def get(self, label_id: str) -> Label | None:
-        """One label; None when there is none with that id."""
-
-    @abstractmethod
-    def put(self, labels: list[Label]) -> StoredLabels:
-        """Store labels in one transaction (all or none). A label whose id is stored already replaces it,
-        keeping its place in the order, unless its content is the same (`Label.same_content`): then nothing
-        is written. The revision grows when anything was written."""
-
-    @abstractmethod
-    def delete(self, ids: list[str]) -> list[str]:
-        """Remove labels; returns the ids that were there."""
-
-    @abstractmethod
-    def revision(self) -> int:
-        """A number that grows with every change (0 for a store never written)."""
-
-    def count(self) -> int:
-        return len(self.labels())
-
-    def export_records(self) -> Iterator[dict]:
-        for label in self.labels():
-            yield {"id": label.id, "question": label.question, "kind": label.kind, "gold": list(label.gold),
-                   "passage_id": label.passage_id, "source": label.source, "created_at": label.created_at,
-                   "created_by": label.created_by, "item": label.item}
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        labels = [Label(r["id"], r["question"], r["kind"], tuple(r["gold"]), r["passage_id"], r["source"],
-                        r["created_at"], r["created_by"], r["item"]) for r in records]
-        self.put(labels)
-        return len(labels)
-
-    def wait_for_change(self, revision: int, timeout: float) -> int:
-        """Block until the revision differs from `revision` or `timeout` seconds pass; the revision either
-        way. What a serving process calls in a loop (a backend with notifications overrides this poll)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.revision()
-            left = deadline - time.monotonic()
-            if current != revision or left <= 0:
-                return current
-            time.sleep(min(0.25, left))
-
-    def close(self) -> None:
-        pass
-
-
-class CalibrationStore(Portable):
-    """The no-answer model (kb/answer/calibration.py) `kb calibrate` fitted, the same for every process; None
-    until one is stored (the shipped model, kb/resources/calibration.json, is used then). Exported as the
-    model's dict, when there is one."""
-
-    where: str
-
-    @abstractmethod
-    def get(self) -> dict | None:
-        """The stored model: {"bias", "weights": {signal: weight}, ...}."""
-
-    @abstractmethod
-    def put(self, model: dict) -> None:
-        """Replace the stored model (whole: a reader sees the old one or the new)."""
-
-    @abstractmethod
-    def clear(self) -> bool:
-        """Forget the stored model (back to the shipped one); False when there was none."""
-
-    def count(self) -> int:
-        return 0 if self.get() is None else 1
-
-    def export_records(self) -> Iterator[dict]:
-        model = self.get()
-        if model is not None:
-            yield model
-
-    def import_records(self, records: Iterable[dict]) -> int:
-        n = 0
-        for model in records:
-            self.put(model)
-            n += 1
         return n
 
     def close(self) -> None:

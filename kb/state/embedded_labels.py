@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from kb.labels.model import Label
-from kb.state.base import CalibrationStore, LabelStore, StoredLabels
+from kb.state.label_stores import CalibrationStore, LabelStore, StoredLabels
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS labels (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from kb.labels.model import Label
-from kb.state.base import CalibrationStore, LabelStore, StoredLabels
+from kb.state.label_stores import CalibrationStore, LabelStore, StoredLabels
 from kb.state.pg_db import Database, Listener
 
 CHANNEL = "kb_labels"
