@@ -17,6 +17,7 @@ from kb.search import HybridSearcher, SearchResult
 from kb.settings import Settings
 from kb.state import Content, SessionStore, open_content
 from kb.version import NoVersionError, VersionFolder, model_for_version, read_manifest
+from kb.version.model import hubs_against_questions
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
@@ -38,8 +39,9 @@ class KnowledgeBase:
         self.store = files.passage_store()
         self.tokenizer = files.tokenizer()
         use_labels = settings.use_labels
-        parts = files.search_parts(question_hubs=use_labels)
-        self.question_hubs = use_labels and files.has_question_hubs()
+        question_hubs = use_labels and hubs_against_questions(manifest)
+        parts = files.search_parts(question_hubs=question_hubs)
+        self.question_hubs = question_hubs and files.has_question_hubs()
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
         # With labels in use: the similar-question keys, kept up to date by a thread of their own

@@ -37,8 +37,10 @@ class Regime:
         return self.keys or self.question_hubs
 
 
+# `both` is what a version embedded with a tuned model serves: its keys, and hub scores against the passages
+# (kb/version/model.py hubs_against_questions).
 REGIMES = (Regime("zero-shot", False, False, False), Regime("labels", False, True, True),
-           Regime("tuned", True, False, False), Regime("both", True, True, True))
+           Regime("tuned", True, False, False), Regime("both", True, True, False))
 # What each part of "labels" does on its own (`kb eval --cv K --ablation`)
 ABLATIONS = (Regime("hubs-only", False, False, True), Regime("keys-only", False, True, False))
 
