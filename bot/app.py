@@ -155,7 +155,7 @@ def create_app(
         app_state = open_app_state(settings)
         state = ServiceState(
             settings=settings,
-            holder=KBHolder(),
+            holder=KBHolder(shared_encoder=encoder),
             jobs=JobRunner(store=app_state.jobs),
             app_state=app_state,
             content=open_content(settings),

@@ -4,7 +4,7 @@ Every request *leases* the KB it starts with. A swap only changes the holder's r
 KnowledgeBase is closed once its last lease is returned (or at shutdown). The encoder follows the served
 version: a version embedded with another model (one tuned on the labels, or the base model again) comes
 with its own encoder (`KnowledgeBase.open`), which becomes the holder's; an encoder that no KB still held
-uses any more is closed with the last of them.
+uses any more is closed with the last of them (unless the service was given it).
 """
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ class KBNotReady(Exception):
 
 
 class KBHolder:
-    def __init__(self) -> None:
+    def __init__(self, shared_encoder: Any | None = None) -> None:
+        """shared_encoder: a model the service was given (tests, several apps in one process): never closed."""
+        self._shared = shared_encoder
         self._lock = threading.Lock()
         self._kb: Any | None = None
         self._leases: dict[int, int] = {}  # id(kb) -> active leases
@@ -67,7 +69,7 @@ class KBHolder:
         """The encoder of a KB being closed, if neither the holder nor any other KB it holds uses it.
         With the lock held."""
         enc = getattr(leaving, "encoder", None)
-        if enc is None or enc is self.encoder:
+        if enc is None or enc is self.encoder or enc is self._shared:
             return None
         others = [self._kb, *self._retired.values()]
         return None if any(getattr(k, "encoder", None) is enc for k in others if k is not leaving) else enc
