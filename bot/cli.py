@@ -28,13 +28,13 @@ def _open_kb(settings: Settings) -> Iterator:
     134) after printing its results."""
     from kb.knowledge_base import KnowledgeBase
     from kb.state import open_content
-    from kb.version import NoVersionError
+    from kb.version import NoVersionError, VersionModelError
 
     content = open_content(settings)
     try:
         try:
             kb = KnowledgeBase.open(settings, content=content)
-        except NoVersionError as exc:
+        except (NoVersionError, VersionModelError) as exc:
             sys.exit(f"error: {exc}")
         try:
             yield kb

@@ -11,6 +11,7 @@ from bot.jobs import Job, JobFailed
 
 def run_tune_job(state: ServiceState, job: Job, seed: int, folds: int) -> dict[str, Any]:
     from ingest.tune.run import TuneRefused, tune
+    from ingest.tune.train import release_memory
     from kb.knowledge_base import KnowledgeBase
 
     try:
@@ -18,6 +19,8 @@ def run_tune_job(state: ServiceState, job: Job, seed: int, folds: int) -> dict[s
                       encoder=state.holder.encoder)
     except TuneRefused as exc:
         raise JobFailed(str(exc), exc.details) from exc
+    finally:
+        release_memory()  # the gate's models and vectors: gigabytes this process would keep otherwise
     rep = report.to_dict()
     job.report = rep
     job.progress("swap", 0, 1)

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ingest.model_convert import SOURCE_FILE, file_sha256
+from ingest.tune.train import release_memory
 from kb.encoders.exported import ONNX_DIR
 from kb.labels.model import Label
 from kb.version.model import TUNED_RECORD, tuned_record
@@ -67,9 +68,11 @@ def _finalize(root: Path) -> None:
         os.chmod(dirpath, 0o755)
 
 
-def write_model(model, base: Path, models_dir: Path, name: str, record: dict, export: bool) -> Path:
-    """models_dir/name: `base`'s files with `model`'s weights, the ONNX export if `export`, and `record`
-    (plus the weights' sha256) as tuned.json. Returns the folder."""
+def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, export: bool) -> Path:
+    """models_dir/name: `base`'s files with the weights of `trained.model` (a SentenceTransformer), the ONNX
+    export if `export`, and `record` (plus the weights' sha256) as tuned.json. Returns the folder. The model
+    is dropped from `trained` once its weights are written: the export loads them again, and two copies of
+    the model in memory would only raise the peak."""
     from safetensors.torch import save_model
 
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +81,9 @@ def write_model(model, base: Path, models_dir: Path, name: str, record: dict, ex
     try:
         shutil.copytree(base, tmp, dirs_exist_ok=True, ignore=lambda d, names: [
             n for n in names if Path(d) == Path(base) and n in NOT_COPIED])
-        save_model(model[0].auto_model, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        save_model(trained.model[0].auto_model, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        trained.model = None
+        release_memory()
         if export:
             from ingest.onnx_export import export_onnx
 

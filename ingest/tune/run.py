@@ -26,7 +26,7 @@ from kb.crossval.fit import items_of, why_not
 from kb.labels.keys import key_text
 from kb.settings import Settings
 from kb.state import EMBEDDED, Content, backend
-from kb.version import NoVersionError
+from kb.version import NoVersionError, VersionModelError
 
 GATE_FOLDS = 3  # see docs/editors.md: 4 models in ~10 min on 2 cores; every label is still held out once
 MIN_PAIRS = 20  # labels with a passage that answers them, below which there is nothing worth tuning on
@@ -102,6 +102,8 @@ def _open_current(settings: Settings, content: Content, encoder):
         return KnowledgeBase.open(settings, encoder=encoder, content=content)
     except NoVersionError:
         raise TuneRefused("还没有知识库版本：请先 kb ingest / no KB version yet: run `kb ingest` first") from None
+    except VersionModelError as exc:  # the published version's tuned model is not here
+        raise TuneRefused(str(exc)) from None
 
 
 def tune(settings: Settings, content: Content, seed: int = 0, folds: int = GATE_FOLDS, dry_run: bool = False,
@@ -182,9 +184,9 @@ def _train_and_write(settings: Settings, tuner: FoldTuner, labels, name: str, in
     t = time.perf_counter()
     progress("export", 0, 1)
     record = {**inputs, "training": report.training, "gate": {
-        "folds": report.gate.folds, "gain": report.gate.gain, "figures": report.gate.figures},
-        "tuned_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_model(trained.model, Path(settings.model_name_or_path), settings.models_dir, name, record,
+        "folds": report.gate.folds, "passed": report.gate.passed, "ignored": report.gate_ignored,
+        "gain": report.gate.gain, "figures": report.gate.figures}, "tuned_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_model(trained, Path(settings.model_name_or_path), settings.models_dir, name, record,
                 export=is_exported(Path(settings.model_name_or_path)))
     progress("export", 1, 1)
     report.seconds["export"] = round(time.perf_counter() - t, 1)

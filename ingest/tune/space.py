@@ -16,7 +16,7 @@ import numpy as np
 from ingest.pipeline import embed_input, indexed_text
 from ingest.tune.pairs import Pair, training_pairs
 from ingest.tune.recipe import Recipe
-from ingest.tune.train import Trained, train
+from ingest.tune.train import Trained, release_memory, train
 from kb.answer import MIN_CANDIDATES
 from kb.answer.collapse import Collapser
 from kb.crossval.space import Space, base_space, fold_searcher
@@ -143,5 +143,6 @@ class FoldTuner:
         asked = torch_encode(trained.model, s.query_prompt, self.questions, threads)
         self.progress(f"{stage} embed", 1, 1)
         trained.model = None  # the space keeps vectors only
+        release_memory()
         known = {text_key(q): v for q, v in zip(self.questions, asked)}
         return Space(f"tuned-{n}", _not_encoded, vectors, units, exact=True, _cache=known)

@@ -41,7 +41,7 @@ def write_tuned(trained, settings, models_dir: Path) -> Path:
     from kb.encoders import model_fingerprint
 
     record = {"base_fingerprint": model_fingerprint(settings.model_name_or_path), "seed": 0, "labels": 20}
-    return write_model(trained.model, Path(settings.model_name_or_path), models_dir, NAME, record, export=False)
+    return write_model(trained, Path(settings.model_name_or_path), models_dir, NAME, record, export=False)
 
 
 def copy_kb(settings, dest: Path, tuned: Path | None = None, **extra):
