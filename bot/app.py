@@ -66,14 +66,15 @@ def _load_encoder(settings: Settings):
 
 
 def load_kb(state: ServiceState, open_kb: Callable[..., Any]) -> None:
-    """Open the current published version; without one, keep the model so editors can build one."""
+    """Open the current published version; without one (or one this process may not serve: embedded with a
+    tuned model under KB_USE_LABELS=false), keep the base model so editors can build one."""
     try:
         kb = open_kb(state.settings, state.holder.encoder)
     except Exception as e:  # noqa: BLE001 - the service still starts: /readyz says why
         name = type(e).__name__
         state.holder.error = f"{name}: {e}"
         log.warning("knowledge base not loaded: %s", state.holder.error)
-        if name == "NoVersionError" and state.holder.encoder is None:
+        if name in ("NoVersionError", "VersionModelError") and state.holder.encoder is None:
             try:
                 state.holder.encoder = _load_encoder(state.settings)
             except Exception as e2:  # noqa: BLE001
@@ -154,7 +155,7 @@ def create_app(
         app_state = open_app_state(settings)
         state = ServiceState(
             settings=settings,
-            holder=KBHolder(),
+            holder=KBHolder(shared_encoder=encoder),
             jobs=JobRunner(store=app_state.jobs),
             app_state=app_state,
             content=open_content(settings),

@@ -1,5 +1,5 @@
-"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, labels, stats, serve, migrate;
-user, backup and restore (bot/cli_admin.py)."""
+"""`kb` command line: setup-model, ingest, search, ask, chat, eval, calibrate, labels, tune, stats, serve,
+migrate; user, backup and restore (bot/cli_admin.py)."""
 from __future__ import annotations
 
 import argparse
@@ -28,13 +28,13 @@ def _open_kb(settings: Settings) -> Iterator:
     134) after printing its results."""
     from kb.knowledge_base import KnowledgeBase
     from kb.state import open_content
-    from kb.version import NoVersionError
+    from kb.version import NoVersionError, VersionModelError
 
     content = open_content(settings)
     try:
         try:
             kb = KnowledgeBase.open(settings, content=content)
-        except NoVersionError as exc:
+        except (NoVersionError, VersionModelError) as exc:
             sys.exit(f"error: {exc}")
         try:
             yield kb
@@ -106,7 +106,8 @@ def cmd_ingest(args) -> int:
 
     content = open_content(settings)
     try:
-        report = build_version(settings, progress=progress, dirs=dirs, force=args.force, content=content)
+        report = build_version(settings, progress=progress, dirs=dirs, force=args.force, content=content,
+                               base_model=args.base_model)
     except (IngestError, ModelMissingError) as exc:
         close()
         print(f"error: {exc}", file=sys.stderr)
@@ -220,6 +221,13 @@ def cmd_calibrate(args) -> int:
         return calibrate(args, kb)
 
 
+def cmd_tune(args) -> int:
+    from bot.cli_tune import run_tune
+
+    progress, close = _progress_bar()
+    return run_tune(args, _settings(args), progress, close)
+
+
 def cmd_labels(args) -> int:
     from bot.cli_labels import cmd_labels as labels
 
@@ -294,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", help="build a new KB version from the document folders and the uploads")
     s.add_argument("folders", nargs="*", help="read-only document folders (default: KB_DOCS_DIRS, i.e. seeds/)")
     s.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    s.add_argument("--base-model", action="store_true", help="embed with the base model even when the current "
+                                                             "version uses a tuned one (`kb tune`)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_ingest)
 
@@ -316,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="R@k / MRR / answered / oos_reject on a labelled question file")
     s.add_argument("file", nargs="*", help="labelled questions (JSONL); with --cv several, or none: the stored labels")
     s.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation: every figure from questions whose "
-                                                       "labels were held out (zero-shot vs labels)")
+                                                       "labels were held out (zero-shot, labels, tuned, both)")
+    s.add_argument("--no-tune", action="store_true", help="with --cv: skip the tuned and both regimes (they tune "
+                                                          "a model per fold: minutes each on a CPU)")
+    s.add_argument("--seed", type=int, default=0, help="with --cv: the tuned models' seed (default 0)")
     s.add_argument("--test", help="with --cv: also score this file, learned from the others")
     s.add_argument("--hijack", action="store_true", help="with --cv: what 10 %% wrong labels change")
     s.add_argument("--ablation", action="store_true", help="with --cv: also the labels' hub scores alone and their "
@@ -336,6 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true")
     s.add_argument("--out", help="write the model to this file instead of storing it (the shipped one)")
     s.set_defaults(fn=cmd_calibrate)
+
+    s = sub.add_parser("tune", help="fine-tune the embedding model on the labels; published as a new version "
+                                    "only if it beats the current one on held-out folds")
+    s.add_argument("--seed", type=int, default=0, help="the same labels, seed and KB_TUNE_THREADS give the same "
+                                                       "weights (default 0)")
+    s.add_argument("--folds", type=int, default=None, metavar="K",
+                   help="folds of the gate's cross-validation (default 3: one model per fold, then the final one)")
+    s.add_argument("--dry-run", action="store_true", help="run the gate and print its figures; train nothing "
+                                                          "further and publish nothing")
+    s.add_argument("--ignore-gate", action="store_true", help="EXPERIMENTS ONLY: publish the tuned model even when "
+                                                              "the gate refuses it (its figures are still printed)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_tune)
 
     from bot.cli_labels import add_labels_parser
 

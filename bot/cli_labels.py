@@ -169,8 +169,10 @@ def run_eval_cv(args, kb) -> int:
         return 2
     from kb.crossval.run import ABLATIONS, REGIMES
 
+    from bot.cli_tune import tuned_regimes
+
     names = tuple(r.name for r in (*REGIMES, *ABLATIONS)) if args.ablation else None
-    report = run_cv(kb, items, args.cv, test, regimes=names)
+    report = run_cv(kb, items, args.cv, test, regimes=names, **tuned_regimes(args, kb, items, test))
     extra = {}
     if args.hijack and report.result("labels") is not None:
         extra["hijack"] = hijack(report.cv, report.result("labels"))
@@ -197,6 +199,12 @@ def cmd_calibrate(args, kb) -> int:
     reason = why_not(items)
     if reason:
         print(f"error: {reason}", file=sys.stderr)
+        return 2
+    if kb.manifest.get("tuned_model"):
+        print("error: 当前版本使用在标注上微调的模型，标注问题的信号是样本内的；kb tune 已在留出的折上拟合拒答模型 / the "
+              "published version is embedded with a model tuned on the labels, so their questions' signals are "
+              "in-sample: `kb tune` fitted the no-answer model on held-out folds (run it again to refit)",
+              file=sys.stderr)
         return 2
     model = fit_no_answer(kb, items, args.cv)
     out: dict = {"calibration": model}

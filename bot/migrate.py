@@ -78,6 +78,13 @@ def copy_install(source: Settings, target_url: str, report: Callable[[Copied], N
         target = settings_on(source, target_url, Path(cache))
         src, dst = Backend.open(source), Backend.open(target)
         try:
+            tuned = _tuned_current(src.content)
+            if tuned:
+                raise MigrationRefused(
+                    f"当前版本 {tuned} 使用微调模型，PostgreSQL 各副本无法获得模型文件夹：请先用 kb ingest "
+                    f"--base-model 以基础模型重建 / the published version {tuned} is embedded with a tuned model "
+                    "(`kb tune`), a folder the replicas of a PostgreSQL deployment cannot get: rebuild with the "
+                    "base model first (`kb ingest --base-model`); nothing was copied")
             held = [name for name, pick in COPIED if dst.store(pick).count()]
             if held:
                 raise MigrationRefused(f"目标数据库已有数据，未复制 / the target database already holds "
@@ -96,6 +103,12 @@ def copy_install(source: Settings, target_url: str, report: Callable[[Copied], N
         raise MigrationRefused("复制后数量不一致 / counts differ after the copy: "
                                + ", ".join(f"{c.store} {c.source} -> {c.target}" for c in unequal))
     return done
+
+
+def _tuned_current(content: Content) -> str | None:
+    """The published version, if it is embedded with a tuned model: it would be copied, its model could not."""
+    current = content.versions.current_id()
+    return current if current and content.versions.manifest(current).tuned_model else None
 
 
 def settings_on(settings: Settings, url: str, data_dir: Path) -> Settings:

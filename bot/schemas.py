@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kb.answer.model import Answer, Card, PassageView, RankedPassage, Source
 
-__all__ = ["Answer", "AskRequest", "Card", "FeedbackRequest", "PassageView", "RankedPassage", "Source", "TextBody"]
+__all__ = ["Answer", "AskRequest", "Card", "FeedbackRequest", "PassageView", "RankedPassage", "Source", "TextBody",
+           "TuneRequest"]
 
 HARD_MAX_QUESTION = 10_000  # absolute cap; settings.max_question_chars is usually far lower
 
@@ -35,3 +36,11 @@ class TextBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(..., max_length=1_000_000)
+
+
+class TuneRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, strict=True, description="the same labels and seed give the same model")
+    folds: int | None = Field(None, ge=2, le=10, strict=True, description="the gate's cross-validation folds "
+                                                                          "(default 3)")

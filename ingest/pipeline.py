@@ -34,7 +34,8 @@ from kb.text import search_text, to_simplified
 from kb.state import Content, VersionRegistry, open_content
 from kb.tokenize import DICTIONARY_FILES, Tokenizer
 from kb.units import sentence_units
-from kb.version import Counts, Manifest, NoVersionError, VersionContent, VersionFolder, write_contents, write_manifest
+from kb.version import (BuildModel, Counts, Manifest, NoVersionError, VersionContent, VersionFolder, model_for_build,
+                        write_contents, write_manifest)
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
 PIPELINE_VERSION = "8"
@@ -115,12 +116,32 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
     return h.hexdigest()
 
 
-def _model_fingerprint(settings: Settings, encoder) -> str:
+def choose_model(settings: Settings, versions: VersionRegistry, tuned_model: str | None = None,
+                 base_model: bool = False) -> BuildModel:
+    """The model the build embeds with: `tuned_model` (a folder under data_dir/models, `kb tune`), the base
+    model (base_model), or by kb/version/model.py's rule the current version's (a tuned model is kept)."""
+    from kb.encoders import model_fingerprint
+
+    if tuned_model:
+        return BuildModel(str(settings.models_dir / tuned_model), tuned_model)
+    current = versions.current_id()
+    manifest = versions.manifest(current) if current else None
+    return model_for_build(settings, manifest, model_fingerprint(settings.model_name_or_path), base_model)
+
+
+def _usable_encoder(encoder, model: BuildModel):
+    """The given encoder if it embeds for the chosen model, else None (the right one loads on demand)."""
+    from kb.encoders import encodes_for
+
+    return encoder if encoder is not None and encodes_for(encoder, model.path) else None
+
+
+def _model_fingerprint(model: BuildModel, encoder) -> str:
     if encoder is not None:
         return encoder.fingerprint
     from kb.encoders import model_fingerprint
 
-    return model_fingerprint(settings.model_name_or_path)
+    return model_fingerprint(model.path)
 
 
 def _unit_key(text: str) -> bytes:
@@ -156,13 +177,13 @@ def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: lis
     return vectors
 
 
-def _load_encoder_async(settings: Settings) -> Future:
+def _load_encoder_async(settings: Settings, model: str) -> Future:
     """The passage encoder, loading on its own thread; its error (e.g. no model) surfaces at .result()."""
     from kb.encoders import Encoder
 
     loader = ThreadPoolExecutor(1, thread_name_prefix="model-load")
     try:
-        return loader.submit(Encoder.from_settings, settings, batch_only=True)
+        return loader.submit(Encoder.from_settings, settings, batch_only=True, model=model)
     finally:
         loader.shutdown(wait=False)
 
@@ -229,14 +250,19 @@ def collect_passages(files: list[CorpusFile], problems: list[str], report: Build
 
 def build_version(settings: Settings, encoder=None, progress: Progress | None = None,
                   dirs: list[Path] | None = None, force: bool = False,
-                  before_publish: Callable[[Path], None] | None = None, content: Content | None = None
+                  before_publish: Callable[[Path], None] | None = None, content: Content | None = None,
+                  tuned_model: str | None = None, base_model: bool = False, calibration: dict | None = None
                   ) -> BuildReport:
     """Build and publish a new version; with force=False an unchanged corpus publishes nothing.
 
-    `encoder` is loaded on demand (only when something needs embedding) if not given.
+    `encoder` is loaded on demand (only when something needs embedding) if not given, or not of the model
+    the build embeds with (`choose_model`: `tuned_model`, the base model with `base_model`, else the current
+    version's rule).
     `dirs`: the read-only document folders (default KB_DOCS_DIRS); the stored documents are always added.
     `before_publish(folder)` may raise to refuse the swap (e.g. an evaluation gate).
     `content`: the deployment's stores (kb/state), opened from the settings if not given.
+    `calibration`: the no-answer model to store with the version instead of fitting one (`kb tune`: fitted on
+    its gate's held-out rows).
     """
     progress = progress or (lambda stage, done, total: None)
     t0 = time.perf_counter()
@@ -256,7 +282,11 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             folders = dirs if dirs is not None else settings.docs_dirs
             raise IngestError("语料为空：没有找到任何文档 / empty corpus: no documents found in "
                               + ", ".join([*(str(d) for d in folders), content.documents.where]))
-        model_fp = _model_fingerprint(settings, encoder)
+        model = choose_model(settings, versions, tuned_model, base_model)
+        if model.note:
+            report.warnings.append(model.note)
+        encoder = _usable_encoder(encoder, model)
+        model_fp = _model_fingerprint(model, encoder)
         labels = content.labels.labels() if settings.use_labels else []  # KB_USE_LABELS=false: as if none
         references = reference_texts(labels)
         fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp, references)
@@ -273,20 +303,21 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
             report.seconds = round(time.perf_counter() - t0, 3)
             return report
         with versions.build_lock():
-            _build_and_publish(settings, content, dict_folder, dirs, encoder, model_fp, fingerprint, report,
-                               progress, before_publish, labels)
+            _build_and_publish(settings, content, dict_folder, dirs, encoder, model, model_fp, fingerprint,
+                               report, progress, before_publish, labels, calibration)
     versions.cleanup(settings.keep_versions)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
 
 def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, dirs: list[Path] | None, encoder,
-                       model_fp: str, fingerprint: str, report: BuildReport, progress: Progress,
-                       before_publish: Callable[[Path], None] | None, labels: list[Label]) -> None:
+                       model: BuildModel, model_fp: str, fingerprint: str, report: BuildReport, progress: Progress,
+                       before_publish: Callable[[Path], None] | None, labels: list[Label],
+                       calibration: dict | None) -> None:
     """With the build lock held: read the corpus, embed what is new, write the version and publish it."""
     # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
     # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
-    pending = _load_encoder_async(settings) if encoder is None else None
+    pending = _load_encoder_async(settings, model.path) if encoder is None else None
     with content.documents.local_files() as local:
         files, problems = list_files(settings, content.documents, dirs, local)
         documents, passages = collect_passages(files, problems, report, progress)
@@ -341,8 +372,9 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
             version=vid,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             pipeline_version=PIPELINE_VERSION,
-            model=settings.model_name_or_path,
+            model=model.path,
             model_fingerprint=model_fp,
+            tuned_model=model.tuned,
             dim=int(dim),
             dense_index=kind,
             query_prompt=settings.query_prompt,
@@ -355,7 +387,9 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
             reused=report.reused,
             errors=report.errors,
         )
-        calibrating = bool(labels) and settings.use_labels
+        # A model tuned on the labels makes their questions' own signals in-sample: its no-answer model comes
+        # from `kb tune`'s held-out folds (given, or kept as stored), never from a fit on this version.
+        calibrating = bool(labels) and settings.use_labels and calibration is None and model.tuned is None
         if calibrating or before_publish is not None:
             write_manifest(folder, manifest)  # the no-answer fit and the gate open the folder as a KB
         if calibrating:
@@ -363,8 +397,14 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
             fitted = fit_for_version(settings, content, folder, encoder or pending.result(), labels)
             report.labels["calibration"] = fitted.get("model", {}).get("held_out") or fitted
             progress("calibrate", 1, 1)
+        elif calibration is not None:
+            fitted = {"model": calibration}
+            report.labels["calibration"] = calibration.get("held_out") or calibration
         else:
             fitted = {}
+            if model.tuned is not None and labels:
+                report.labels["calibration"] = {"skipped": "tuned model: the no-answer model `kb tune` fitted on "
+                                                           "held-out folds is kept"}
         if before_publish is not None:
             progress("gate", 0, 1)
             before_publish(folder)

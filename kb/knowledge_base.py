@@ -16,7 +16,8 @@ from kb.passage import KINDS, Passage
 from kb.search import HybridSearcher, SearchResult
 from kb.settings import Settings
 from kb.state import Content, SessionStore, open_content
-from kb.version import NoVersionError, VersionFolder, read_manifest
+from kb.version import NoVersionError, VersionFolder, model_for_version, read_manifest
+from kb.version.model import hubs_against_questions
 
 __all__ = ["KnowledgeBase", "NoVersionError"]
 
@@ -38,8 +39,9 @@ class KnowledgeBase:
         self.store = files.passage_store()
         self.tokenizer = files.tokenizer()
         use_labels = settings.use_labels
-        parts = files.search_parts(question_hubs=use_labels)
-        self.question_hubs = use_labels and files.has_question_hubs()
+        question_hubs = use_labels and hubs_against_questions(manifest)
+        parts = files.search_parts(question_hubs=question_hubs)
+        self.question_hubs = question_hubs and files.has_question_hubs()
         self.vectors = parts.vectors
         self.searcher = HybridSearcher(**vars(parts), tokenizer=self.tokenizer, encoder=encoder)
         # With labels in use: the similar-question keys, kept up to date by a thread of their own
@@ -56,13 +58,16 @@ class KnowledgeBase:
              folder: Path | None = None) -> "KnowledgeBase":
         """The current published version (or `folder`), with the model loaded if not given. `content`: the
         deployment's stores, opened from the settings if not given (never closed by the KB: whoever opens
-        them closes them)."""
+        them closes them). The model is the one the version was embedded with (kb/version/model.py): an
+        `encoder` of another model (a tuned one, or the base one for a tuned version) is not used, the
+        version's own is loaded instead; VersionModelError when that cannot be."""
+        from kb.encoders import Encoder, encodes_for
+
         content = content or open_content(settings)
         folder = folder or content.versions.current_folder()
-        if encoder is None:
-            from kb.encoders import Encoder
-
-            encoder = Encoder.from_settings(settings)
+        model = model_for_version(settings, read_manifest(folder))
+        if encoder is None or not encodes_for(encoder, model):
+            encoder = Encoder.from_settings(settings, model=model)
         return cls(settings, folder, encoder, content)
 
     def reload(self) -> "KnowledgeBase":
@@ -112,6 +117,7 @@ class KnowledgeBase:
             "version": self.version_id,
             "created_at": self.manifest["created_at"],
             "model": self.manifest["model"],
+            "tuned_model": self.manifest.get("tuned_model"),  # None: the base model (kb/version/model.py)
             "dense_index": self.manifest["dense_index"],
             "documents": counts["documents"],
             "passages": counts["passages"],

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, description="most texts the torch, OpenVINO and ONNX Runtime engines run "
                                                   "at once (the last two: at most 16 / 8 anyway)")
     query_cache_size: int = Field(2048, description="question vectors kept (LRU)")
+    tune_threads: int = Field(2, ge=1, description="threads `kb tune` trains on; the tuned weights are "
+                                                   "bit-identical for the same labels, seed and thread count")
     microbatch_max: int = Field(32, description="most concurrent questions encoded together (an OpenVINO / ONNX "
                                                 "Runtime lane takes up to 16 / 8 of them); 1 = one at a time")
 
@@ -130,8 +132,13 @@ class Settings(BaseSettings):
         return self.data_dir.resolve()
 
     @property
+    def models_dir(self) -> Path:
+        """The converted e5-small and the models tuned on the labels (`kb tune`), one folder each."""
+        return self.root / "models"
+
+    @property
     def model_dir(self) -> Path:
-        return self.root / "models" / DEFAULT_MODEL_DIRNAME
+        return self.models_dir / DEFAULT_MODEL_DIRNAME
 
     @property
     def model_name_or_path(self) -> str:

@@ -124,3 +124,35 @@ def onnx_dir(e5_dir, tmp_path_factory) -> Path:
     export_onnx(folder)
     return folder
 
+
+
+# ---------------------------------------------------------------------------- a small KB and a tuned model
+@pytest.fixture(scope="session")
+def small_settings(tmp_path_factory, model_dir):
+    """A KB of two seed documents (its own data folder; build it with `small_build`)."""
+    import shutil
+
+    from tests.support.tuning import SMALL_DOCS
+
+    root = tmp_path_factory.mktemp("smallkb")
+    (root / "docs").mkdir()
+    for name in SMALL_DOCS:
+        shutil.copy(REPO / "seeds" / name, root / "docs" / name)
+    return make_settings(root / "data", model_dir, [root / "docs"])
+
+
+@pytest.fixture(scope="session")
+def small_build(small_settings, encoder):
+    from ingest.pipeline import build_version
+
+    return build_version(small_settings, encoder=encoder)
+
+
+@pytest.fixture(scope="session")
+def tuned_model(tmp_path_factory, small_settings, small_build, encoder):
+    """A model tuned on the small KB's labels for one epoch (seed 0) and written as `kb tune` writes it, without
+    the ONNX export (the torch engine runs it): tests/support/tuning.py."""
+    from tests.support.tuning import tiny_tune, write_tuned
+
+    trained = tiny_tune(small_settings, encoder, seed=0)
+    return write_tuned(trained, small_settings, tmp_path_factory.mktemp("tuned"))

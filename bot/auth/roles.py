@@ -20,6 +20,7 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/admin/documents/{doc_id}"): "editor",
     ("GET", "/v1/admin/documents/{doc_id}/passages"): "viewer",
     ("POST", "/v1/admin/reindex"): "editor",
+    ("POST", "/v1/admin/tune"): "editor",
     ("GET", "/v1/admin/jobs"): "viewer",
     ("GET", "/v1/admin/jobs/{job_id}"): "viewer",
     ("GET", "/v1/admin/dictionary"): "viewer",

@@ -32,7 +32,8 @@ BACKED_UP: tuple[Item, ...] = (
 
 # Top-level names of the data folder that are deliberately left out, and why.
 NOT_BACKED_UP: dict[str, str] = {
-    "models": "the embedding model: `kb setup-model` makes it again",
+    "models": "the embedding model: `kb setup-model` makes it again; a model tuned on the labels, `kb tune` with "
+              "the same labels and seed (the labels are backed up)",
     "app.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",
     "app.sqlite-shm": "SQLite's shared memory index",
     "labels.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",

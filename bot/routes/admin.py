@@ -1,4 +1,4 @@
-"""Editors' API: documents, re-index jobs, dictionary and synonyms, the feedback queue. Token-protected."""
+"""Editors' API: documents, re-index and tune jobs, dictionary and synonyms, the feedback queue. Token-protected."""
 from __future__ import annotations
 
 import tempfile
@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from bot.deps import AdminOnly, AppSettings, CurrentKB, Dictionary, Documents, Records, State
 from bot.jobs import JobBusy
 from bot.reindex import run_reindex
-from bot.schemas import TextBody
+from bot.schemas import TextBody, TuneRequest
 from bot.storage import is_disk_full
+from bot.tune_job import run_tune_job
 from kb.state import DictionaryStore
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminOnly])
@@ -182,6 +183,27 @@ async def reindex(state: State, force: bool = False):
     except JobBusy as e:
         return JSONResponse(
             {"detail": f"已有索引任务在运行 / a re-index job is already running: {e.job.id}", "job_id": e.job.id,
+             "job": e.job.to_dict()},
+            status_code=409,
+        )
+    return job.to_dict()
+
+
+@router.post("/tune", status_code=202, summary="Start a tune job: the embedding model fine-tuned on the labels, "
+                                                "published only if it beats the current one on held-out folds "
+                                                "(one job at a time; 409 while one runs)")
+async def tune(state: State, body: TuneRequest | None = None):
+    from ingest.tune.run import GATE_FOLDS, refusal
+
+    body = body or TuneRequest()
+    reason = refusal(state.settings)
+    if reason:
+        return JSONResponse({"detail": reason}, status_code=409)
+    try:
+        job = state.jobs.submit("tune", lambda job: run_tune_job(state, job, body.seed, body.folds or GATE_FOLDS))
+    except JobBusy as e:
+        return JSONResponse(
+            {"detail": f"已有任务在运行 / a job is already running: {e.job.id}", "job_id": e.job.id,
              "job": e.job.to_dict()},
             status_code=409,
         )

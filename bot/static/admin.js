@@ -1,4 +1,5 @@
-/* Editors' admin page: status, documents, re-index, the feedback queue, dictionary and synonyms. Signing in,
+/* Editors' admin page: status, documents, re-index (and the job panel a tune job shows in), the feedback queue,
+   dictionary and synonyms. Signing in,
    the CSRF token and the tabs are admin-session.js's (KBAdmin); all document text is rendered as text. */
 (function () {
   "use strict";
@@ -47,6 +48,7 @@
         stat("文档", s.documents ?? "-"), stat("段落", s.passages ?? "-"),
         stat("原则", kinds.principle ?? "-"), stat("案例", kinds.case ?? "-"),
         stat("当前版本", st.version || "-", "ver"),
+        stat("向量模型", s.tuned_model ? "微调 " + s.tuned_model : "基础模型", "ver"),
       );
     }
     $("upload-hint").textContent = "支持 " + (st.supported_suffixes || []).join(" ") + "，单个文件不超过 " + formatBytes(st.max_upload_bytes);
@@ -188,23 +190,29 @@
 
   /* ---------- re-index job ---------- */
   $("reindex").addEventListener("click", async () => {
-    $("reindex").disabled = true;
+    jobButtons(true);
     try {
       const job = await adminApi("POST", "/v1/admin/reindex");
       renderJob(job);
       pollJob(job.id);
     } catch (e) {
       if (e.status === 409 && e.data && e.data.job_id) { toast("已有索引任务在运行"); pollJob(e.data.job_id); }
-      else { toast(e.message); $("reindex").disabled = false; }
+      else { toast(e.message); jobButtons(false); }
     }
   });
 
+  /* A job of another kind than re-index (the tune job, admin-tune.js) brings its own stage names, state words
+     and result view: KBAdmin.jobViews[kind]. */
+  const viewOf = (job) => (KBAdmin.jobViews || {})[job.kind];
+
   function renderJob(job) {
     $("job").hidden = false;
+    const view = viewOf(job);
     const st = $("job-state");
     st.className = "job-state " + job.state;
-    st.textContent = STATES[job.state] || job.state;
-    $("job-stage").textContent = job.state === "running" || job.state === "queued" ? (STAGES[job.stage] || job.stage) : "";
+    st.textContent = (view && job.state === "running" && view.running) || STATES[job.state] || job.state;
+    $("job-stage").textContent = job.state === "running" || job.state === "queued"
+      ? (STAGES[job.stage] || (view ? view.stage(job.stage) : job.stage)) : "";
     const bar = $("job-bar");
     const running = job.state === "running" || job.state === "queued";
     $("job-count").textContent = running && job.total ? job.done + " / " + job.total : (job.finished_at ? formatTime(job.finished_at) + " · 用时 " + job.seconds + " 秒" : "");
@@ -215,7 +223,8 @@
     }
     const res = $("job-result");
     res.textContent = "";
-    if (job.state === "succeeded" && job.report) {
+    if (view) view.result(job, res);
+    else if (job.state === "succeeded" && job.report) {
       const r = job.report;
       const kinds = r.by_kind || {};
       res.appendChild(el("div", { text: (r.changed === false ? "文档没有变化，继续使用当前版本 " : "新版本 ") + (r.version_id || "") + " 已上线：" + r.documents + " 份文档、" + r.passages + " 段（原则 " + (kinds.principle || 0) + "、案例 " + (kinds.case || 0) + "）；新计算向量 " + (r.embedded || 0) + " 段，复用 " + (r.reused || 0) + " 段。" }));
@@ -233,21 +242,28 @@
     }
   }
 
+  function jobButtons(disabled) {
+    for (const id of ["reindex", "tune"]) $(id).disabled = disabled;
+  }
+
   function pollJob(id) {
     clearTimeout(polling);
-    $("reindex").disabled = true;
+    jobButtons(true);
     const tick = async () => {
       let job;
       try { job = await adminApi("GET", "/v1/admin/jobs/" + encodeURIComponent(id)); } catch (e) { polling = setTimeout(tick, 2000); return; }
       renderJob(job);
       if (job.state === "running" || job.state === "queued") { polling = setTimeout(tick, 600); return; }
-      $("reindex").disabled = false;
-      toast(job.state === "succeeded" ? "索引完成，新版本已上线" : "索引失败");
+      jobButtons(false);
+      const view = viewOf(job);
+      if (view) toast(job.state === "succeeded" ? view.done : view.failed);
+      else toast(job.state === "succeeded" ? "索引完成，新版本已上线" : "索引失败");
       refreshStatus();
       loadDocs();
     };
     tick();
   }
+  KBAdmin.watchJob = (job) => { if (job.state) renderJob(job); pollJob(job.id); };
 
   /* ---------- dictionary & synonyms ---------- */
   async function loadDict() {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from kb.crossval.items import Item
-from kb.crossval.report import run_cv
+from kb.crossval.report import CVReport, run_cv
 from kb.labels.model import Label
 
 FOLDS = 5
@@ -33,17 +33,26 @@ def fit_no_answer(kb, items: list[Item], k: int = FOLDS, known: dict | None = No
     four signals and the label margin; KB_USE_LABELS=false: the four signals of a KB without labels."""
     regime = "labels" if kb.settings.use_labels else "zero-shot"
     report = run_cv(kb, items, k, regimes=(regime,), known=known)
+    return fitted_model(report, regime, kb.settings.answer_threshold)
+
+
+def fitted_model(report: CVReport, regime: str, threshold: float) -> dict:
+    """The no-answer model a run of `regime` fitted on every held-out new-need row, as it is stored: bias,
+    weights, what it was fitted on and its held-out figures."""
     res = report.result(regime)
+    items, k = report.cv.items, report.cv.k
     tables = [t for t in report.tables() if t["regime"] == regime and t["part"] == "new"]
     held_out = next((t for t in tables if t["set"] == "all"), tables[0])
     sources: dict[str, int] = {}
     for it in items:
         sources[it.source] = sources.get(it.source, 0) + 1
     described = ", ".join(f"{s} {n}" for s, n in sources.items())
+    how = {"labels": "labels in use", "zero-shot": "no labels (zero-shot)",
+           "both": "labels in use, each fold's model tuned on the other folds' labels"}.get(regime, regime)
     return {"bias": round(res.calibration.bias, 4),
             "weights": {f: round(w, 4) for f, w in res.calibration.weights.items()},
             "fitted_on": f"{len(items)} labelled questions ({described}): the held-out rows of a {k}-fold "
-                         f"cross-validation, {'labels in use' if regime == 'labels' else 'no labels (zero-shot)'}",
+                         f"cross-validation, {how}",
             "fitted_at": time.strftime("%Y-%m-%d"),
             "held_out": {"answered": held_out.get("answered"), "oos_reject": held_out.get("oos_reject"),
-                         "threshold": kb.settings.answer_threshold}}
+                         "threshold": threshold}}

@@ -8,7 +8,7 @@ import numpy as np
 from kb.crossval.choose import FIX_OFF, RegimeResult, nested
 from kb.crossval.items import Item, figures
 from kb.crossval.run import ABLATIONS, NEW, REGIMES, REPEATED, TEST, CrossValidation
-from kb.crossval.space import SpaceFor
+from kb.crossval.space import Space, SpaceFor
 
 COLUMNS = ("R@1", "R@5", "MRR@10", "answered", "oos_reject")
 
@@ -38,10 +38,12 @@ class CVReport:
                     out.append({"regime": res.regime.name, "part": part, "set": source, **figures(subset)})
         return out
 
-    def gain(self, name: str, part: str, resamples: int = 10_000, seed: int = 0) -> dict | None:
-        """MRR@10 of regime `name` minus zero-shot's on the same held-out in-scope questions, with a 95 %
-        interval from a paired bootstrap over paraphrase groups."""
-        base, other = self.result("zero-shot"), self.result(name)
+    def gain(self, name: str, part: str, resamples: int = 10_000, seed: int = 0, against: str = "zero-shot"
+             ) -> dict | None:
+        """MRR@10 of regime `name` minus `against`'s on the same held-out in-scope questions, with a 95 %
+        interval and the share of resamples with no gain (p_no_gain: the gain <= 0) from a paired bootstrap over
+        paraphrase groups."""
+        base, other = self.result(against), self.result(name)
         if base is None or other is None or not other.rows[part]:
             return None
         items = self.cv.part_items(part)
@@ -58,7 +60,7 @@ class CVReport:
         boot = sums[picks].sum(1) / counts[picks].sum(1)
         lo, hi = np.percentile(boot, [2.5, 97.5])
         return {"mrr_gain": round(float(diffs.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
-                "n": len(diffs)}
+                "p_no_gain": round(float(np.mean(boot <= 0)), 4), "n": len(diffs), "against": against}
 
     def choices(self) -> dict:
         return {res.regime.name: {str(f): {"fix_cosine": r.fix_cosine, "agree_bonus": r.agree_bonus}
@@ -67,10 +69,14 @@ class CVReport:
 
 
 def run_cv(kb, items: list[Item], k: int = 5, test: list[Item] | None = None, tuned: SpaceFor | None = None,
-           regimes: tuple[str, ...] | None = None, known: dict | None = None) -> CVReport:
+           regimes: tuple[str, ...] | None = None, known: dict | None = None, base: Space | None = None,
+           new_only: bool = False, skip_tuned: str = "") -> CVReport:
     """tuned: training labels -> the space of a model tuned on them (the `tuned` and `both` regimes); without
-    it those two are skipped. known: question vectors computed already (kb/crossval/space.py base_space)."""
-    cv = CrossValidation(kb, items, k, test, tuned, known=known)
+    it those two are skipped (skip_tuned: why, for the report). known: question vectors computed already
+    (kb/crossval/space.py base_space). base: the base model's space when the KB's own vectors are not it (a
+    version embedded with a tuned model). new_only: the new-needs part alone (no context learns from every
+    original)."""
+    cv = CrossValidation(kb, items, k, test, tuned, known=known, base=base, new_only=new_only)
     results, skipped = [], []
     for regime in (*REGIMES, *ABLATIONS):
         if regime in ABLATIONS and (regimes is None or regime.name not in regimes):
@@ -78,7 +84,7 @@ def run_cv(kb, items: list[Item], k: int = 5, test: list[Item] | None = None, tu
         if regimes is not None and regime.name not in regimes:
             continue
         if regime.tuned and tuned is None:
-            skipped.append(f"{regime.name}: 没有微调模型 / no tuned model")
+            skipped.append(f"{regime.name}: {skip_tuned or '没有微调模型 / no tuned model'}")
             continue
         results.append(nested(cv, regime, kb.settings.answer_threshold))
     return CVReport(cv, results, skipped)
@@ -110,13 +116,16 @@ def render(report: CVReport) -> str:
         for t in part_rows:
             lines.append(f"{t['regime']:<10} {t['set']:<14} {str(t['n']) + '+' + str(t['n_oos']):>7}  "
                          + "  ".join(f"{_cell(t.get(c)):>10}" for c in COLUMNS))
-    gains = [(res.regime.name, part, report.gain(res.regime.name, part)) for res in report.results
-             if res.regime.name != "zero-shot" for part in (NEW, REPEATED, TEST)]
-    gains = [(n, p, g) for n, p, g in gains if g]
+    pairs = [(res.regime.name, "zero-shot") for res in report.results if res.regime.name != "zero-shot"]
+    if report.result("both") is not None and report.result("labels") is not None:
+        pairs.append(("both", "labels"))  # what tuning adds to the labels (the `kb tune` gate's comparison)
+    gains = [(n, a, part, report.gain(n, part, against=a)) for n, a in pairs for part in (NEW, REPEATED, TEST)]
+    gains = [(n, a, p, g) for n, a, p, g in gains if g]
     if gains:
-        lines += ["", "MRR@10 against zero-shot, same questions (95 % interval, bootstrap over paraphrase groups):"]
-        lines += [f"  {n:<10} {p:<9} {g['mrr_gain']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]  n={g['n']}"
-                  for n, p, g in gains]
+        lines += ["", "MRR@10 gain, same questions (95 % interval and P(gain <= 0), bootstrap over paraphrase "
+                      "groups):"]
+        lines += [f"  {n + ' - ' + a:<22} {p:<9} {g['mrr_gain']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]  "
+                  f"P={g['p_no_gain']:.3f}  n={g['n']}" for n, a, p, g in gains]
     for name, per_fold in report.choices().items():
         folds = [per_fold[str(f)] for f in range(cv.k)]
         final = per_fold["-1"]

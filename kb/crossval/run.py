@@ -37,8 +37,10 @@ class Regime:
         return self.keys or self.question_hubs
 
 
+# `both` is what a version embedded with a tuned model serves: its keys, and hub scores against the passages
+# (kb/version/model.py hubs_against_questions).
 REGIMES = (Regime("zero-shot", False, False, False), Regime("labels", False, True, True),
-           Regime("tuned", True, False, False), Regime("both", True, True, True))
+           Regime("tuned", True, False, False), Regime("both", True, True, False))
 # What each part of "labels" does on its own (`kb eval --cv K --ablation`)
 ABLATIONS = (Regime("hubs-only", False, False, True), Regime("keys-only", False, True, False))
 
@@ -68,16 +70,19 @@ class Searched:
 
 class CrossValidation:
     def __init__(self, kb, items: list[Item], k: int = 5, test: list[Item] | None = None,
-                 tuned: SpaceFor | None = None, seed: int = 0, known: dict | None = None):
+                 tuned: SpaceFor | None = None, seed: int = 0, known: dict | None = None, base: Space | None = None,
+                 new_only: bool = False):
+        """base: the base model's space, when the KB's own vectors are not it (embedded with a tuned model).
+        new_only: no repeated-needs part (a paraphrase is still a held-out question of its group's fold)."""
         if k < 2:
             raise ValueError("--cv 需要至少 2 折 / needs at least 2 folds")
         self.kb, self.items, self.k, self.test = kb, items, k, test or []
         self.folds = group_folds(items, k, seed)
         self.tuned = tuned
-        self.base = base_space(kb, known)
+        self.base = base or base_space(kb, known)
         self.matcher = PassageMatcher(kb.all_passages())
         ids = {it.label.id for it in items}
-        self.repeats = [i for i, it in enumerate(items) if it.repeats in ids]
+        self.repeats = [] if new_only else [i for i, it in enumerate(items) if it.repeats in ids]
         self._spaces: dict[tuple, Space] = {}
         self._rows: dict[tuple, Row] = {}
 

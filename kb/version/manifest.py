@@ -25,6 +25,9 @@ class Manifest(BaseModel):
     pipeline_version: str = Field(description="bumped by ingest when what a version holds changes")
     model: str
     model_fingerprint: str = Field(description="the weights the vectors come from (kb.encoders.model_fingerprint)")
+    tuned_model: str | None = Field(None, description="the folder under data_dir/models of the model tuned on the "
+                                                      "labels (`kb tune`) the vectors come from; None: the base "
+                                                      "model (kb/version/model.py)")
     dim: int
     dense_index: str
     query_prompt: str

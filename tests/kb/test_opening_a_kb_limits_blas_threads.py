@@ -38,6 +38,7 @@ PROBE = textwrap.dedent("""
 
         class Encoder:  # all opening reads of it; the real one is not loaded, so only the KB can limit BLAS
             dim = int(sys.argv[5])
+            fingerprint = "st:probe"  # a base model's (kb/version/model.py): the version's own, as built
 
         KnowledgeBase.open(settings, encoder=Encoder()).close()
     else:
