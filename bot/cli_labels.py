@@ -201,8 +201,8 @@ def cmd_calibrate(args, kb) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     if kb.manifest.get("tuned_model"):
-        print("error: 当前版本使用在标注上微调的模型，标注问题的信号是样本内的；kb tune 已在留出的折上拟合拒答模型 / the "
-              "published version is embedded with a model tuned on the labels, so their questions' signals are "
+        print("error: 当前版本使用在标注上微调的模型，标注问题的信号是样本内的；kb tune 已在留出的折上拟合拒答模型 / "
+              "the published version is embedded with a model tuned on the labels, so their questions' signals are "
               "in-sample: `kb tune` fitted the no-answer model on held-out folds (run it again to refit)",
               file=sys.stderr)
         return 2

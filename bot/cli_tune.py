@@ -40,7 +40,8 @@ def run_tune(args, settings: Settings, progress, close_progress) -> int:
         return 0
     print("\n".join(render(report.gate)))
     if not report.published:
-        print(f"dry run: the gate passes; nothing trained on every label or published ({report.seconds['total']:.0f} s)")
+        print(f"dry run: the gate passes; nothing trained on every label or published "
+              f"({report.seconds['total']:.0f} s)")
         return 0
     if report.gate_ignored:
         print("warning: 门控未通过，按 --ignore-gate 仍然发布（仅供实验）/ the gate refused this model and it was "

@@ -13,7 +13,11 @@ import. They are set in this process's environment, so child processes inherit t
 - Hugging Face hub, transformers, sentence-transformers: never download (a model is a local folder),
   no telemetry, no implicit token, no update check.
 - DO_NOT_TRACK: the common convention (huggingface_hub reads it; so do other tools).
-- ONNX Runtime sends telemetry only on Windows; torch, FAISS, tqdm and jieba make no connection.
+- ONNX Runtime (1.31) carries Microsoft's 1DS telemetry on Linux too: after a dynamic quantisation (the
+  int8 copy `kb setup-model` and `kb tune` export) its threads look mobile.events.data.microsoft.com up
+  at exit, even after `onnxruntime.disable_telemetry_events()` once torch is loaded; ORT_DISABLE_TELEMETRY
+  stops it (measured: no lookup in a network namespace, tests/service/test_no_network.py).
+- torch, FAISS, tqdm and jieba make no connection.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ ENVIRONMENT = {
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
     "HF_HUB_DISABLE_UPDATE_CHECK": "1",
     "DO_NOT_TRACK": "1",
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 

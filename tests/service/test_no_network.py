@@ -1,7 +1,8 @@
-"""No network at run time: `kb ingest`, `kb serve` (answering, feedback, metrics, a normal stop) and
-`kb search` run in a network namespace of their own (loopback only) with every connect() and sendto()
-traced; none tries to reach anything but loopback, none looks a name up, and nothing is written into
-the home folder (OpenVINO's telemetry would add ~/intel with a client id)."""
+"""No network at run time: `kb ingest`, `kb serve` (answering, feedback, metrics, a normal stop), `kb search`
+and tuning (training, the tuned model's ONNX / OpenVINO export, loading it) run in a network namespace of
+their own (loopback only) with every connect() and sendto() traced; none tries to reach anything but
+loopback, none looks a name up, and nothing is written into the home folder (OpenVINO's telemetry would add
+~/intel with a client id)."""
 from __future__ import annotations
 
 import ipaddress
@@ -47,6 +48,27 @@ assert call("/metrics")[0] == 200
 server.send_signal(signal.SIGTERM)
 assert server.wait(timeout=120) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean stop
 subprocess.run([*KB, "search", sys.argv[1], "-k", "3"], check=True, stdout=subprocess.DEVNULL)
+print("driver done")
+'''
+
+# Tuning as `kb tune` does it after its gate, on a small KB (a few steps: the import paths are what matters).
+TUNE_DRIVER = r'''
+import sys
+from pathlib import Path
+import kb  # what every product process imports first
+from ingest.pipeline import build_version
+from kb.encoders import Encoder
+from kb.settings import Settings
+from tests.support.tuning import tiny_tune
+from ingest.tune.folder import write_model
+
+settings = Settings()
+build_version(settings)
+trained = tiny_tune(settings, None, seed=0)
+folder = write_model(trained, Path(settings.model_name_or_path), settings.models_dir, "tuned-nonet", {}, export=True)
+encoder = Encoder(str(folder))
+assert encoder.engine == "openvino", encoder.engine
+encoder.encode_query(sys.argv[1])
 print("driver done")
 '''
 
@@ -99,7 +121,7 @@ def test_ingest_serve_and_search_reach_nothing_but_loopback(tmp_path, seed_setti
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER, "utf-8")
     trace = tmp_path / "trace.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "HF_", "TRANSFORMERS_", "DO_NOT"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "HF_", "TRANSFORMERS_", "DO_NOT", "ORT_"))}
     env.update(HOME=str(home), KB_DATA_DIR=str(data), KB_DOCS_DIRS=json.dumps([str(SEEDS)]),
                KB_MODEL=str(model_dir), KB_ADMIN_TOKEN="", PYTHONPATH=str(REPO))
     script = ('ip link set lo up && exec strace -f --seccomp-bpf -qq -e trace=connect,sendto,sendmsg '
@@ -109,4 +131,31 @@ def test_ingest_serve_and_search_reach_nothing_but_loopback(tmp_path, seed_setti
     assert proc.returncode == 0 and "driver done" in proc.stdout, proc.stderr[-3000:]
     assert outside_loopback(trace.read_text()) == []
     assert "127.0.0.1" in trace.read_text()  # the trace did see the driver talking to the service
+    assert not (home / "intel").exists(), sorted(p.name for p in (home / "intel").iterdir())
+
+
+def test_tuning_reaches_nothing_but_loopback(tmp_path, model_dir):
+    require_root_and("unshare", "strace", "ip")
+    from tests.support.tuning import SMALL_DOCS
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in SMALL_DOCS:
+        (docs / name).write_bytes((SEEDS / name).read_bytes())
+    home = tmp_path / "home"
+    home.mkdir()
+    driver = tmp_path / "tune_driver.py"
+    driver.write_text(TUNE_DRIVER, "utf-8")
+    trace = tmp_path / "trace.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "HF_", "TRANSFORMERS_", "DO_NOT", "ORT_"))}
+    # USER as a login or a systemd service sets it: without, torch's export asks the passwd database for the
+    # user name (getpass), a local lookup the trace could not tell from a host name's
+    env.update(HOME=str(home), KB_DATA_DIR=str(tmp_path / "data"), KB_DOCS_DIRS=json.dumps([str(docs)]),
+               KB_MODEL=str(model_dir), PYTHONPATH=str(REPO), USER="kb")
+    script = ('ip link set lo up && exec strace -f --seccomp-bpf -qq -e trace=connect,sendto,sendmsg '
+              '-e signal=none -o "$1" "$2" "$3" "$4"')
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", str(trace), sys.executable, str(driver),
+                           SEED_QUESTION], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and "driver done" in proc.stdout, proc.stderr[-3000:]
+    assert outside_loopback(trace.read_text()) == []
     assert not (home / "intel").exists(), sorted(p.name for p in (home / "intel").iterdir())
