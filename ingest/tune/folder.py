@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ingest.model_convert import SOURCE_FILE, file_sha256
+from ingest.model_convert import SOURCE_FILE, file_sha256, finalize_tree
 from ingest.tune.train import release_memory
 from kb.encoders.exported import ONNX_DIR
 from kb.labels.model import Label
@@ -54,20 +54,6 @@ def existing(models_dir: Path, name: str) -> Path | None:
     return folder if tuned_record(folder) is not None else None
 
 
-def _finalize(root: Path) -> None:
-    """Files 0644, folders 0755 (mkdtemp makes 0700), everything on disk before the rename."""
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            os.chmod(path, 0o644)
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.chmod(dirpath, 0o755)
-
-
 def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, export: bool) -> Path:
     """models_dir/name: `base`'s files with the weights of `trained.model` (a SentenceTransformer), the ONNX
     export if `export`, and `record` (plus the weights' sha256) as tuned.json. Returns the folder. The model
@@ -91,7 +77,7 @@ def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, 
         full = {**record, "weights_sha256": file_sha256(tmp / WEIGHTS)}
         (tmp / TUNED_RECORD).write_text(json.dumps(full, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                         "utf-8")
-        _finalize(tmp)
+        finalize_tree(tmp)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
