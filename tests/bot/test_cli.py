@@ -1,5 +1,5 @@
 """The `kb` command line in-process: the terminal chat (in-process and over HTTP), the server's settings
-hand-over to workers, a clear error for a missing model, and `kb config-doc`."""
+hand-over to workers, a clear error for a missing model or a tune that cannot start, and `kb config-doc`."""
 from __future__ import annotations
 
 import io
@@ -92,6 +92,20 @@ def test_ingest_with_a_missing_model_is_a_clear_error(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert "error: embedding model not found" in err and "kb setup-model" in err and "Traceback" not in err
     assert not (tmp_path / "data" / "versions" / "CURRENT").exists()
+
+
+def test_tune_that_cannot_start_says_why_and_exits_2(tmp_path, monkeypatch, capsys):
+    """No traceback: the bilingual reason (here: no version yet, then KB_USE_LABELS=false); nothing trained."""
+    from bot.cli import main
+
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KB_MODEL", str(tmp_path))  # a folder: the base model is not what stops it
+    assert main(["tune", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "error: 还没有知识库版本" in err and "run `kb ingest` first" in err and "Traceback" not in err
+    monkeypatch.setenv("KB_USE_LABELS", "false")
+    assert main(["tune"]) == 2
+    assert "KB_USE_LABELS=false" in capsys.readouterr().err
 
 
 def test_config_doc_writes_the_configuration_doc(tmp_path):

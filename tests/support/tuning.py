@@ -10,7 +10,7 @@ from tests.support.paths import REPO
 
 TRAIN = REPO / "seeds" / "labels" / "train.jsonl"
 SMALL_DOCS = ("003_948dd19706f84a15.txt", "004_4d7c340c2a0258ff.txt")  # 38 passages: tuning tests embed it often
-TINY = Recipe(epochs=1)
+TINY = Recipe(epochs=1, max_seq_length=64)  # the recipe's loop, a fraction of its work: tests stay short
 NAME = "tuned-test0000000"
 
 
