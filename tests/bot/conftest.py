@@ -27,3 +27,20 @@ def client(api_settings, encoder):
 @pytest.fixture(scope="module")
 def admin_headers():
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+# The bad-input modules' service: a private copy of the seed KB with a small upload limit and one framing site.
+@pytest.fixture(scope="module")
+def rsettings(tmp_path_factory, seed_settings, seed_build, model_dir):
+    return service_settings_for(tmp_path_factory.mktemp("robust"), seed_settings, model_dir,
+                                max_upload_bytes=256 * 1024, frame_ancestors="'self' https://shop.example")
+
+
+@pytest.fixture(scope="module")
+def rc(rsettings, encoder):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    with TestClient(create_app(rsettings, encoder=encoder)) as c:
+        yield c
