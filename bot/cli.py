@@ -256,32 +256,9 @@ def cmd_serve(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from bot.migrate import MigrationRefused, copy_install
-    from kb.state import POSTGRESQL, backend, database_url
-    from kb.state.pg_db import is_postgres_url, migrate
+    from bot.migrate import run_migrate
 
-    settings = _settings(args)
-    if args.to:
-        if not is_postgres_url(args.to):
-            print("error: --to takes a postgresql://user@host:port/database URL", file=sys.stderr)
-            return 2
-        applied = migrate(args.to)
-        print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
-        print(f"{'store':<12}{'source':>10}{'target':>10}")
-        try:
-            copy_install(settings, args.to, report=lambda c: print(f"{c.store:<12}{c.source:>10}{c.target:>10}"))
-        except MigrationRefused as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print("copied: every store holds as many records as its source")
-        return 0
-    if backend(settings) != POSTGRESQL:
-        print("KB_DATABASE_URL is unset: the embedded backend creates its files at start; nothing to migrate "
-              "(`kb migrate --to postgresql://...` copies this install into PostgreSQL)")
-        return 0
-    applied = migrate(database_url(settings))
-    print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
-    return 0
+    return run_migrate(_settings(args), args.to)
 
 
 def cmd_chat(args) -> int:

@@ -7,6 +7,7 @@ as its source.
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,3 +120,31 @@ def settings_on(settings: Settings, url: str, data_dir: Path) -> Settings:
 def _existing(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def run_migrate(settings: Settings, to: str | None) -> int:
+    """`kb migrate [--to URL]`: apply the database's schema migrations; with `to`, copy this install there."""
+    from kb.state import POSTGRESQL, backend, database_url
+    from kb.state.pg_db import is_postgres_url, migrate
+
+    if to:
+        if not is_postgres_url(to):
+            print("error: --to takes a postgresql://user@host:port/database URL", file=sys.stderr)
+            return 2
+        applied = migrate(to)
+        print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
+        print(f"{'store':<12}{'source':>10}{'target':>10}")
+        try:
+            copy_install(settings, to, report=lambda c: print(f"{c.store:<12}{c.source:>10}{c.target:>10}"))
+        except MigrationRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("copied: every store holds as many records as its source")
+        return 0
+    if backend(settings) != POSTGRESQL:
+        print("KB_DATABASE_URL is unset: the embedded backend creates its files at start; nothing to migrate "
+              "(`kb migrate --to postgresql://...` copies this install into PostgreSQL)")
+        return 0
+    applied = migrate(database_url(settings))
+    print(f"schema: {len(applied)} migrations applied ({', '.join(applied) or 'up to date'})")
+    return 0

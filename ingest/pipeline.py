@@ -22,7 +22,7 @@ from ingest.document import LoadError
 from ingest.labels import fit_for_version, label_report
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
-from ingest.split.slides import printed
+from ingest.passage_text import embed_input, indexed_text, keyword_text
 from kb.blas import limit_blas_threads
 from kb.index.bm25 import BM25Index
 from kb.labels.model import Label
@@ -30,7 +30,6 @@ from kb.labels.reference import build_reference, reference_texts, text_key
 from kb.labels.reference import fingerprint as reference_fingerprint
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
-from kb.text import search_text, to_simplified
 from kb.state import Content, VersionRegistry, open_content
 from kb.tokenize import DICTIONARY_FILES, Tokenizer
 from kb.units import sentence_units
@@ -80,27 +79,6 @@ class BuildReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def indexed_text(p: Passage) -> str:
-    """The passage text the indexes see: as the source printed it, without the line breaks that only lay
-    out a slide's items (`item_breaks`, ingest/split/slides.py)."""
-    return printed(p.text, p.extra.get("item_breaks", []))
-
-
-def embed_input(p: Passage) -> str:
-    """What the model sees: Simplified text led by the document title and the full heading path (and the
-    case title), which give a short passage its context. Queries are folded to Simplified too."""
-    head = [p.doc_title, *p.section]
-    text = indexed_text(p)
-    if p.title and p.title not in head and not text.startswith(p.title):
-        head.append(p.title)
-    return to_simplified(f"{' > '.join(h for h in head if h)}\n{text}")
-
-
-def keyword_text(p: Passage) -> str:
-    """What BM25 sees: the passage with its title and heading path (headings are strong evidence)."""
-    return search_text(" ".join([*p.section, p.title, indexed_text(p)]))
 
 
 def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: str,

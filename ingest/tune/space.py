@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.pipeline import embed_input, indexed_text
+from ingest.passage_text import embed_input, indexed_text
 from ingest.tune.pairs import Pair, training_pairs
 from ingest.tune.recipe import Recipe
 from ingest.tune.train import Trained, release_memory, train

@@ -39,7 +39,7 @@ def test_what_is_indexed_reads_the_slide_as_printed(deck):
     p = next(d for d in deck if d.text.startswith("差異化服務策略思考方向"))
     assert "\n1、更多\n-別家沒有,我有\n" in p.text  # what the agent reads
 
-    from ingest.pipeline import indexed_text
+    from ingest.passage_text import indexed_text
     from kb.passage import Passage
 
     passage = Passage(id="x", doc_id="002", doc_title="", section=p.section, kind=p.kind, title=p.title, text=p.text,

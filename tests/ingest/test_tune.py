@@ -180,6 +180,6 @@ def test_a_version_embedded_with_a_tuned_model_is_its_own(tmp_path, small_settin
 
 
 def _first_input(kb) -> str:
-    from ingest.pipeline import embed_input
+    from ingest.passage_text import embed_input
 
     return embed_input(kb.all_passages()[0])
