@@ -9,7 +9,7 @@ import hashlib
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +19,8 @@ import numpy as np
 
 from ingest.corpus import CorpusFile, list_files
 from ingest.document import LoadError
+from ingest.embedding import (Progress, build_model_fingerprint, choose_model, close_loaded, embed,
+                              load_encoder_async, previous_version, unit_key, usable_encoder)
 from ingest.labels import fit_for_version, label_report
 from ingest.loaders import load
 from ingest.model_convert import file_sha256
@@ -30,20 +32,13 @@ from kb.labels.reference import build_reference, reference_texts, text_key
 from kb.labels.reference import fingerprint as reference_fingerprint
 from kb.passage import KINDS, Passage, content_hash, passage_id
 from kb.settings import Settings
-from kb.state import Content, VersionRegistry, open_content
+from kb.state import Content, open_content
 from kb.tokenize import DICTIONARY_FILES, Tokenizer
 from kb.units import sentence_units
-from kb.version import (BuildModel, Counts, Manifest, NoVersionError, VersionContent, VersionFolder, model_for_build,
-                        write_contents, write_manifest)
+from kb.version import BuildModel, Counts, Manifest, VersionContent, write_contents, write_manifest
 
 # Bump when cleaning/splitting/indexing changes what a version holds, so `--if-stale` rebuilds.
 PIPELINE_VERSION = "8"
-
-# Progress reports (stage, done, total): load (documents read), embed / embed-sentences (items embedded so
-# far, per batch of 64), index (1 dense, 2 BM25, 3 passage store), gate, publish (0 before sealing, 1 sealed,
-# 2 moved in place, 3 CURRENT swapped).
-Progress = Callable[[str, int, int], None]
-
 
 def cleanup_leftovers(settings: Settings, content: Content | None = None) -> list[str]:
     """What a killed build or upload left behind: half-built versions, temp files, a version moved in
@@ -92,78 +87,6 @@ def _corpus_fingerprint(files, dict_folder: Path, settings: Settings, model_fp: 
     for name in DICTIONARY_FILES:
         h.update((dict_folder / name).read_bytes())
     return h.hexdigest()
-
-
-def choose_model(settings: Settings, versions: VersionRegistry, tuned_model: str | None = None,
-                 base_model: bool = False) -> BuildModel:
-    """The model the build embeds with: `tuned_model` (a folder under data_dir/models, `kb tune`), the base
-    model (base_model), or by kb/version/model.py's rule the current version's (a tuned model is kept)."""
-    from kb.encoders import model_fingerprint
-
-    if tuned_model:
-        return BuildModel(str(settings.models_dir / tuned_model), tuned_model)
-    current = versions.current_id()
-    manifest = versions.manifest(current) if current else None
-    return model_for_build(settings, manifest, model_fingerprint(settings.model_name_or_path), base_model)
-
-
-def _usable_encoder(encoder, model: BuildModel):
-    """The given encoder if it embeds for the chosen model, else None (the right one loads on demand)."""
-    from kb.encoders import encodes_for
-
-    return encoder if encoder is not None and encodes_for(encoder, model.path) else None
-
-
-def _model_fingerprint(model: BuildModel, encoder) -> str:
-    if encoder is not None:
-        return encoder.fingerprint
-    from kb.encoders import model_fingerprint
-
-    return model_fingerprint(model.path)
-
-
-def _unit_key(text: str) -> bytes:
-    """Cache key of an embedding: the exact text the model sees (the model itself is in the manifest)."""
-    return hashlib.sha1(text.encode("utf-8")).digest()
-
-
-def _previous_version(versions: VersionRegistry, model_fp: str) -> VersionFolder | None:
-    """The current version, if it was built with the same model: its vectors can be reused."""
-    try:
-        folder = versions.current_folder()
-    except NoVersionError:
-        return None
-    if versions.manifest(folder.name).model_fingerprint != model_fp:
-        return None
-    return VersionFolder(folder)
-
-
-def _embed(items: list, todo: list[int], previous: dict, keys: list, inputs: list[str], encoder, dim: int,
-           progress: Progress, stage: str, batch: int = 64) -> np.ndarray:
-    """Vectors for every item: reused by key where possible, embedded in batches otherwise."""
-    vectors = np.zeros((len(items), dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        hit = previous.get(key)
-        if hit is not None:
-            vectors[i] = hit
-    todo = sorted(todo, key=lambda i: len(inputs[i]))  # similar lengths together: little padding per batch
-    for start in range(0, len(todo), batch):
-        progress(stage, start, len(todo))
-        rows = todo[start:start + batch]
-        vectors[rows] = encoder.encode_passages([inputs[i] for i in rows])
-    progress(stage, len(todo), len(todo))
-    return vectors
-
-
-def _load_encoder_async(settings: Settings, model: str) -> Future:
-    """The passage encoder, loading on its own thread; its error (e.g. no model) surfaces at .result()."""
-    from kb.encoders import Encoder
-
-    loader = ThreadPoolExecutor(1, thread_name_prefix="model-load")
-    try:
-        return loader.submit(Encoder.from_settings, settings, batch_only=True, model=model)
-    finally:
-        loader.shutdown(wait=False)
 
 
 def collect_passages(files: list[CorpusFile], problems: list[str], report: BuildReport,
@@ -263,8 +186,8 @@ def build_version(settings: Settings, encoder=None, progress: Progress | None = 
         model = choose_model(settings, versions, tuned_model, base_model)
         if model.note:
             report.warnings.append(model.note)
-        encoder = _usable_encoder(encoder, model)
-        model_fp = _model_fingerprint(model, encoder)
+        encoder = usable_encoder(encoder, model)
+        model_fp = build_model_fingerprint(model, encoder)
         labels = content.labels.labels() if settings.use_labels else []  # KB_USE_LABELS=false: as if none
         references = reference_texts(labels)
         fingerprint = _corpus_fingerprint(files, dict_folder, settings, model_fp, references)
@@ -295,7 +218,19 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     """With the build lock held: read the corpus, embed what is new, write the version and publish it."""
     # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
     # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
-    pending = _load_encoder_async(settings, model.path) if encoder is None else None
+    pending = load_encoder_async(settings, model.path) if encoder is None else None
+    try:
+        _build_from_corpus(settings, content, dict_folder, dirs, encoder, pending, model, model_fp, fingerprint,
+                           report, progress, before_publish, labels, calibration)
+    finally:
+        if pending is not None:  # loaded for this build alone: its threads would keep the model in memory
+            pending.add_done_callback(close_loaded)
+
+
+def _build_from_corpus(settings: Settings, content: Content, dict_folder: Path, dirs: list[Path] | None, encoder,
+                       pending: Future | None, model: BuildModel, model_fp: str, fingerprint: str,
+                       report: BuildReport, progress: Progress, before_publish: Callable[[Path], None] | None,
+                       labels: list[Label], calibration: dict | None) -> None:
     with content.documents.local_files() as local:
         files, problems = list_files(settings, content.documents, dirs, local)
         documents, passages = collect_passages(files, problems, report, progress)
@@ -307,13 +242,13 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
                           + "; ".join(f"{e['doc']}: {e['error']}" for e in report.errors))
     tokenizer = Tokenizer.from_folder(dict_folder)
 
-    before = _previous_version(content.versions, model_fp)
+    before = previous_version(content.versions, model_fp)
     previous = before.embedded_vectors() if before else {}  # embedding key -> vector: passages and sentences
     units = [sentence_units(indexed_text(p)) for p in passages]
     unit_texts = [u for us in units for u in us]
-    unit_keys = [_unit_key(u) for u in unit_texts]
+    unit_keys = [unit_key(u) for u in unit_texts]
     inputs = [embed_input(p) for p in passages]
-    keys = [_unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
+    keys = [unit_key(x) for x in inputs]  # keyed by what the model sees, so a new recipe re-embeds
     todo = [i for i, key in enumerate(keys) if key not in previous]
     unit_todo = [j for j, key in enumerate(unit_keys) if key not in previous]
     references = reference_texts(labels)
@@ -321,8 +256,8 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     if (todo or unit_todo or any(text_key(t) not in known for t in references)) and encoder is None:
         encoder = pending.result()
     dim = encoder.dim if encoder is not None else len(next(iter(previous.values())))
-    vectors = _embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
-    unit_vectors = _embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
+    vectors = embed(passages, todo, previous, keys, inputs, encoder, dim, progress, "embed")
+    unit_vectors = embed(unit_texts, unit_todo, previous, unit_keys, unit_texts, encoder, dim, progress,
                           "embed-sentences")
     unit_offsets = np.cumsum([0] + [len(us) for us in units]).astype(np.int64)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field

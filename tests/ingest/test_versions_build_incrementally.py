@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -60,6 +62,23 @@ def test_changed_document_is_reembedded_and_removed_one_disappears(corpus, encod
     assert {d["doc_id"] for d in kb3.documents()} == {"001_83bb678a96cd3680.txt"}
     # the old object still answers from its own complete version
     assert kb1.document_passages("003_948dd19706f84a15.txt")
+
+
+def test_a_build_closes_the_encoder_it_loaded_itself(corpus):
+    """A build given no encoder loads one; its batching threads must end with the build, or each re-index or
+    tune job in the service would keep another model in memory."""
+    settings, _ = corpus
+
+    def encoder_threads():
+        return [t for t in threading.enumerate() if t.name.startswith("query-encoder") and t.is_alive()]
+
+    before = set(encoder_threads())
+    report = build_version(settings)
+    assert report.changed and report.embedded > 0
+    deadline = time.monotonic() + 10
+    while set(encoder_threads()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(encoder_threads()) - before
 
 
 def test_versions_are_pruned_and_current_is_atomic(corpus, encoder):
