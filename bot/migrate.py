@@ -1,6 +1,7 @@
 """`kb migrate`: the database's schema migrations, and `kb migrate --to postgresql://...` moving an install's
 records into another backend through the stores' own interfaces (kb.state.Portable), store by store:
-COPIED lists them, so a new store is copied by adding its line. Jobs, conversations, sign-ins and sign-in
+COPIED lists them, so a new store is copied by adding its line (a version embedded with a model tuned on the
+labels brings that model along: kb/state/pg_models.py). Jobs, conversations, sign-ins and sign-in
 attempts are not copied (they live minutes or hours: editors sign in again on the new backend); the copy is
 refused into a target that holds records already, and checked after: every store must hold as many records
 as its source.
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from bot.state import AppState, open_app_state
 from kb.settings import Settings
 from kb.state import Content, Portable, open_content
+from kb.version import tuned_record
 
 # (name, the store of that name in a backend's content and records)
 COPIED: list[tuple[str, Callable[[Content, AppState], Portable]]] = [
@@ -77,15 +79,9 @@ def copy_install(source: Settings, target_url: str, report: Callable[[Copied], N
     `target_url`. The target's versions are cached in a temporary folder while they are copied."""
     with tempfile.TemporaryDirectory(prefix="kb-migrate-", dir=_existing(source.root)) as cache:
         target = settings_on(source, target_url, Path(cache))
+        _link_tuned_models(source, target)
         src, dst = Backend.open(source), Backend.open(target)
         try:
-            tuned = _tuned_current(src.content)
-            if tuned:
-                raise MigrationRefused(
-                    f"当前版本 {tuned} 使用微调模型，PostgreSQL 各副本无法获得模型文件夹：请先用 kb ingest "
-                    f"--base-model 以基础模型重建 / the published version {tuned} is embedded with a tuned model "
-                    "(`kb tune`), a folder the replicas of a PostgreSQL deployment cannot get: rebuild with the "
-                    "base model first (`kb ingest --base-model`); nothing was copied")
             held = [name for name, pick in COPIED if dst.store(pick).count()]
             if held:
                 raise MigrationRefused(f"目标数据库已有数据，未复制 / the target database already holds "
@@ -106,10 +102,15 @@ def copy_install(source: Settings, target_url: str, report: Callable[[Copied], N
     return done
 
 
-def _tuned_current(content: Content) -> str | None:
-    """The published version, if it is embedded with a tuned model: it would be copied, its model could not."""
-    current = content.versions.current_id()
-    return current if current and content.versions.manifest(current).tuned_model else None
+def _link_tuned_models(source: Settings, target: Settings) -> None:
+    """The source's tuned models seen from the target's models folder: publishing a version embedded with one
+    stores the model in the database from there (kb/state/pg_models.py)."""
+    if not source.models_dir.is_dir():
+        return
+    target.models_dir.mkdir(parents=True, exist_ok=True)
+    for folder in source.models_dir.iterdir():
+        if tuned_record(folder) is not None:
+            (target.models_dir / folder.name).symlink_to(folder.resolve(), target_is_directory=True)
 
 
 def settings_on(settings: Settings, url: str, data_dir: Path) -> Settings:

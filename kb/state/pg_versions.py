@@ -3,8 +3,11 @@ needs only the database URL and a local cache folder (KB_DATA_DIR/versions) to s
 
     versions          id, manifest, published_at (NULL until published)
     version_files     each file of the folder: size and sha256
-    version_chunks    its bytes in CHUNK_BYTES rows
+    version_chunks    its bytes in chunks (kb/state/pg_files.py)
     current_version   the published version
+
+A version embedded with a model tuned on the labels needs that model's folder too: publishing stores it
+(once; kb/state/pg_models.py) before the version, and fetching a version fetches it into data_dir/models.
 
 Publishing stores the sealed folder's bytes first (the version stays unpublished), then in one
 transaction marks it published, points current_version at it and NOTIFYs `kb_versions`: a replica
@@ -16,7 +19,6 @@ away from builds and downloads on this machine.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import threading
@@ -25,27 +27,21 @@ from pathlib import Path
 
 from kb.state.base import PublishStep, StateUnavailable, VersionRegistry
 from kb.state.pg_db import LOCK_SPACE, Database, Listener, translated_errors
+from kb.state.pg_files import ChunkedFiles, folder_files
+from kb.state.pg_models import PgModelStore
 from kb.version import BUILD_PREFIX, LocalVersions, Manifest, NoVersionError, fsync_dir
+from kb.version.model import models_lock, remove_unused_models
 
 CHANNEL = "kb_versions"
 BUILD_LOCK = 2  # the advisory lock's second key (kb/state/pg_db.py LOCK_SPACE)
-CHUNK_BYTES = 1 << 20
-
-
-class VersionCorrupt(RuntimeError):
-    """A downloaded file does not match the size or checksum stored with it."""
-
-
-def _chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            yield chunk
 
 
 class PgVersionRegistry(VersionRegistry):
-    def __init__(self, db: Database, cache: Path):
+    def __init__(self, db: Database, cache: Path, models_dir: Path):
         self.db = db
         self.local = LocalVersions(cache)
+        self.files = ChunkedFiles(db, "version_files", "version_chunks", "version_id")
+        self.models = PgModelStore(db, models_dir)
         self.root = self.local.root
         self.where = "PostgreSQL (versions)"
         self._listener = Listener(db, CHANNEL, "kefu-kb-listen")
@@ -72,49 +68,32 @@ class PgVersionRegistry(VersionRegistry):
         return Manifest.model_validate(row[0])
 
     def fetch(self, vid: str) -> Path:
-        if self.local.is_complete(vid):
-            return self.local.path(vid)
-        with self.local.lock():  # one download at a time here, and no cleanup meanwhile
-            if not self.local.is_complete(vid):
-                self._download(vid)
+        """The version's local folder, downloaded unless it is here, and the tuned model it names."""
+        if not self.local.is_complete(vid):
+            with self.local.lock():  # one download at a time here, and no cleanup meanwhile
+                if not self.local.is_complete(vid):
+                    self._download(vid)
+        tuned = self.local.manifest(vid).tuned_model
+        if tuned:
+            self.models.fetch(tuned)
         return self.local.path(vid)
 
     def _download(self, vid: str) -> None:
         with self.db.transaction(f"reading version {vid}") as conn:
             row = conn.execute("SELECT published_at IS NOT NULL FROM versions WHERE id = %s", (vid,)).fetchone()
-            files = conn.execute("SELECT path, size, sha256 FROM version_files WHERE version_id = %s ORDER BY path",
-                                 (vid,)).fetchall()
         if not row or not row[0]:
             raise NoVersionError(f"no knowledge-base version {vid} in {self.where}")
+        listing = self.files.listing(vid)
         folder = self.root / f"{BUILD_PREFIX}{vid}-download-{os.getpid()}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         try:
-            for rel, size, sha256 in files:
-                self._download_file(vid, rel, folder / rel, size, sha256)
+            self.files.download(vid, listing, folder)
             os.rename(folder, self.local.path(vid))
             fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-
-    def _download_file(self, vid: str, rel: str, target: Path, size: int, sha256: str) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest, written = hashlib.sha256(), 0
-        with open(target, "wb") as out, self.db.transaction(f"downloading {vid}/{rel}") as conn:
-            with conn.cursor(name="version_chunks") as cur:  # server-side: a few chunks in memory at a time
-                cur.itersize = 8
-                cur.execute("SELECT data FROM version_chunks WHERE version_id = %s AND path = %s ORDER BY seq",
-                            (vid, rel))
-                for (data,) in cur:
-                    digest.update(data)
-                    out.write(data)
-                    written += len(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if written != size or digest.hexdigest() != sha256:
-            raise VersionCorrupt(f"版本文件校验失败 / version {vid}: {rel} has {written} bytes, sha256 "
-                                 f"{digest.hexdigest()[:12]}; stored: {size} bytes, {sha256[:12]}")
 
     # --- building and publishing -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -146,10 +125,12 @@ class PgVersionRegistry(VersionRegistry):
         return self.local.begin()
 
     def publish(self, vid: str, folder: Path, manifest: Manifest, step: PublishStep | None = None) -> Path:
-        """Step 2 is reached once the bytes are stored; a failure before 3 leaves the version unpublished
-        (removed by the next cleanup)."""
+        """Step 2 is reached once the bytes (and the tuned model the version names) are stored; a failure
+        before 3 leaves the version unpublished (removed by the next cleanup)."""
         step = step or (lambda n: None)
         final = self.local.seal(vid, folder, manifest, lambda n: step(1) if n == 1 else None)
+        if manifest.tuned_model:
+            self.models.store(manifest.tuned_model)
         self._store(vid, final, manifest)
         step(2)
         with self.db.transaction(f"publishing version {vid}") as conn:
@@ -165,25 +146,12 @@ class PgVersionRegistry(VersionRegistry):
         """Every file of the sealed folder, one transaction each, the version row first (unpublished)."""
         from psycopg.types.json import Jsonb
 
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        files = folder_files(folder)
         with self.db.transaction(f"storing version {vid}") as conn:
             conn.execute("DELETE FROM versions WHERE id = %s AND published_at IS NULL", (vid,))  # a failed try
             conn.execute("INSERT INTO versions (id, manifest, bytes) VALUES (%s, %s, %s)",
                          (vid, Jsonb(manifest.model_dump(mode="json")), sum(p.stat().st_size for p in files)))
-        for path in files:
-            rel = path.relative_to(folder).as_posix()
-            with self.db.transaction(f"storing {vid}/{rel}") as conn:
-                conn.execute("INSERT INTO version_files (version_id, path, size, sha256, chunks) VALUES"
-                             " (%s, %s, %s, '', 0)", (vid, rel, path.stat().st_size))
-                digest, n = hashlib.sha256(), 0
-                with conn.cursor().copy("COPY version_chunks (version_id, path, seq, data) FROM STDIN"
-                                        " (FORMAT BINARY)") as copy:
-                    copy.set_types(["text", "text", "int4", "bytea"])
-                    for n, data in enumerate(_chunks(path), 1):
-                        digest.update(data)
-                        copy.write_row((vid, rel, n - 1, data))
-                conn.execute("UPDATE version_files SET sha256 = %s, chunks = %s WHERE version_id = %s AND path = %s",
-                             (digest.hexdigest(), n, vid, rel))
+        self.files.store(vid, folder)
 
     def _check_build_lock(self, conn) -> None:
         """A build whose lock went with a restarted server must not publish: another may have started."""
@@ -205,7 +173,9 @@ class PgVersionRegistry(VersionRegistry):
         conn = self.db.dedicated("cleaning up versions")
         try:
             with translated_errors("cleaning up versions"):
-                if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_SPACE, BUILD_LOCK)).fetchone()[0]:
+                idle_cluster = conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                            (LOCK_SPACE, BUILD_LOCK)).fetchone()[0]
+                if idle_cluster:
                     removed += [r[0] for r in conn.execute(
                         "DELETE FROM versions WHERE published_at IS NULL RETURNING id")]
                 current = conn.execute("SELECT version_id FROM current_version").fetchone()
@@ -214,12 +184,20 @@ class PgVersionRegistry(VersionRegistry):
                     "DELETE FROM versions WHERE published_at IS NOT NULL AND id IS DISTINCT FROM %s AND id NOT IN"
                     " (SELECT id FROM versions WHERE published_at IS NOT NULL AND id IS DISTINCT FROM %s"
                     " ORDER BY id DESC LIMIT %s) RETURNING id", (current, current, max(keep - 1, 0)))]
+                if idle_cluster:
+                    removed += self.models.remove_unused(conn)
+                named = {r[0] for r in conn.execute("SELECT DISTINCT manifest->>'tuned_model' FROM versions"
+                                                    " WHERE manifest->>'tuned_model' IS NOT NULL")}
         finally:
             conn.close()
         with self.local.lock(wait=False) as idle:
             if idle:
                 removed += self.local.remove_leftovers(current)
-        return removed + self.local.prune(keep, current)
+        removed += self.local.prune(keep, current)
+        with models_lock(self.models.models_dir) as no_tune_here:  # a tune writes a model before its version
+            if no_tune_here:
+                removed += remove_unused_models(self.models.models_dir, named)
+        return removed
 
     def wait_for_publish(self, timeout: float) -> str | None:
         self._listener.wait(timeout)

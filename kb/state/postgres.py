@@ -207,7 +207,7 @@ def open_postgres(settings: Settings, url: str) -> Content:
     return Content(
         documents=PgDocumentStore(db),
         dictionary=PgDictionaryStore(db),
-        versions=PgVersionRegistry(db, settings.versions_dir),
+        versions=PgVersionRegistry(db, settings.versions_dir, settings.models_dir),
         sessions=PgSessionStore(db, settings.session_ttl_seconds, settings.max_sessions, settings.session_turns),
         labels=PgLabelStore(db),
         calibration=PgCalibrationStore(db),

@@ -9,7 +9,12 @@ embedded with a tuned one (`model_for_version`), whose vectors only the tuned mo
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +23,9 @@ from kb.version.manifest import Manifest
 
 TUNED_RECORD = "tuned.json"  # in a tuned model's folder, written last: what it was tuned from and on
 TUNED_PREFIX = "tuned:"  # of a tuned model's fingerprint (kb.encoders.model_fingerprint)
+TUNED_FOLDER_PREFIX = "tuned-"  # of a tuned model's folder name under data_dir/models
+MODELS_LOCK = ".tune.lock"  # in data_dir/models: held by `kb tune` while it writes a model and publishes it
+DOWNLOAD_MARK = ".download-"  # `.<name>.download-<pid>`: a tuned model being fetched from the database
 
 
 class VersionModelError(RuntimeError):
@@ -100,3 +108,50 @@ def hubs_against_questions(manifest: Manifest) -> bool:
     then look like hubs and are pushed down (5-fold held-out MRR@10 on the seeds' labels: 0.647 with, 0.671
     without; docs/quality.md)."""
     return not manifest.tuned_model
+
+
+@contextlib.contextmanager
+def models_lock(models_dir: Path) -> Iterator[bool]:
+    """The models folder's lock, without waiting: True while held, False when a `kb tune` holds it."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / MODELS_LOCK, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _leftover(folder: Path) -> bool:
+    """A tuned model's half-written folder (a killed `kb tune`: call with the models lock held) or the
+    download of a process that is gone (a live one is fetching it)."""
+    name = folder.name
+    if not name.startswith(f".{TUNED_FOLDER_PREFIX}"):
+        return False
+    if DOWNLOAD_MARK not in name:
+        return ".tmp-" in name
+    try:
+        os.kill(int(name.rsplit(DOWNLOAD_MARK, 1)[1]), 0)
+        return False
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError):
+        return False
+
+
+def remove_unused_models(models_dir: Path, keep: set[str]) -> list[str]:
+    """Tuned model folders (1.4 GB each) no kept version names, and leftovers of killed tunes and downloads;
+    call with the models lock held. Returns the names removed."""
+    removed = []
+    if not models_dir.is_dir():
+        return removed
+    for p in models_dir.iterdir():
+        unused = p.name.startswith(TUNED_FOLDER_PREFIX) and p.name not in keep
+        if p.is_dir() and (unused or _leftover(p)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
