@@ -11,15 +11,13 @@ without its word-embedding table (`_body_graph`) for OpenVINO (kb/encoders/openv
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from ingest.model_convert import file_sha256
 from kb.encoders.exported import DATA_SUFFIX, EXPORT_RECORD, FILES, ONNX_DIR, TOKENIZER_CACHE
 from kb.encoders.onnx_engine import onnx_model_path
 from kb.encoders.openvino_engine import BODY, BODY_INPUT, openvino_body
+from kb.folders import written_in_place
 
 EXPORTER_VERSION = 5  # 2: int8 keeps FFN output MatMuls + embeddings fp32; 3: weights in external files;
 # 4: the body graph for OpenVINO; 5: the parsed tokenizer vocabulary (kb/unigram.py write_cache)
@@ -170,8 +168,7 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
         return out
     _check_architecture(model_dir)
     weights = model_dir / "model.safetensors"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_DIR}.tmp-", dir=model_dir))
-    try:
+    with written_in_place(out) as tmp:
         scratch = {"fp32": tmp / "scratch.fp32.onnx", "int8": tmp / "scratch.int8.onnx"}
         _export_fp32(model_dir, scratch["fp32"])
         _quantize_int8(scratch["fp32"], scratch["int8"])
@@ -190,13 +187,6 @@ def export_onnx(model_dir: Path, force: bool = False) -> Path:
                   "files": dict(FILES), "body": BODY, "token_embeddings": table,
                   "sha256": {f.name: file_sha256(f) for f in published}}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from a service running as another user
         for f in published:
             f.chmod(0o644)  # onnx writes the weights file 0600
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -219,6 +219,8 @@ def _build_and_publish(settings: Settings, content: Content, dict_folder: Path, 
     # The model loads (~1.4 s: ONNX sessions, the 250k-piece tokenizer) on another core while the
     # documents are cleaned and split; a corpus that needs no embedding just never waits for it.
     pending = load_encoder_async(settings, model.path) if encoder is None else None
+    if model.tuned:
+        content.versions.stage_model(model.tuned)
     try:
         _build_from_corpus(settings, content, dict_folder, dirs, encoder, pending, model, model_fp, fingerprint,
                            report, progress, before_publish, labels, calibration)

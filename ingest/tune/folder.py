@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from ingest.model_convert import SOURCE_FILE, file_sha256, finalize_tree
 from ingest.tune.train import release_memory
 from kb.encoders.exported import ONNX_DIR
+from kb.folders import written_in_place
 from kb.labels.model import Label
 from kb.version.model import TUNED_FOLDER_PREFIX, TUNED_RECORD, tuned_record
 
@@ -60,10 +59,8 @@ def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, 
     the model in memory would only raise the peak."""
     from safetensors.torch import save_model
 
-    models_dir.mkdir(parents=True, exist_ok=True)
     dest = models_dir / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=models_dir))
-    try:
+    with written_in_place(dest) as tmp:
         shutil.copytree(base, tmp, dirs_exist_ok=True, ignore=lambda d, names: [
             n for n in names if Path(d) == Path(base) and n in NOT_COPIED])
         save_model(trained.model[0].auto_model, str(tmp / WEIGHTS), metadata={"format": "pt"})
@@ -77,10 +74,4 @@ def write_model(trained, base: Path, models_dir: Path, name: str, record: dict, 
         (tmp / TUNED_RECORD).write_text(json.dumps(full, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                         "utf-8")
         finalize_tree(tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest

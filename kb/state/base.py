@@ -250,6 +250,10 @@ class VersionRegistry(Portable):
         folder. `step(n)` is called after each stage: 1 sealed, 2 in place, 3 published (tests kill the
         process in between). A failure before 3 leaves the previous version current."""
 
+    def stage_model(self, name: str) -> None:
+        """A build (holding build_lock) is about to embed with the tuned model `name`: where replicas fetch
+        models, they can start now rather than once the version is published. Here: nothing to do."""
+
     @abstractmethod
     def cleanup(self, keep: int = 3) -> list[str]:
         """Remove half-built and never-published versions (unless a build is running) and all but the

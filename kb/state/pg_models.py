@@ -8,19 +8,19 @@ with the version.
     model_chunks    its bytes in chunks (kb/state/pg_files.py)
 
 A model is stored once, whichever versions name it (the name is a hash of what it was tuned from and on), and
-removed with the last version that names it. A replica downloads it into `.<name>.download-<pid>` beside the
-other models and renames it in place once every file's checksum holds; a download of a process that is gone
-is removed by the next cleanup (kb/version/model.py).
+removed with the last version that names it. A replica downloads it (one process at a time per data folder:
+the version cache's lock) into `.<name>.download-<pid>` beside the other models and renames it in place once
+every file's checksum holds; a download of a process that is gone is removed by the next cleanup
+(kb/version/model.py).
 """
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from kb.folders import written_in_place
 from kb.state.pg_db import Database
 from kb.state.pg_files import ChunkedFiles, folder_files
-from kb.version import fsync_dir
 from kb.version.model import DOWNLOAD_MARK, VersionModelError, tuned_record
 
 
@@ -62,22 +62,17 @@ class PgModelStore:
         if not self.stored(name):
             return False
         listing = self.files.listing(name)
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.models_dir / f".{name}{DOWNLOAD_MARK}{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
+        with written_in_place(dest, self.models_dir / f".{name}{DOWNLOAD_MARK}{os.getpid()}") as tmp:
             self.files.download(name, listing, tmp)
-            if tuned_record(dest) is None:  # another process here may have fetched it meanwhile
-                shutil.rmtree(dest, ignore_errors=True)
-                os.replace(tmp, dest)
-                fsync_dir(self.models_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return True
 
-    def names(self) -> list[str]:
-        with self.db.transaction("listing models") as conn:
-            return [r[0] for r in conn.execute("SELECT name FROM models ORDER BY name")]
+    def staged(self) -> list[str]:
+        """Models stored since the current version was published: a build is embedding with one (or did
+        and failed, until the next cleanup)."""
+        with self.db.transaction("reading staged models") as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT name FROM models WHERE complete AND stored_at > coalesce((SELECT v.published_at FROM"
+                " versions v JOIN current_version c ON c.version_id = v.id), '-infinity') ORDER BY stored_at")]
 
     def remove_unused(self, conn) -> list[str]:
         """Models no stored version names, on `conn` (the cleanup's, holding the build lock)."""

@@ -30,7 +30,7 @@ from kb.state.pg_db import LOCK_SPACE, Database, Listener, translated_errors
 from kb.state.pg_files import ChunkedFiles, folder_files
 from kb.state.pg_models import PgModelStore
 from kb.version import BUILD_PREFIX, LocalVersions, Manifest, NoVersionError, fsync_dir
-from kb.version.model import models_lock, remove_unused_models
+from kb.version.model import models_lock, remove_unused_models, tuned_record
 
 CHANNEL = "kb_versions"
 BUILD_LOCK = 2  # the advisory lock's second key (kb/state/pg_db.py LOCK_SPACE)
@@ -70,13 +70,21 @@ class PgVersionRegistry(VersionRegistry):
     def fetch(self, vid: str) -> Path:
         """The version's local folder, downloaded unless it is here, and the tuned model it names."""
         if not self.local.is_complete(vid):
-            with self.local.lock():  # one download at a time here, and no cleanup meanwhile
+            with self._local_lock():  # one download at a time here, and no cleanup meanwhile
                 if not self.local.is_complete(vid):
                     self._download(vid)
         tuned = self.local.manifest(vid).tuned_model
-        if tuned:
-            self.models.fetch(tuned)
+        if tuned and tuned_record(self.models.models_dir / tuned) is None:
+            with self._local_lock():  # one download here: a service's workers share the data folder
+                self.models.fetch(tuned)
         return self.local.path(vid)
+
+    def _local_lock(self) -> contextlib.AbstractContextManager:
+        """The cache folder's lock, unless this thread holds it already: a build (build_lock) fetches the
+        current version to reuse its vectors, and a second flock of the same file would wait for itself."""
+        if getattr(self._held, "conn", None) is not None:
+            return contextlib.nullcontext()
+        return self.local.lock()
 
     def _download(self, vid: str) -> None:
         with self.db.transaction(f"reading version {vid}") as conn:
@@ -153,6 +161,13 @@ class PgVersionRegistry(VersionRegistry):
                          (vid, Jsonb(manifest.model_dump(mode="json")), sum(p.stat().st_size for p in files)))
         self.files.store(vid, folder)
 
+    def stage_model(self, name: str) -> None:
+        """The model stored now and announced: replicas fetch it while the version is built (a 1.4 GB
+        model would otherwise hold up their swap to the new version by as long as its download)."""
+        self.models.store(name)
+        with self.db.transaction(f"announcing model {name}") as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"model:{name}"))
+
     def _check_build_lock(self, conn) -> None:
         """A build whose lock went with a restarted server must not publish: another may have started."""
         held = getattr(self._held, "conn", None)
@@ -200,7 +215,12 @@ class PgVersionRegistry(VersionRegistry):
         return removed
 
     def wait_for_publish(self, timeout: float) -> str | None:
+        """Also fetches a model staged for a version being built (`stage_model`) before returning."""
         self._listener.wait(timeout)
+        for name in self.models.staged():
+            if tuned_record(self.models.models_dir / name) is None:
+                with self._local_lock():
+                    self.models.fetch(name)
         return self.current_id()
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kb.folders import fsync_dir
 from kb.version.manifest import MANIFEST, Manifest, read_manifest, write_manifest
 
 BUILD_PREFIX = ".build-"
@@ -31,15 +32,6 @@ def new_version_id() -> str:
     """Sortable by time: a later build has a larger id."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalVersions:

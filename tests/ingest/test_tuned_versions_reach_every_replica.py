@@ -125,3 +125,23 @@ def test_kb_migrate_carries_a_tuned_version_and_its_model(tmp_path, small_settin
     finally:
         kb.close()
     assert (source.models_dir / NAME).is_symlink()  # the source's model is untouched
+
+def test_a_model_staged_by_a_build_is_fetched_before_its_version_is_published(tmp_path, small_settings,
+                                                                             small_build, tuned_model):
+    """A build embedding with a tuned model stores and announces it first: a replica waiting for versions
+    fetches it meanwhile, so the swap to the version does not wait for the model's download."""
+    url = database_for(tmp_path)
+    builder = copy_kb(small_settings, tmp_path / "a", tuned_model, database_url=SecretStr(url))
+    other = _replica(builder, tmp_path / "b")
+    building, waiting = open_content(builder), open_content(other)
+    try:
+        assert waiting.versions.wait_for_publish(0.1) is None  # listening from now on
+        with building.versions.build_lock():
+            building.versions.stage_model(NAME)
+            started = time.perf_counter()
+            assert waiting.versions.wait_for_publish(30) is None  # woken by the announcement; nothing published
+            assert time.perf_counter() - started < 30
+            assert tuned_record(other.models_dir / NAME) == tuned_record(tuned_model)
+    finally:
+        building.close()
+        waiting.close()

@@ -246,3 +246,39 @@ def test_questions_are_answered_through_a_database_restart_and_nothing_is_lost(c
     assert after["asks"] - before["asks"] == answered
     assert after["feedback"] - before["feedback"] == load.feedback_stored
     assert load.feedback_refused, "the outage refused no feedback: was the database down?"
+
+
+# --- a version embedded with a tuned model (last: the cluster then serves the small KB) ------------------
+
+def test_a_version_embedded_with_a_tuned_model_is_served_by_every_replica(cluster, tmp_path, small_settings,
+                                                                          tuned_model):
+    """Built on another machine (a data folder of its own holding the model), published into the database:
+    every replica fetches the version and the model with it, and serves it with that model."""
+    from pydantic import SecretStr
+
+    from ingest.pipeline import build_version
+    from tests.support.paths import make_settings
+    from tests.support.tuning import NAME
+
+    urls = [cluster.replica_url(p) for p in cluster.layout.replica_ports]
+    builder = make_settings(tmp_path / "data", Path(small_settings.model_name_or_path), list(small_settings.docs_dirs),
+                            database_url=SecretStr(cluster.database_url))
+    builder.models_dir.mkdir(parents=True)
+    (builder.models_dir / NAME).symlink_to(tuned_model)
+    report = build_version(builder, tuned_model=NAME, force=True)
+    published = time.monotonic()
+    served: dict[str, float] = {}
+    while len(served) < len(urls) and time.monotonic() < published + 120:
+        for u in urls:
+            if u not in served and _version(u) == report.version_id:
+                served[u] = time.monotonic() - published
+        time.sleep(0.1)
+    assert len(served) == len(urls), served
+    for u in urls:
+        status = httpx.get(f"{u}/v1/admin/status", headers=ADMIN, timeout=10).json()
+        assert status["stats"]["tuned_model"] == NAME, status["stats"]
+        r = httpx.post(f"{u}/v1/ask", json={"question": "客户投诉时先做什么"}, timeout=30)
+        assert r.status_code == 200 and r.json()["version"] == report.version_id
+    size = sum(p.stat().st_size for p in tuned_model.rglob("*") if p.is_file()) >> 20
+    lags = ", ".join(f"{s:.1f}" for s in sorted(served.values()))
+    print(f"\ntuned version ({size} MB model): replicas serving it {lags} s after it was published")

@@ -1,0 +1,42 @@
+"""A folder written beside its destination and moved into place whole, so that an interrupted writer never
+leaves a half folder where readers look: the ONNX export, a tuned model, a model fetched from the database."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def written_in_place(dest: Path, tmp: Path | None = None) -> Iterator[Path]:
+    """`with written_in_place(dest) as tmp:` the block writes into `tmp` (a new hidden sibling,
+    `.<name>.tmp-XXXX`, unless given); when it ends, `tmp` replaces `dest` (an existing one is removed first)
+    and the move is synced. An exception removes `tmp` and leaves `dest` as it was."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if tmp is None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    try:
+        yield tmp
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide it from a service running as another user
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
