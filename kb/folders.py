@@ -1,8 +1,10 @@
-"""A folder written beside its destination and moved into place whole, so that an interrupted writer never
-leaves a half folder where readers look: the ONNX export, a tuned model, a model fetched from the database."""
+"""Folders several processes share: one written beside its destination and moved into place whole, so that an
+interrupted writer never leaves a half folder where readers look (the ONNX export, a tuned model, a model
+fetched from the database), and the flock that keeps a folder's writers and cleaners apart."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -40,3 +42,21 @@ def written_in_place(dest: Path, tmp: Path | None = None) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """`with file_lock(path) as mine:` an exclusive flock on `path` (created, with its folder) for the block;
+    with wait=False `mine` is False at once when another open file holds it (another process, or another
+    lock of this one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -10,7 +10,6 @@ embedded with a tuned one (`model_for_version`), whose vectors only the tuned mo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.folders import file_lock
 from kb.settings import Settings
 from kb.version.manifest import Manifest
 
@@ -113,17 +113,8 @@ def hubs_against_questions(manifest: Manifest) -> bool:
 @contextlib.contextmanager
 def models_lock(models_dir: Path) -> Iterator[bool]:
     """The models folder's lock, without waiting: True while held, False when a `kb tune` holds it."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / MODELS_LOCK, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(models_dir / MODELS_LOCK, wait=False) as mine:
+        yield mine
 
 
 def _leftover(folder: Path) -> bool:

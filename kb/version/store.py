@@ -9,7 +9,6 @@ file in this folder); `LocalVersions` only builds, seals, lists and removes fold
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import uuid
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kb.folders import fsync_dir
+from kb.folders import file_lock, fsync_dir
 from kb.version.manifest import MANIFEST, Manifest, read_manifest, write_manifest
 
 BUILD_PREFIX = ".build-"
@@ -59,17 +58,8 @@ class LocalVersions:
         """`with versions.lock() as mine:` this folder's flock (.build.lock), held while a build or a
         download writes into the folder, so that `remove_leftovers` (taken without waiting) never removes
         their folders; with wait=False `mine` is False at once when another process holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_FILE, "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(self.root / LOCK_FILE, wait) as mine:
+            yield mine
 
     def begin(self) -> tuple[str, Path]:
         """A fresh private build folder."""
