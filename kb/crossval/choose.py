@@ -3,8 +3,8 @@
 - The fix cosine: the lowest cosine at which a key's fix would have answered at most MAX_HARM of the
   other folds' new-need questions wrongly (another passage, or the other scope) - so that unrelated questions
   are (almost) never affected - which lets the most paraphrases through.
-- The agree bonus (research2's rule): the best repeated-need MRR@10 among the bonuses whose new-need MRR@10 is
-  within MRR_DROP of no bonus; without repeated needs, the best new-need MRR@10.
+- The agree bonus and depth (research2's rule): the best repeated-need MRR@10 among the (bonus, depth) pairs
+  whose new-need MRR@10 is within MRR_DROP of no bonus; without repeated needs, the best new-need MRR@10.
 - The no-answer model: the product's logistic regression (kb/calibrate.py) fitted on the held-out rows of the
   other folds (cross-fitted), never on a question's own in-sample signals.
 """
@@ -18,12 +18,13 @@ from kb.answer.calibration import FEATURES, LABEL_FEATURE, Calibration
 from kb.calibrate import fit_logistic
 from kb.crossval.items import Row, mrr
 from kb.crossval.run import NEW, REPEATED, TEST, CrossValidation, Regime, Searched
-from kb.labels.keys import AGREE_DEPTH, LabelRules
+from kb.labels.keys import LabelRules
 
 FIX_GRID = tuple(float(x) for x in np.round(np.arange(0.90, 0.9951, 0.005), 3))
 FIX_OFF = 1.01  # above any cosine: only an equal question text is fixed
 MAX_HARM = 0.01
 BONUS_GRID = (0.0, 0.01, 0.02, 0.05, 0.1)
+DEPTH_GRID = (10, 20)  # 20: every candidate the search returns (MIN_CANDIDATES)
 MRR_DROP = 0.01
 
 
@@ -37,26 +38,28 @@ def choose_fix(new: list[Searched]) -> float:
     return FIX_OFF
 
 
-def choose_bonus(cv: CrossValidation, new: list[Searched], repeated: list[Searched], fix: float) -> float:
-    def score(searched: list[Searched], bonus: float) -> float:
-        return mrr([cv.row(s, LabelRules(fix, bonus, AGREE_DEPTH)) for s in searched])
+def choose_bonus(cv: CrossValidation, new: list[Searched], repeated: list[Searched], fix: float) -> tuple[float, int]:
+    """(agree bonus, agree depth)."""
+    def score(searched: list[Searched], bonus: float, depth: int) -> float:
+        return mrr([cv.row(s, LabelRules(fix, bonus, depth)) for s in searched])
 
-    floor = score(new, 0.0) - MRR_DROP
-    best, best_value = 0.0, -1.0
+    floor = score(new, 0.0, DEPTH_GRID[0]) - MRR_DROP
+    best, best_value = (0.0, DEPTH_GRID[0]), -1.0
     for bonus in BONUS_GRID:
-        new_mrr = score(new, bonus)
-        if new_mrr < floor:
-            continue
-        value = (score(repeated, bonus) if repeated else 0.0) + 1e-3 * new_mrr
-        if value > best_value + 1e-9:
-            best, best_value = bonus, value
+        for depth in DEPTH_GRID if bonus > 0 else DEPTH_GRID[:1]:
+            new_mrr = score(new, bonus, depth)
+            if new_mrr < floor:
+                continue
+            value = (score(repeated, bonus, depth) if repeated else 0.0) + 1e-3 * new_mrr
+            if value > best_value + 1e-9:
+                best, best_value = (bonus, depth), value
     return best
 
 
 def choose_rules(cv: CrossValidation, searched: list[Searched]) -> LabelRules:
     new = [s for s in searched if s.part == NEW]
     fix = choose_fix(new)
-    return LabelRules(fix, choose_bonus(cv, new, [s for s in searched if s.part == REPEATED], fix), AGREE_DEPTH)
+    return LabelRules(fix, *choose_bonus(cv, new, [s for s in searched if s.part == REPEATED], fix))
 
 
 def feature_names(regime: Regime) -> tuple[str, ...]:

@@ -63,7 +63,8 @@ class CVReport:
                 "p_no_gain": round(float(np.mean(boot <= 0)), 4), "n": len(diffs), "against": against}
 
     def choices(self) -> dict:
-        return {res.regime.name: {str(f): {"fix_cosine": r.fix_cosine, "agree_bonus": r.agree_bonus}
+        return {res.regime.name: {str(f): {"fix_cosine": r.fix_cosine, "agree_bonus": r.agree_bonus,
+                                                  "agree_depth": r.agree_depth}
                                   for f, r in res.rules.items()}
                 for res in self.results if res.regime.keys}
 
@@ -131,8 +132,9 @@ def render(report: CVReport) -> str:
         final = per_fold["-1"]
         lines += ["", f"{name}: chosen on the other folds: fix cosine "
                   + " ".join(_fix(c["fix_cosine"]) for c in folds) + ", agree bonus "
-                  + " ".join(str(c["agree_bonus"]) for c in folds)
-                  + f"; on every fold: fix cosine {_fix(final['fix_cosine'])}, agree bonus {final['agree_bonus']}"]
+                  + " ".join(f"{c['agree_bonus']}/{c['agree_depth']}" for c in folds)
+                  + f"; on every fold: fix cosine {_fix(final['fix_cosine'])}, agree bonus "
+                    f"{final['agree_bonus']}/{final['agree_depth']}"]
     lines += [f"not run: {s}" for s in report.skipped]
     return "\n".join(lines)
 
