@@ -8,11 +8,16 @@ the version of this data folder through the database.
                             replicas cannot add throughput: the figure to watch is CPU per request)
     nginx_hop_ms            GET /healthz at concurrency 1, straight to a replica and through nginx: the p50
                             difference is what the proxy adds (target <= 1 ms)
+    tuned_model             a model folder the size of the base model's (a copy of it, marked tuned) stored in
+                            the database and fetched into an empty folder, as a replica fetches a tuned model
+                            (kb/state/pg_models.py)
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from bench.common import free_port, load, log, pct
@@ -32,6 +37,30 @@ def _cpu_seconds(pids: list[int]) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def _model_transfer(url: str, model: Path, root: Path) -> dict:
+    from kb.state.pg_db import Database
+    from kb.state.pg_models import PgModelStore
+    from kb.version.model import TUNED_RECORD
+
+    name = "tuned-bench0000000"
+    built, replica = root / "models-built", root / "models-replica"
+    shutil.copytree(model, built / name)
+    (built / name / TUNED_RECORD).write_text(json.dumps({"weights_sha256": "bench"}))
+    size = sum(p.stat().st_size for p in (built / name).rglob("*") if p.is_file())
+    db = Database(url, name="kefu-kb-bench")
+    try:
+        t = time.perf_counter()
+        PgModelStore(db, built).store(name)
+        stored = time.perf_counter() - t
+        t = time.perf_counter()
+        PgModelStore(db, replica).fetch(name)
+        fetched = time.perf_counter() - t
+    finally:
+        db.close()
+    log(f"cluster: a {size >> 20} MB model stored in {stored:.1f} s, fetched in {fetched:.1f} s")
+    return {"mb": size >> 20, "store_s": round(stored, 2), "fetch_s": round(fetched, 2)}
 
 
 def run(settings, out_dir: Path, questions: list[str], concurrency: int = 16, per_level: int = 600) -> dict:
@@ -82,6 +111,7 @@ def run(settings, out_dir: Path, questions: list[str], concurrency: int = 16, pe
             nginx.stop()
         d, p = pct(direct["latencies_ms"], 50)["p50"], pct(proxied["latencies_ms"], 50)["p50"]
         result["nginx_hop_ms"] = {"direct_p50": d, "through_nginx_p50": p, "added_p50": round(p - d, 3)}
+        result["tuned_model"] = _model_transfer(cluster.database_url, Path(settings.model_name_or_path), root)
         result["load"] = load()
     finally:
         cluster.stop()

@@ -26,6 +26,9 @@ def _cluster_lines(c: dict) -> list[str]:
     hop = c["nginx_hop_ms"]
     out.append(f"  nginx hop: /healthz p50 {hop['direct_p50']} ms direct, {hop['through_nginx_p50']} ms through "
                f"nginx: +{hop['added_p50']} ms")
+    if "tuned_model" in c:
+        m = c["tuned_model"]
+        out.append(f"  tuned model ({m['mb']} MB): stored in the database {m['store_s']} s, fetched {m['fetch_s']} s")
     return out
 
 
