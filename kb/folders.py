@@ -12,6 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def writer_gone(pid: str) -> bool:
+    """Whether the process a leftover's name gives (`pid`, as written in it) has ended; False while it runs, and
+    for a name that gives no pid or a process this user may not signal (kept rather than removed)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError):
+        return False
+    return False
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file in `path` durable."""
     fd = os.open(path, os.O_RDONLY)

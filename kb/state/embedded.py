@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
+from kb.folders import writer_gone
 from kb.sessions import Session, Turn, new_session_id
 from kb.settings import Settings
 from kb.state.base import (Content, DictionaryStore, DocumentStore, PublishStep, SessionStore, StoredDocument,
@@ -138,12 +139,7 @@ class FolderDocumentStore(DocumentStore):
         for p in self.folder.iterdir():
             if not (p.is_file() and p.name.startswith(UPLOAD_PREFIX)):
                 continue
-            try:
-                os.kill(int(p.name[len(UPLOAD_PREFIX):].split("-")[0]), 0)
-                continue
-            except ProcessLookupError:
-                pass
-            except (ValueError, PermissionError):
+            if not writer_gone(p.name[len(UPLOAD_PREFIX):].split("-")[0]):
                 continue
             p.unlink(missing_ok=True)
             removed.append(f"{self.folder.name}/{p.name}")

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.folders import file_lock
+from kb.folders import file_lock, writer_gone
 from kb.settings import Settings
 from kb.version.manifest import Manifest
 
@@ -125,13 +124,7 @@ def _leftover(folder: Path) -> bool:
         return False
     if DOWNLOAD_MARK not in name:
         return ".tmp-" in name
-    try:
-        os.kill(int(name.rsplit(DOWNLOAD_MARK, 1)[1]), 0)
-        return False
-    except ProcessLookupError:
-        return True
-    except (ValueError, PermissionError):
-        return False
+    return writer_gone(name.rsplit(DOWNLOAD_MARK, 1)[1])
 
 
 def remove_unused_models(models_dir: Path, keep: set[str]) -> list[str]:
