@@ -16,15 +16,11 @@ from tests.support.service import (
     NEW_DOC_TEXT,
     SEED_CASE_TITLE_ORIGINAL,
     SEED_QUESTION,
+    all_quoted,
     service_settings_for,
     stored_document,
     wait_job,
 )
-
-
-def all_quoted(answer: dict) -> list[dict]:
-    return answer["principles"] + answer["cases"] + answer["passages"]
-
 
 # --- admin: auth ---------------------------------------------------------------------------------
 

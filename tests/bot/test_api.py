@@ -17,11 +17,6 @@ from tests.support.service import (
     service_settings_for,
 )
 
-
-def all_quoted(answer: dict) -> list[dict]:
-    return answer["principles"] + answer["cases"] + answer["passages"]
-
-
 # --- operations --------------------------------------------------------------------------------
 
 def test_healthz_and_readyz(client):

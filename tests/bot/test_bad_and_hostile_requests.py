@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import REPO
-from tests.support.service import SEED_QUESTION
+from tests.support.service import SEED_QUESTION, all_quoted
 from tests.support.hostile import bilingual
 
 
@@ -309,7 +309,7 @@ def test_agents_routes_do_not_leak_paths_or_admin_data(rc, rsettings, admin_head
     answer = a.json()
     texts = {"ask": a.text, "oos": rc.post("/v1/ask", json={"question": "今天天气怎么样"}).text,
              "info": rc.get("/v1/info").text, "readyz": rc.get("/readyz").text, "healthz": rc.get("/healthz").text}
-    for card in answer["principles"] + answer["cases"] + answer["passages"]:
+    for card in all_quoted(answer):
         assert set(card["sources"][0]) <= {"doc", "doc_title", "section_path", "passage_id"}
         texts[f"passage {card['id']}"] = rc.get(f"/v1/passages/{card['id']}").text
     texts["openapi"] = rc.get("/openapi.json").text

@@ -37,23 +37,18 @@ def test_txt_encodings(tmp_path, enc):
     assert doc.format == "txt" and doc.title == enc
 
 
-@pytest.mark.parametrize("text", ["服務", "運費", "謝謝", "優惠券", "颱風停班", "客戶退款", "帳戶餘額", "臺灣門市營業時間",
-                                  "請稍候", "謝謝您的耐心等候。"])
-def test_txt_short_big5(tmp_path, text):
-    path = tmp_path / "short.txt"
-    path.write_bytes(text.encode("big5"))
-    doc = load(path)
-    assert doc.encoding == "big5"
-    assert doc.text == text
+SHORT_BIG5 = ["服務", "運費", "謝謝", "優惠券", "颱風停班", "客戶退款", "帳戶餘額", "臺灣門市營業時間", "請稍候",
+              "謝謝您的耐心等候。"]
+SHORT_GBK = ["退款", "运费", "谢谢", "优惠券", "网络购物", "台风停班", "客户", "请稍候", "谢谢您的耐心等候。", "投诉处理"]
 
 
-@pytest.mark.parametrize("text", ["退款", "运费", "谢谢", "优惠券", "网络购物", "台风停班", "客户", "请稍候",
-                                  "谢谢您的耐心等候。", "投诉处理"])
-def test_txt_short_gbk(tmp_path, text):
+@pytest.mark.parametrize(("codec", "detected", "text"), [("big5", "big5", t) for t in SHORT_BIG5]
+                         + [("gbk", "gb18030", t) for t in SHORT_GBK])
+def test_txt_short_chinese(tmp_path, codec, detected, text):
     path = tmp_path / "short.txt"
-    path.write_bytes(text.encode("gbk"))
+    path.write_bytes(text.encode(codec))
     doc = load(path)
-    assert doc.encoding == "gb18030"
+    assert doc.encoding == detected
     assert doc.text == text
 
 

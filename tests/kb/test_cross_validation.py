@@ -4,7 +4,6 @@ with its original among the labels; a tuned model plugs in per fold."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -23,6 +23,7 @@ from tests.support.service import (
     NEW_DOC_TEXT,
     SEED_QUESTION,
     LiveServer,
+    all_quoted,
     service_settings_for,
 )
 
@@ -47,7 +48,7 @@ def _passage_ids(versions: Path, vid: str) -> set[str]:
 
 def _quoted_ids(answer: dict) -> set[str]:
     ids = set()
-    for card in answer["principles"] + answer["cases"] + answer["passages"]:
+    for card in all_quoted(answer):
         ids.add(card["id"])
         ids.update(s["passage_id"] for s in card.get("sources", []))
     return ids

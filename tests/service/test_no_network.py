@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.paths import REPO, SEEDS
 from tests.support.service import NEW_DOC_NAME, NEW_DOC_TEXT, SEED_QUESTION, copy_seed_data
@@ -111,26 +112,34 @@ def test_the_trace_parser_sees_what_telemetry_would_do():
     assert outside_loopback(fine) == []
 
 
-def test_ingest_serve_and_search_reach_nothing_but_loopback(tmp_path, seed_settings, seed_build, model_dir):
-    require_root_and("unshare", "strace", "ip")
-    data = copy_seed_data(seed_settings, tmp_path / "data")
-    (data / "documents").mkdir()
-    (data / "documents" / NEW_DOC_NAME).write_text(NEW_DOC_TEXT, "utf-8")  # something to embed
+def _traced(tmp_path, driver_source: str, model_dir, **env_extra) -> tuple[str, Path]:
+    """`driver_source` run with SEED_QUESTION under strace (connect, sendto, sendmsg) in a network namespace of
+    its own, loopback up: no KB_/HF_/... variables but the model and `env_extra`, a HOME of its own. Returns
+    the trace and that HOME."""
     home = tmp_path / "home"
     home.mkdir()
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER, "utf-8")
+    driver.write_text(driver_source, "utf-8")
     trace = tmp_path / "trace.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "HF_", "TRANSFORMERS_", "DO_NOT", "ORT_"))}
-    env.update(HOME=str(home), KB_DATA_DIR=str(data), KB_DOCS_DIRS=json.dumps([str(SEEDS)]),
-               KB_MODEL=str(model_dir), KB_ADMIN_TOKEN="", PYTHONPATH=str(REPO))
+    env.update(HOME=str(home), KB_MODEL=str(model_dir), PYTHONPATH=str(REPO), **env_extra)
     script = ('ip link set lo up && exec strace -f --seccomp-bpf -qq -e trace=connect,sendto,sendmsg '
               '-e signal=none -o "$1" "$2" "$3" "$4"')
     proc = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", str(trace), sys.executable, str(driver),
                            SEED_QUESTION], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0 and "driver done" in proc.stdout, proc.stderr[-3000:]
-    assert outside_loopback(trace.read_text()) == []
-    assert "127.0.0.1" in trace.read_text()  # the trace did see the driver talking to the service
+    return trace.read_text(), home
+
+
+def test_ingest_serve_and_search_reach_nothing_but_loopback(tmp_path, seed_settings, seed_build, model_dir):
+    require_root_and("unshare", "strace", "ip")
+    data = copy_seed_data(seed_settings, tmp_path / "data")
+    (data / "documents").mkdir()
+    (data / "documents" / NEW_DOC_NAME).write_text(NEW_DOC_TEXT, "utf-8")  # something to embed
+    trace, home = _traced(tmp_path, DRIVER, model_dir, KB_DATA_DIR=str(data), KB_DOCS_DIRS=json.dumps([str(SEEDS)]),
+                          KB_ADMIN_TOKEN="")
+    assert outside_loopback(trace) == []
+    assert "127.0.0.1" in trace  # the trace did see the driver talking to the service
     assert not (home / "intel").exists(), sorted(p.name for p in (home / "intel").iterdir())
 
 
@@ -142,20 +151,9 @@ def test_tuning_reaches_nothing_but_loopback(tmp_path, model_dir):
     docs.mkdir()
     for name in SMALL_DOCS:
         (docs / name).write_bytes((SEEDS / name).read_bytes())
-    home = tmp_path / "home"
-    home.mkdir()
-    driver = tmp_path / "tune_driver.py"
-    driver.write_text(TUNE_DRIVER, "utf-8")
-    trace = tmp_path / "trace.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "HF_", "TRANSFORMERS_", "DO_NOT", "ORT_"))}
     # USER as a login or a systemd service sets it: without, torch's export asks the passwd database for the
     # user name (getpass), a local lookup the trace could not tell from a host name's
-    env.update(HOME=str(home), KB_DATA_DIR=str(tmp_path / "data"), KB_DOCS_DIRS=json.dumps([str(docs)]),
-               KB_MODEL=str(model_dir), PYTHONPATH=str(REPO), USER="kb")
-    script = ('ip link set lo up && exec strace -f --seccomp-bpf -qq -e trace=connect,sendto,sendmsg '
-              '-e signal=none -o "$1" "$2" "$3" "$4"')
-    proc = subprocess.run(["unshare", "--net", "sh", "-c", script, "sh", str(trace), sys.executable, str(driver),
-                           SEED_QUESTION], env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0 and "driver done" in proc.stdout, proc.stderr[-3000:]
-    assert outside_loopback(trace.read_text()) == []
+    trace, home = _traced(tmp_path, TUNE_DRIVER, model_dir, KB_DATA_DIR=str(tmp_path / "data"),
+                          KB_DOCS_DIRS=json.dumps([str(docs)]), USER="kb")
+    assert outside_loopback(trace) == []
     assert not (home / "intel").exists(), sorted(p.name for p in (home / "intel").iterdir())

@@ -40,6 +40,11 @@ SEED_CASE_TITLE_ORIGINAL = "難以解決的投訴"  # its document's own script
 OOS_QUESTION = "最近有什么好看的电影推荐一下，下班想放松放松"
 
 
+def all_quoted(answer: dict) -> list[dict]:
+    """Every card an answer quotes: principles, cases and further passages."""
+    return answer["principles"] + answer["cases"] + answer["passages"]
+
+
 def copy_seed_data(seed_settings, dest: Path) -> Path:
     """A private copy of the built seed KB (versions with their vectors; no uploads, no app DB)."""
     dest.mkdir(parents=True, exist_ok=True)
