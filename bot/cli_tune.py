@@ -9,7 +9,7 @@ import time
 from kb.settings import Settings
 
 EXIT_REFUSED = 1  # the gate refused the tuned model (figures printed)
-EXIT_CANNOT = 2  # tuning could not start (no version, too few labels, PostgreSQL, KB_USE_LABELS=false)
+EXIT_CANNOT = 2  # tuning could not start (no version, too few labels, KB_USE_LABELS=false, no base model folder)
 
 
 def run_tune(args, settings: Settings, progress, close_progress) -> int:
