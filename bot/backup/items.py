@@ -38,6 +38,9 @@ NOT_BACKED_UP: dict[str, str] = {
     "app.sqlite-shm": "SQLite's shared memory index",
     "labels.sqlite-wal": "SQLite's write-ahead log: its contents are in the snapshot",
     "labels.sqlite-shm": "SQLite's shared memory index",
+    "sessions.sqlite": "conversations: a follow-up's context, forgotten after KB_SESSION_TTL_SECONDS anyway",
+    "sessions.sqlite-wal": "conversations' write-ahead log",
+    "sessions.sqlite-shm": "SQLite's shared memory index",
     "app.jobs.lock": "the job lock: held by a running process, nothing stored in it",
 }
 

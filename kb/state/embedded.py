@@ -1,4 +1,4 @@
-"""The embedded backend: the KB's shared state as files in the data folder, conversations in memory.
+"""The embedded backend: the KB's shared state as files and SQLite databases in the data folder.
 
     data/documents/            uploads, one file each (written under a temporary name, then renamed over)
     data/excluded.json         names left out of the corpus (read-only documents editors deleted)
@@ -6,8 +6,9 @@
     data/versions/<id>/        versions (kb/version), data/versions/CURRENT naming the published one
     data/labels.sqlite         labelled questions, data/calibration.json the fitted no-answer model
                                (embedded_labels.py)
+    data/sessions.sqlite       conversations (embedded_sessions.py)
 
-Every process on this machine sees the same files; conversations are each process's own.
+Every process on this machine sees the same files.
 """
 from __future__ import annotations
 
@@ -17,16 +18,14 @@ import json
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
 from kb.folders import writer_gone
-from kb.sessions import Session, Turn, new_session_id
 from kb.settings import Settings
-from kb.state.base import (Content, DictionaryStore, DocumentStore, PublishStep, SessionStore, StoredDocument,
-                           VersionRegistry)
+from kb.state.base import Content, DictionaryStore, DocumentStore, PublishStep, StoredDocument, VersionRegistry
 from kb.state.embedded_labels import FileCalibrationStore, SQLiteLabelStore
+from kb.state.embedded_sessions import SQLiteSessionStore
 from kb.tokenize import DICTIONARY_FILES, resource_text
 from kb.version import LocalVersions, Manifest, NoVersionError, fsync_dir
 
@@ -175,50 +174,6 @@ class FolderDictionaryStore(DictionaryStore):
         yield self.folder
 
 
-class MemorySessionStore(SessionStore):
-    """This process's conversations, in an LRU dict: a follow-up must reach the process that answered the
-    question before it (the only one with KB_WORKERS=1)."""
-
-    def __init__(self, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
-        self.ttl = ttl_seconds
-        self.max_sessions = max_sessions
-        self.max_turns = max_turns
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def get(self, session_id: str | None) -> Session:
-        now = time.monotonic()
-        with self._lock:
-            self._expire(now)
-            s = self._sessions.get(session_id) if session_id else None
-            if s is not None and now - s.touched > self.ttl:
-                del self._sessions[s.id]
-                s = None
-            if s is None:
-                s = Session(new_session_id(session_id))
-                self._sessions[s.id] = s
-                while len(self._sessions) > self.max_sessions:
-                    self._sessions.popitem(last=False)
-            s.touched = now
-            self._sessions.move_to_end(s.id)
-            return s
-
-    def record(self, session: Session, turn: Turn) -> None:
-        with self._lock:
-            session.turns.append(turn)
-            del session.turns[: -self.max_turns]
-
-    def _expire(self, now: float) -> None:
-        while self._sessions:
-            sid, s = next(iter(self._sessions.items()))
-            if now - s.touched <= self.ttl:
-                break
-            del self._sessions[sid]
-
-
 class FolderVersionRegistry(VersionRegistry):
     """The versions folder is the registry: CURRENT names the published version and is replaced atomically
     (a reader resolves it once, then reads only that folder: the old version or the new, never a mix);
@@ -287,7 +242,8 @@ def open_embedded(settings: Settings) -> Content:
         documents=FolderDocumentStore(settings.uploads_dir, settings.root / "excluded.json"),
         dictionary=FolderDictionaryStore(settings.dictionary_dir),
         versions=FolderVersionRegistry(settings.versions_dir),
-        sessions=MemorySessionStore(settings.session_ttl_seconds, settings.max_sessions, settings.session_turns),
+        sessions=SQLiteSessionStore(settings.root / "sessions.sqlite", settings.session_ttl_seconds,
+                                    settings.max_sessions, settings.session_turns),
         labels=SQLiteLabelStore(settings.root / "labels.sqlite"),
         calibration=FileCalibrationStore(settings.root / "calibration.json"),
     )

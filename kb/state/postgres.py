@@ -8,34 +8,23 @@ kb/state/migrations, applied by `kb migrate`).
     versions, version_*, current_version    the registry (kb/state/pg_versions.py)
     labels, label_revision, calibration      labelled questions and the fitted no-answer model (pg_labels.py)
 
-A conversation is on the question path, which must never wait for the database: while it cannot be reached
-the store remembers conversations in this process's memory (a follow-up then keeps its context only on the
-replica that answered before) and tries the database again after SESSION_RETRY_SECONDS.
+While the database cannot be reached, conversations are kept in each process's memory (kb/state/session_stores.py).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from kb.sessions import Session, Turn, new_session_id
 from kb.settings import Settings
-from kb.state.base import (Content, DictionaryStore, DocumentStore, SessionStore, StateUnavailable, StoredDocument,
-                           check_document_name)
-from kb.state.embedded import MemorySessionStore
+from kb.state.base import Content, DictionaryStore, DocumentStore, StoredDocument, check_document_name
 from kb.state.pg_db import Database
+from kb.state.session_stores import TIMEOUT_SECONDS, TableSessionStore
 from kb.tokenize import DICTIONARY_FILES, resource_text
-
-log = logging.getLogger(__name__)
-
-SESSION_TIMEOUT_SECONDS = 0.5  # longest a question waits for a pooled connection for its conversation
-SESSION_RETRY_SECONDS = 5.0  # after a failure, conversations stay in memory this long before trying again
 
 
 class PgDocumentStore(DocumentStore):
@@ -129,74 +118,29 @@ class PgDictionaryStore(DictionaryStore):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _turns(rows: list) -> list[Turn]:
-    return [Turn(t["question"], t["resolved"], list(t["passage_ids"])) for t in rows]
-
-
-class PgSessionStore(SessionStore):
-    """Conversations in the sessions table; in this process's memory while the database cannot be reached."""
+class PgSessionStore(TableSessionStore):
+    """Conversations in the sessions table."""
 
     def __init__(self, db: Database, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
+        super().__init__(ttl_seconds, max_sessions, max_turns)
         self.db = db
-        self.ttl = ttl_seconds
-        self.max_sessions = max_sessions
-        self.max_turns = max_turns
-        self.fallback = MemorySessionStore(ttl_seconds, max_sessions, max_turns)
-        self._retry_at = 0.0
-        self._lock = threading.Lock()
 
-    def _usable(self) -> bool:
-        return time.monotonic() >= self._retry_at
+    def _read(self, session_id: str, now: float) -> list[dict] | None:
+        with self.db.transaction("reading a conversation", timeout=TIMEOUT_SECONDS) as conn:
+            row = conn.execute("UPDATE sessions SET touched = %s WHERE id = %s AND touched > %s RETURNING turns",
+                               (now, session_id, now - self.ttl)).fetchone()
+        return row[0] if row else None
 
-    def _failed(self, e: StateUnavailable) -> None:
-        with self._lock:
-            first = self._retry_at == 0.0 or time.monotonic() >= self._retry_at
-            self._retry_at = time.monotonic() + SESSION_RETRY_SECONDS
-        if first:
-            log.warning("conversations kept in memory for now: %s", e)
-
-    def _remember_locally(self, session: Session) -> None:
-        self.fallback.get(session.id).turns[:] = session.turns
-
-    def get(self, session_id: str | None) -> Session:
-        if session_id is None or session_id != new_session_id(session_id):
-            return Session(new_session_id(session_id))
-        if not self._usable():
-            return self.fallback.get(session_id)
-        now = time.time()
-        try:
-            with self.db.transaction("reading a conversation", timeout=SESSION_TIMEOUT_SECONDS) as conn:
-                row = conn.execute("UPDATE sessions SET touched = %s WHERE id = %s AND touched > %s RETURNING turns",
-                                   (now, session_id, now - self.ttl)).fetchone()
-        except StateUnavailable as e:
-            self._failed(e)
-            return self.fallback.get(session_id)
-        with self._lock:
-            self._retry_at = 0.0
-        return Session(session_id, _turns(row[0]) if row else [])
-
-    def record(self, session: Session, turn: Turn) -> None:
-        session.turns.append(turn)
-        del session.turns[: -self.max_turns]
-        if not self._usable():
-            self._remember_locally(session)
-            return
+    def _write(self, session_id: str, turns: list[dict], now: float) -> None:
         from psycopg.types.json import Jsonb
 
-        turns = Jsonb([{"question": t.question, "resolved": t.resolved, "passage_ids": t.passage_ids}
-                       for t in session.turns])
-        now = time.time()
-        try:
-            with self.db.transaction("recording a conversation", timeout=SESSION_TIMEOUT_SECONDS) as conn:
-                new = conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (%s, %s, %s) ON CONFLICT (id)"
-                                   " DO UPDATE SET turns = excluded.turns, touched = excluded.touched"
-                                   " RETURNING xmax = 0", (session.id, turns, now)).fetchone()[0]
-                if new:  # at most max_sessions, the least recently used go first; the expired go too
-                    conn.execute("DELETE FROM sessions WHERE touched < %s OR id IN (SELECT id FROM sessions"
-                                 " ORDER BY touched DESC OFFSET %s)", (now - self.ttl, self.max_sessions))
-        except StateUnavailable as e:
-            self._failed(e)
-            self._remember_locally(session)
+        with self.db.transaction("recording a conversation", timeout=TIMEOUT_SECONDS) as conn:
+            new = conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (%s, %s, %s) ON CONFLICT (id)"
+                               " DO UPDATE SET turns = excluded.turns, touched = excluded.touched"
+                               " RETURNING xmax = 0", (session_id, Jsonb(turns), now)).fetchone()[0]
+            if new:
+                conn.execute("DELETE FROM sessions WHERE touched < %s OR id IN (SELECT id FROM sessions"
+                             " ORDER BY touched DESC OFFSET %s)", (now - self.ttl, self.max_sessions))
 
 
 def open_postgres(settings: Settings, url: str) -> Content:

@@ -1,12 +1,23 @@
-"""Conversations: sessions expire and stay bounded in number, and a short question that leans on the one
-before it is taken as a follow-up (kb/sessions.py, the in-memory store in kb/state/embedded.py)."""
+"""Conversations: a short question that leans on the one before it is taken as a follow-up (kb/sessions.py); the
+in-memory store expires and bounds them; the shared table, when it cannot be used, leaves them in memory without
+holding up the answer (kb/state/session_stores.py, kb/state/embedded_sessions.py). What every backend's store
+does is tests/kb/test_state_contract.py's."""
 from __future__ import annotations
 
-from kb.sessions import is_follow_up
-from kb.state.embedded import MemorySessionStore
+import sqlite3
+import time
+
+from kb.sessions import Turn, is_follow_up
+from kb.state import session_stores
+from kb.state.embedded_sessions import SQLiteSessionStore
+from kb.state.session_stores import MemorySessionStore
 
 
-def test_sessions_expire_and_stay_bounded():
+def _turn(n: int) -> Turn:
+    return Turn(f"问题{n}", f"问题{n}（合并后）", [f"p{n}"])
+
+
+def test_sessions_in_memory_expire_and_stay_bounded():
     store = MemorySessionStore(ttl_seconds=1, max_sessions=3)
     ids = [store.get(None).id for _ in range(5)]
     assert len(store) == 3 and len(set(ids)) == 5
@@ -15,6 +26,40 @@ def test_sessions_expire_and_stay_bounded():
     s.touched -= 5
     assert store.get("abc") is not s
     assert store.get("../bad id!").id != "../bad id!"
+
+
+def test_a_locked_table_keeps_the_conversation_in_memory_without_holding_up_the_answer(tmp_path, monkeypatch):
+    monkeypatch.setattr(session_stores, "RETRY_SECONDS", 0.5)
+    path = tmp_path / "sessions.sqlite"
+    store = SQLiteSessionStore(path)
+    try:
+        s = store.get(None)
+        store.record(s, _turn(0))
+        locker = sqlite3.connect(path, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another process holding the database
+        started = time.monotonic()
+        s = store.get(s.id)  # the table cannot be read: the conversation goes on in memory from here
+        store.record(s, _turn(1))
+        assert store.get(s.id).turns == [_turn(1)]
+        assert time.monotonic() - started < 1.5  # one wait of TIMEOUT_SECONDS, then memory at once
+        locker.execute("ROLLBACK")
+        locker.close()
+        time.sleep(0.6)
+        s = store.get(s.id)  # the table again, as it was before the lock
+        assert s.turns == [_turn(0)]
+        store.record(s, _turn(2))
+        assert SQLiteSessionStore(path).get(s.id).turns == [_turn(0), _turn(2)]
+    finally:
+        store.close()
+
+
+def test_an_unwritable_data_folder_keeps_conversations_in_memory(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    store = SQLiteSessionStore(blocker / "sessions.sqlite")
+    s = store.get(None)
+    store.record(s, _turn(0))
+    assert store.get(s.id).turns == [_turn(0)]
 
 
 def test_follow_up_detection():

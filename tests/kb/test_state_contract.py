@@ -136,8 +136,6 @@ def test_conversations_expire_and_are_bounded(state_backend, tmp_path):
 
 
 def test_a_follow_up_reaches_every_process(state_backend, tmp_path):
-    if not state_backend.shared_sessions:
-        pytest.skip(f"{state_backend.name}: conversations are each process's own")
     settings = state_backend.settings(tmp_path)
     first, second = open_content(settings), open_content(settings)
     try:

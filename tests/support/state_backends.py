@@ -22,7 +22,6 @@ from kb.settings import Settings
 class Backend:
     name: str
     settings: Callable[..., Settings]  # (tmp_path, **overrides) -> Settings choosing this backend
-    shared_sessions: bool  # conversations are seen by every process (else each process keeps its own)
 
 
 def _embedded(tmp_path: Path, **overrides) -> Settings:
@@ -37,5 +36,4 @@ def _postgresql(tmp_path: Path, **overrides) -> Settings:
                     **overrides)
 
 
-BACKENDS = [Backend("embedded", _embedded, shared_sessions=False),
-            Backend("postgresql", _postgresql, shared_sessions=True)]
+BACKENDS = [Backend("embedded", _embedded), Backend("postgresql", _postgresql)]
