@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot.admin_auth import AdminLockout, check_admin_token
+from bot.admin_auth import check_admin_token
 from bot.auth.audit import AuditMiddleware
 from bot.auth.first_admin import make_first_admin
 from bot.auth.site_directory import SiteCORSMiddleware, SiteDirectory
@@ -161,7 +161,6 @@ def create_app(
             content=open_content(settings),
             metrics=metrics,
             limiter=RateLimiter(settings.rate_limit_per_minute),
-            admin_lockout=AdminLockout.from_settings(settings),
             login_guard=LoginGuard.from_settings(settings, app_state.attempts),
         )
         state.holder.encoder = encoder

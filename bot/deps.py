@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from bot.admin_auth import AdminLockout
 from bot.auth.principal import Principal, authorize
 from bot.auth.sessions import LoginGuard
 from bot.auth.widget_token import widget_identity
@@ -37,8 +36,7 @@ class ServiceState:
     content: Content  # the KB's shared state: documents, dictionary, versions, conversations (kb/state)
     metrics: Metrics
     limiter: RateLimiter
-    admin_lockout: AdminLockout  # clients sending wrong bearer tokens
-    login_guard: LoginGuard  # sign-in attempts: rate limit and lockout
+    login_guard: LoginGuard  # sign-ins and bearer tokens: rate limit and lockouts
     # Questions are answered on these threads: a plain executor hands a call over and back ~25 us faster
     # than anyio's thread pool, whose capacity (40) it keeps (a question waits on the model, not the CPU).
     ask_pool: ThreadPoolExecutor = field(

@@ -5,7 +5,8 @@ Credentials, in this order:
     Authorization: Bearer kbt_…              an API token made in the admin page, with its own role
     Cookie kb_session=…                      a signed-in account (the admin page); every write must also carry
                                              X-CSRF-Token, the session's CSRF token
-A wrong bearer token counts toward the client's lockout (bot/admin_auth.py) and is audited.
+A wrong bearer token counts toward the address's lockout (key "token:<address>" of the LoginGuard, shared by every
+process and replica: bot/auth/sessions.py) and is audited.
 """
 from __future__ import annotations
 
@@ -63,22 +64,23 @@ def _bearer(request: Request) -> str | None:
 
 async def _from_token(request: Request, state, given: str) -> Principal:
     ip = client_ip(request)
-    locked = state.admin_lockout.seconds_locked(ip)
+    guard, key = state.login_guard, f"token:{ip}"
+    locked = await run_in_threadpool(guard.seconds_locked, key)
     if locked > 0:  # a client guessing tokens gets no answer about them until its lockout ends
         raise HTTPException(429, detail=locked_out_message(locked),
                             headers={"Retry-After": str(max(1, int(locked + 0.999)))})
     configured = state.settings.admin_token.get_secret_value() if state.settings.admin_token else ""
     if configured and hmac.compare_digest(given.encode("utf-8"), configured.encode("utf-8")):
-        state.admin_lockout.succeeded(ip)
+        await run_in_threadpool(guard.clear, key)
         return Principal(ADMIN_TOKEN_ACTOR, "admin", "admin_token")
     records = state.app_state
     token = await run_in_threadpool(records.tokens.find, digest(given))
     if token is None:
-        state.admin_lockout.failed(ip)
+        await run_in_threadpool(guard.fail, key)
         await audit.record(records, actor="(unknown token)", role=None, ip=ip, action="login.failed",
                            target="token", status=403, detail={"path": request.url.path})
         raise HTTPException(403, detail=WRONG_TOKEN)
-    state.admin_lockout.succeeded(ip)
+    await run_in_threadpool(guard.clear, key)
     now = time.time()
     if token.last_used is None or now - token.last_used > TOKEN_USE_RECORDED_EVERY:
         await run_in_threadpool(records.tokens.used, token.id, now)

@@ -8,7 +8,8 @@ write (bot/auth/principal.py).
 
 Guessing is slowed twice: a per-address rate limit on sign-in attempts (KB_LOGIN_RATE_PER_MINUTE, a token
 bucket), and a lockout of the address and of the account name after KB_ADMIN_LOCKOUT_FAILURES wrong passwords
-in a row (KB_ADMIN_LOCKOUT_SECONDS, doubling each time up to an hour). Both are counted in the records'
+in a row (KB_ADMIN_LOCKOUT_SECONDS, doubling each time up to an hour). An address sending wrong bearer tokens is
+locked out the same way, under its own key (bot/auth/principal.py). All are counted in the records'
 LoginAttemptStore (bot/state/base.py), so every worker process and, with PostgreSQL, every replica sees the
 same figures: spreading guesses over replicas gains nothing. A key unchanged for STALE_SECONDS and not
 locked out is forgotten.
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from fastapi import HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from bot.admin_auth import MAX_LOCKOUT_SECONDS
 from bot.auth import audit
 from bot.auth.passwords import digest, hash_password, needs_rehash, new_secret, verify_nobody, verify_password
 from bot.auth.principal import SESSION_COOKIE, Principal, client_ip
@@ -33,6 +33,8 @@ from kb.settings import Settings
 WRONG_LOGIN = "用户名或密码不正确 / wrong name or password"
 STALE_SECONDS = 24 * 3600.0  # a key's attempts are forgotten a day after its last change (unless locked out)
 TIDY_SECONDS = 60.0  # how often a process forgets stale keys (at a sign-in attempt)
+# A lockout lasts KB_ADMIN_LOCKOUT_SECONDS the first time and twice as long at each repeat, up to this.
+MAX_LOCKOUT_SECONDS = 3600.0
 
 
 def too_many(seconds: float) -> HTTPException:
@@ -43,9 +45,10 @@ def too_many(seconds: float) -> HTTPException:
 
 @dataclass
 class LoginGuard:
-    """The sign-in rate limit per address and the lockout per address and per name, kept in `attempts` (shared
-    by every process using the same records). Wall-clock times: they are compared across machines. A rate of
-    0 is no rate limit, `max_failures` 0 no lockout."""
+    """The sign-in rate limit per address, and lockouts by key ("ip:<address>" and "name:<account>" for sign-ins,
+    "token:<address>" for bearer tokens), kept in `attempts` (shared by every process using the same records).
+    Wall-clock times: they are compared across machines. A rate of 0 is no rate limit, `max_failures` 0 no
+    lockout."""
 
     attempts: LoginAttemptStore
     per_minute: int
@@ -87,8 +90,20 @@ class LoginGuard:
             raise too_many(locked)
 
     def failed(self, ip: str, name: str) -> None:
-        """A wrong password: counted for the address and the name; the one that reaches `max_failures` in a row
-        locks it out, twice as long as its lockout before."""
+        """A wrong password: counted for the address and the name (`fail`)."""
+        self.fail(f"ip:{ip}", f"name:{name}")
+
+    def succeeded(self, ip: str, name: str) -> None:
+        """The right password: the address's and the name's failures and lockouts are forgotten."""
+        self.clear(f"ip:{ip}", f"name:{name}")
+
+    def seconds_locked(self, key: str) -> float:
+        """How long `key` is still locked out (0: it may try)."""
+        return max(0.0, self.attempts.get(key).locked_until - self.clock())
+
+    def fail(self, *keys: str) -> None:
+        """A wrong secret, counted for each key; the one that reaches `max_failures` in a row is locked out,
+        twice as long as its lockout before."""
         if self.max_failures <= 0:
             return
         now = self.clock()
@@ -100,12 +115,12 @@ class LoginGuard:
                 failures, lockouts = 0, lockouts + 1
             return replace(a, failures=failures, lockouts=lockouts, locked_until=until)
 
-        for key in (f"ip:{ip}", f"name:{name}"):
+        for key in keys:
             self.attempts.change(key, fail)
 
-    def succeeded(self, ip: str, name: str) -> None:
-        """The right password: the address's and the name's failures and lockouts are forgotten."""
-        for key in (f"ip:{ip}", f"name:{name}"):
+    def clear(self, *keys: str) -> None:
+        """The right secret: the keys' failures and lockouts are forgotten."""
+        for key in keys:
             if self.attempts.get(key) != Attempts():
                 self.attempts.change(key, lambda a: replace(a, failures=0, lockouts=0, locked_until=0.0))
 

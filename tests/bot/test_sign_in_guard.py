@@ -1,6 +1,6 @@
-"""The sign-in rate limit and lockout (bot/auth/sessions.py LoginGuard) counted in the records' LoginAttemptStore:
-two guards on the same records (two worker processes; with PostgreSQL, two replicas) see each other's
-attempts, for every backend in tests/support/state_backends.py."""
+"""The sign-in rate limit and lockouts, and the bearer tokens' lockout (bot/auth/sessions.py LoginGuard), counted
+in the records' LoginAttemptStore: two guards on the same records (two worker processes; with PostgreSQL, two
+replicas) see each other's attempts, for every backend in tests/support/state_backends.py."""
 from __future__ import annotations
 
 import time
@@ -8,8 +8,7 @@ import time
 import pytest
 from fastapi import HTTPException
 
-from bot.admin_auth import MAX_LOCKOUT_SECONDS
-from bot.auth.sessions import STALE_SECONDS, LoginGuard
+from bot.auth.sessions import MAX_LOCKOUT_SECONDS, STALE_SECONDS, LoginGuard
 from bot.state import open_app_state
 
 
@@ -69,6 +68,23 @@ def test_lockouts_double_up_to_an_hour_and_stale_keys_are_forgotten(replicas):
     assert b.tidy() == 0  # everything changed just now
     now[0] += STALE_SECONDS + 1
     assert a.tidy() == 2 and replicas[1].attempts.get("name:li").lockouts == 0
+
+
+def test_wrong_bearer_tokens_lock_the_address_out_on_every_replica(replicas):
+    now = [float(int(time.time()))]
+    a, b = _guards(replicas, now, max_failures=2)
+    a.fail("token:10.0.0.1")
+    b.fail("token:10.0.0.1")
+    assert a.seconds_locked("token:10.0.0.1") == 100 and b.seconds_locked("token:10.0.0.1") == 100
+    assert b.seconds_locked("token:10.0.0.2") == 0 and _refused(b, "10.0.0.1", "li") is None  # sign-ins apart
+    now[0] += 100
+    assert a.seconds_locked("token:10.0.0.1") == 0
+    b.fail("token:10.0.0.1")
+    b.clear("token:10.0.0.1")  # the right token forgets the failures and the lockouts
+    a.fail("token:10.0.0.1")
+    assert b.seconds_locked("token:10.0.0.1") == 0
+    a.fail("token:10.0.0.1")
+    assert b.seconds_locked("token:10.0.0.1") == 100  # not 200: the earlier lockout was forgotten
 
 
 def test_the_rate_limit_per_address_is_shared(replicas):
