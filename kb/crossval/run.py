@@ -10,7 +10,7 @@ Without labels (zero-shot, tuned only) the hub scores are the passages' own and 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -66,6 +66,7 @@ class Searched:
     nearest_cos: float  # cosine to the nearest key (labels regimes; -1 without keys)
     nearest_harms: bool  # whether a fix by that key would answer wrongly
     same_text: bool  # a key has the same question text: the fix applies at any cosine
+    rows: dict[LabelRules, Row] = field(default_factory=dict, repr=False)  # ranked under its context's keys
 
 
 class CrossValidation:
@@ -84,7 +85,6 @@ class CrossValidation:
         ids = {it.label.id for it in items}
         self.repeats = [] if new_only else [i for i, it in enumerate(items) if it.repeats in ids]
         self._spaces: dict[tuple, Space] = {}
-        self._rows: dict[tuple, Row] = {}
 
     def gold(self, item: Item) -> set[int]:
         return set(self.matcher.rows_for(item.label.gold))
@@ -150,11 +150,10 @@ class CrossValidation:
     # --- ranking ----------------------------------------------------------------------------------
     def row(self, s: Searched, rules: LabelRules, keys: Keys | None = None) -> Row:
         """The question ranked under `rules` (keys: other keys than its context's, e.g. with wrong labels)."""
-        cache = (id(s), rules) if keys is None else None  # other keys are one-off: not kept
+        cached = keys is None  # other keys are one-off: not kept
+        if cached and rules in s.rows:
+            return s.rows[rules]
         keys = keys if keys is not None else s.context.keys
-        hit = self._rows.get(cache) if cache else None
-        if hit is not None:
-            return hit
         item = self.part_items(s.part)[s.index]
         with_rules = keys.with_rules(rules) if keys is not None else None
         ranking = self.kb.composer.rank(s.result, s.qv, item.label.question, with_rules, _UNDECIDED,
@@ -165,6 +164,6 @@ class CrossValidation:
         fix = ranking.hit.fix if ranking.hit is not None else None
         row = Row(s.index, s.fold, item.label.in_scope, rank, listed[0] if listed else None, ranking.features,
                   fix.in_scope if fix is not None else None)
-        if cache:
-            self._rows[cache] = row
+        if cached:
+            s.rows[rules] = row
         return row

@@ -94,3 +94,23 @@ def test_the_report_gives_every_regime_and_a_tuned_model_plugs_in_per_fold(seed_
     text = render(report)
     assert "every figure from held-out questions" in text and "fix cosine" in text
     json.dumps({"tables": tables, "chosen": report.choices()})  # what --json prints
+
+
+def test_a_question_is_ranked_from_its_own_search_after_earlier_searches_are_gone(seed_kb, items):
+    """A ranking is kept with the search it ranks: searches that were dropped (their memory reused by new
+    ones) hand nothing to later ones."""
+    import gc
+
+    from kb.crossval.run import REGIMES, CrossValidation
+    from kb.labels.keys import LabelRules
+
+    by_name = {r.name: r for r in REGIMES}
+    fresh = CrossValidation(seed_kb, items, 5)
+    expected = [fresh.row(s, LabelRules()).rank for s in fresh.searches(by_name["zero-shot"])]
+    cv = CrossValidation(seed_kb, items, 5)
+    for _ in range(3):  # rankings of searches that are then dropped
+        dropped = cv.searches(by_name["labels"])
+        [cv.row(s, LabelRules()) for s in dropped]
+        del dropped
+        gc.collect()
+        assert [cv.row(s, LabelRules()).rank for s in cv.searches(by_name["zero-shot"])] == expected
