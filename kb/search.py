@@ -23,7 +23,8 @@ from kb.tokenize import Tokenizer
 
 @dataclass
 class FusionWeights:
-    """Chosen by measurement on the dev set (docs/performance.md); a broad plateau, not a sharp optimum."""
+    """Chosen on the dev set; judged on held-out questions over every labelled one (`python -m bench.fusion_cv`,
+    docs/quality.md), weights chosen per fold do worse than these: a broad plateau, not a sharp optimum."""
 
     passage: float = 1.0
     sentence: float = 1.5

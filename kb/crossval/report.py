@@ -13,6 +13,21 @@ from kb.crossval.space import Space, SpaceFor
 COLUMNS = ("R@1", "R@5", "MRR@10", "answered", "oos_reject")
 
 
+def paired_gain(groups: list[str], diffs: list[float], resamples: int = 10_000, seed: int = 0) -> dict:
+    """The mean of per-question differences, with a 95 % interval and the share of resamples with no gain
+    (p_no_gain: the gain <= 0) from a bootstrap that resamples whole groups (a question and its paraphrases)."""
+    names = sorted(set(groups))
+    at = {g: i for i, g in enumerate(names)}
+    inv = np.asarray([at[g] for g in groups])
+    values = np.asarray(diffs, dtype=np.float64)
+    sums, counts = np.bincount(inv, values, len(names)), np.bincount(inv, minlength=len(names))
+    picks = np.random.default_rng(seed).integers(0, len(names), size=(resamples, len(names)))
+    boot = sums[picks].sum(1) / counts[picks].sum(1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"mrr_gain": round(float(values.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "p_no_gain": round(float(np.mean(boot <= 0)), 4), "n": len(values)}
+
+
 @dataclass
 class CVReport:
     cv: CrossValidation
@@ -51,16 +66,7 @@ class CVReport:
         pairs = [(items[r.index].group, (1 / r.rank if r.rank else 0.0) - (1 / before[r.index].rank
                                                                           if before[r.index].rank else 0.0))
                  for r in other.rows[part] if r.in_scope and r.index in before]
-        groups = sorted({g for g, _ in pairs})
-        at = {g: i for i, g in enumerate(groups)}
-        inv = np.asarray([at[g] for g, _ in pairs])
-        diffs = np.asarray([d for _, d in pairs])
-        sums, counts = np.bincount(inv, diffs, len(groups)), np.bincount(inv, minlength=len(groups))
-        picks = np.random.default_rng(seed).integers(0, len(groups), size=(resamples, len(groups)))
-        boot = sums[picks].sum(1) / counts[picks].sum(1)
-        lo, hi = np.percentile(boot, [2.5, 97.5])
-        return {"mrr_gain": round(float(diffs.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
-                "p_no_gain": round(float(np.mean(boot <= 0)), 4), "n": len(diffs), "against": against}
+        return {**paired_gain([g for g, _ in pairs], [d for _, d in pairs], resamples, seed), "against": against}
 
     def choices(self) -> dict:
         return {res.regime.name: {str(f): {"fix_cosine": r.fix_cosine, "agree_bonus": r.agree_bonus,
