@@ -188,7 +188,8 @@ class DictionaryStore(Portable):
 
 class SessionStore(ABC):
     """Conversations by id, each its last few turns (KB_SESSION_TURNS), forgotten after KB_SESSION_TTL_SECONDS
-    unused; at most KB_MAX_SESSIONS kept (the least recently used go first)."""
+    unused; about KB_MAX_SESSIONS kept at most (the least recently used go first; a shared table may run up to
+    1 % over between two prunings: kb/state/session_stores.py)."""
 
     @abstractmethod
     def get(self, session_id: str | None) -> Session:

@@ -65,8 +65,10 @@ class SQLiteSessionStore(TableSessionStore):
                                     (text, now, session_id)).rowcount == 0:
                         conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (?, ?, ?)",
                                      (session_id, text, now))
-                        conn.execute("DELETE FROM sessions WHERE touched < ? OR id IN (SELECT id FROM sessions"
-                                     " ORDER BY touched DESC LIMIT -1 OFFSET ?)", (now - self.ttl, self.max_sessions))
+                        conn.execute("DELETE FROM sessions WHERE touched < ?", (now - self.ttl,))
+                        if self._cap_due():
+                            conn.execute("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+                                         " ORDER BY touched DESC LIMIT -1 OFFSET ?)", (self.max_sessions,))
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")

@@ -78,16 +78,26 @@ class MemorySessionStore(SessionStore):
 
 class TableSessionStore(SessionStore):
     """Conversations as rows (id, turns, touched: wall-clock seconds) of a table every process shares; in this
-    process's memory while the table fails. At most `max_sessions` rows: when a conversation is added, the
-    expired and the least recently used beyond that go."""
+    process's memory while the table fails. When a conversation is added the expired rows go (an index range),
+    and at every `cap_every`-th one the least recently used beyond `max_sessions` (a walk over the whole
+    index, ~0.25 ms at 10,000 rows: most of a write's cost were it done each time). So the table holds at
+    most max_sessions + cap_every - 1 rows per process adding conversations: under 1 % over."""
 
     def __init__(self, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
         self.ttl = ttl_seconds
         self.max_sessions = max_sessions
         self.max_turns = max_turns
+        self.cap_every = max(1, max_sessions // 100)
         self.fallback = MemorySessionStore(ttl_seconds, max_sessions, max_turns)
         self._retry_at = 0.0
         self._lock = threading.Lock()
+        self._added = 0  # conversations this process added to the table
+
+    def _cap_due(self) -> bool:
+        """A conversation was added: whether the least recently used beyond max_sessions go now."""
+        with self._lock:
+            self._added += 1
+            return self._added % self.cap_every == 0
 
     @abstractmethod
     def _read(self, session_id: str, now: float) -> list[dict] | None:

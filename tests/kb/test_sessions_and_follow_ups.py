@@ -66,3 +66,18 @@ def test_follow_up_detection():
     assert is_follow_up("那如果客户还是不满意呢？", 3)
     assert is_follow_up("有没有案例？", 1)
     assert not is_follow_up("客户投诉快递晚到要赔钱，我该怎么处理？", 6)
+
+
+def test_the_table_is_capped_within_one_percent_of_max_sessions(tmp_path):
+    store = SQLiteSessionStore(tmp_path / "sessions.sqlite", max_sessions=300)  # capped at every 3rd new one
+    try:
+        kept = []
+        for n in range(400):
+            s = store.get(None)
+            store.record(s, _turn(n))
+            kept.append(s.id)
+        with sqlite3.connect(tmp_path / "sessions.sqlite") as conn:
+            rows = {r[0] for r in conn.execute("SELECT id FROM sessions")}
+        assert 300 <= len(rows) <= 302 and set(kept[-300:]) <= rows  # the least recently used went
+    finally:
+        store.close()
