@@ -59,20 +59,12 @@ class SQLiteSessionStore(TableSessionStore):
         try:
             with self._conn_lock:
                 conn = self._conn()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if conn.execute("UPDATE sessions SET turns = ?, touched = ? WHERE id = ?",
-                                    (text, now, session_id)).rowcount == 0:
-                        conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (?, ?, ?)",
-                                     (session_id, text, now))
-                        conn.execute("DELETE FROM sessions WHERE touched < ?", (now - self.ttl,))
-                        if self._cap_due():
-                            conn.execute("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
-                                         " ORDER BY touched DESC LIMIT -1 OFFSET ?)", (self.max_sessions,))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (?, ?, ?) ON CONFLICT (id)"
+                             " DO UPDATE SET turns = excluded.turns, touched = excluded.touched",
+                             (session_id, text, now))
+                if self._prune_due():
+                    conn.execute("DELETE FROM sessions WHERE touched < ? OR id IN (SELECT id FROM sessions"
+                                 " ORDER BY touched DESC LIMIT -1 OFFSET ?)", (now - self.ttl, self.max_sessions))
         except (sqlite3.Error, OSError) as e:
             raise StateUnavailable(f"conversations in {self.path}: {e}") from e
 

@@ -135,14 +135,12 @@ class PgSessionStore(TableSessionStore):
         from psycopg.types.json import Jsonb
 
         with self.db.transaction("recording a conversation", timeout=TIMEOUT_SECONDS) as conn:
-            new = conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (%s, %s, %s) ON CONFLICT (id)"
-                               " DO UPDATE SET turns = excluded.turns, touched = excluded.touched"
-                               " RETURNING xmax = 0", (session_id, Jsonb(turns), now)).fetchone()[0]
-            if new:
-                conn.execute("DELETE FROM sessions WHERE touched < %s", (now - self.ttl,))
-                if self._cap_due():
-                    conn.execute("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY touched DESC"
-                                 " OFFSET %s)", (self.max_sessions,))
+            conn.execute("INSERT INTO sessions (id, turns, touched) VALUES (%s, %s, %s) ON CONFLICT (id)"
+                         " DO UPDATE SET turns = excluded.turns, touched = excluded.touched",
+                         (session_id, Jsonb(turns), now))
+            if self._prune_due():
+                conn.execute("DELETE FROM sessions WHERE touched < %s OR id IN (SELECT id FROM sessions"
+                             " ORDER BY touched DESC OFFSET %s)", (now - self.ttl, self.max_sessions))
 
 
 def open_postgres(settings: Settings, url: str) -> Content:

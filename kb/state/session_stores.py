@@ -78,26 +78,28 @@ class MemorySessionStore(SessionStore):
 
 class TableSessionStore(SessionStore):
     """Conversations as rows (id, turns, touched: wall-clock seconds) of a table every process shares; in this
-    process's memory while the table fails. When a conversation is added the expired rows go (an index range),
-    and at every `cap_every`-th one the least recently used beyond `max_sessions` (a walk over the whole
-    index, ~0.25 ms at 10,000 rows: most of a write's cost were it done each time). So the table holds at
-    most max_sessions + cap_every - 1 rows per process adding conversations: under 1 % over."""
+    process's memory while the table fails. A write is one statement (an upsert), so that under load a
+    thread holding the table does not wait for the interpreter between statements while others queue behind
+    it. Every `prune_every`-th write of a process also removes the expired rows and the least recently used
+    beyond `max_sessions` (a walk over the whole index, ~0.25 ms at 10,000 rows). So the table holds at most
+    max_sessions + prune_every - 1 rows per process: under 1 % over; an expired row left until then is never
+    read (`_read` asks for the unexpired)."""
 
     def __init__(self, ttl_seconds: int = 1800, max_sessions: int = 10_000, max_turns: int = 4):
         self.ttl = ttl_seconds
         self.max_sessions = max_sessions
         self.max_turns = max_turns
-        self.cap_every = max(1, max_sessions // 100)
+        self.prune_every = max(1, max_sessions // 100)
         self.fallback = MemorySessionStore(ttl_seconds, max_sessions, max_turns)
         self._retry_at = 0.0
         self._lock = threading.Lock()
-        self._added = 0  # conversations this process added to the table
+        self._writes = 0  # to the table, by this process
 
-    def _cap_due(self) -> bool:
-        """A conversation was added: whether the least recently used beyond max_sessions go now."""
+    def _prune_due(self) -> bool:
+        """A write: whether it also prunes the table."""
         with self._lock:
-            self._added += 1
-            return self._added % self.cap_every == 0
+            self._writes += 1
+            return self._writes % self.prune_every == 0
 
     @abstractmethod
     def _read(self, session_id: str, now: float) -> list[dict] | None:
@@ -106,8 +108,8 @@ class TableSessionStore(SessionStore):
 
     @abstractmethod
     def _write(self, session_id: str, turns: list[dict], now: float) -> None:
-        """Store the conversation's turns, touched `now` (a new one prunes the table). StateUnavailable when the
-        table cannot be written."""
+        """Store the conversation's turns, touched `now`, and prune the table when `_prune_due()`.
+        StateUnavailable when the table cannot be written."""
 
     def _usable(self) -> bool:
         return time.monotonic() >= self._retry_at

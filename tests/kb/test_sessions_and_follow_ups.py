@@ -69,7 +69,7 @@ def test_follow_up_detection():
 
 
 def test_the_table_is_capped_within_one_percent_of_max_sessions(tmp_path):
-    store = SQLiteSessionStore(tmp_path / "sessions.sqlite", max_sessions=300)  # capped at every 3rd new one
+    store = SQLiteSessionStore(tmp_path / "sessions.sqlite", max_sessions=300)  # pruned at every 3rd write
     try:
         kept = []
         for n in range(400):
