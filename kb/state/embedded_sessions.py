@@ -31,13 +31,13 @@ class SQLiteSessionStore(TableSessionStore):
         caller holds _conn_lock."""
         if self._opened is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=TIMEOUT_SECONDS,
+                                   isolation_level=None)  # timeout: how long a statement waits for a lock
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 for statement in SCHEMA:
                     conn.execute(statement)
-                conn.execute(f"PRAGMA busy_timeout={int(TIMEOUT_SECONDS * 1000)}")
             except BaseException:
                 conn.close()
                 raise
