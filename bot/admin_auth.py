@@ -2,7 +2,6 @@
 keep sending wrong tokens (counted by the LoginGuard: bot/auth/sessions.py, bot/auth/principal.py)."""
 from __future__ import annotations
 
-
 from kb.settings import Settings
 
 ADMIN_TOKEN_MIN_CHARS = 16

@@ -48,7 +48,9 @@ def test_a_locked_table_keeps_the_conversation_in_memory_without_holding_up_the_
         s = store.get(s.id)  # the table again, as it was before the lock
         assert s.turns == [_turn(0)]
         store.record(s, _turn(2))
-        assert SQLiteSessionStore(path).get(s.id).turns == [_turn(0), _turn(2)]
+        other = SQLiteSessionStore(path)  # another process
+        assert other.get(s.id).turns == [_turn(0), _turn(2)]
+        other.close()
     finally:
         store.close()
 
